@@ -1,0 +1,96 @@
+"""cdomail: SMTP sending that tells the truth about encryption, and a faithful CDO.
+
+The public API lives here: the clients, the TLS modes, results and errors.
+``cdomail.protocol`` is the sans-IO core; ``cdomail.cdo`` the CDO port;
+``cdomail.lab`` the local test servers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._async.client import AsyncSMTPClient
+from ._sync.client import SMTPClient
+from .errors import (
+    AuthenticationFailed,
+    AuthenticationRefusedLocally,
+    CdoMailError,
+    CertificateVerifyFailed,
+    ConfigurationError,
+    ConnectError,
+    ConnectTimeout,
+    DataRefused,
+    FingerprintMismatch,
+    InputError,
+    ProtocolError,
+    RecipientRefused,
+    RecipientsRefused,
+    ReplyError,
+    SenderRefused,
+    ServerDisconnected,
+    ServiceClosing,
+    StatusUnknown,
+    TimeoutError,
+    TLSError,
+    TLSHandshakeError,
+    TLSRequired,
+)
+from .message import MessageInput
+from .protocol import Reply
+from .result import SendResult
+from .tls import TLSInfo, TLSMode
+from .transcript import Transcript
+
+__version__ = "0.1.0"
+
+
+def send(
+    message: MessageInput,
+    *,
+    host: str,
+    port: int | None = None,
+    sender: str | None = None,
+    recipients: list[str] | None = None,
+    **options: Any,
+) -> SendResult:
+    """Connect, send one message, and close: the one-shot convenience.
+
+    ``options`` are the :class:`SMTPClient` keywords (``tls``, ``username``,
+    ``password``, ``cafile``, ...).
+    """
+    with SMTPClient(host, port, **options) as client:
+        return client.send(message, sender=sender, recipients=recipients)
+
+
+__all__ = [
+    "AsyncSMTPClient",
+    "AuthenticationFailed",
+    "AuthenticationRefusedLocally",
+    "CdoMailError",
+    "CertificateVerifyFailed",
+    "ConfigurationError",
+    "ConnectError",
+    "ConnectTimeout",
+    "DataRefused",
+    "FingerprintMismatch",
+    "InputError",
+    "ProtocolError",
+    "RecipientRefused",
+    "RecipientsRefused",
+    "Reply",
+    "ReplyError",
+    "SMTPClient",
+    "SendResult",
+    "SenderRefused",
+    "ServerDisconnected",
+    "ServiceClosing",
+    "StatusUnknown",
+    "TLSError",
+    "TLSHandshakeError",
+    "TLSInfo",
+    "TLSMode",
+    "TLSRequired",
+    "TimeoutError",
+    "Transcript",
+    "send",
+]

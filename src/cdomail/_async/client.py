@@ -1,0 +1,641 @@
+"""AsyncSMTPClient: drives the sans-IO core over an asyncio stream.
+
+This file is the source of truth for both clients: ``scripts/unasync.py``
+rewrites it into ``cdomail/_sync/client.py`` (``SMTPClient``), and CI fails
+when the two drift apart. Keep everything that is not I/O outside this file
+(``_config``, ``_transaction``, ``message``, ``protocol``) so the two stay thin.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ssl
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Any
+
+from .._backends._async_stream import AsyncNetworkStream, open_async_stream
+from .._config import ClientConfig, Clock
+from .._transaction import Transaction
+from ..errors import (
+    AuthenticationFailed,
+    AuthenticationRefusedLocally,
+    CdoMailError,
+    ConnectTimeout,
+    GreetingRefused,
+    HeloRefused,
+    InputError,
+    LocalProtocolError,
+    ReadTimeout,
+    RemoteProtocolError,
+    ServerDisconnected,
+    ServiceClosing,
+    StartTLSRefused,
+    StatusUnknown,
+    TimeoutError,
+    TLSRequired,
+)
+from ..message import MessageInput, PreparedMessage, prepare
+from ..protocol import (
+    MAX_CHALLENGES,
+    NEED_DATA,
+    Auth,
+    AuthResponse,
+    ClientConnection,
+    Command,
+    Data,
+    Ehlo,
+    Extensions,
+    Helo,
+    MailFrom,
+    Quit,
+    RcptTo,
+    Reply,
+    Rset,
+    StartTLS,
+)
+from ..result import SendResult
+from ..tls import TLSInfo, TLSMode, check_pin, diagnose_handshake, tls_info
+from ..transcript import Transcript
+
+READ_SIZE = 64 * 1024
+#: Writes of message content are gathered up to this size (fewer syscalls, full segments).
+WRITE_SIZE = 256 * 1024
+#: BDAT chunk size: big enough that per-chunk replies stay few, small enough to stream.
+BDAT_CHUNK = 1024 * 1024
+#: With PIPELINING + CHUNKING, how many whole transactions may wait for their verdict at once.
+TRANSACTION_WINDOW = 32
+
+
+class AsyncSMTPClient:
+    """An SMTP client that says whether, and how, each message was encrypted.
+
+    ``AsyncSMTPClient(host, port=None, *, tls="auto", username=None, password=None, ...)``;
+    every keyword is documented in :class:`cdomail._config.ClientConfig.build`.
+    Use it as an async context manager, or call ``connect()`` and ``aclose()``.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        transcript: Transcript | None = None,
+        **options: Any,
+    ) -> None:
+        self.config = ClientConfig.build(host, port, **options)
+        self.transcript = transcript
+        self._stream: AsyncNetworkStream | None = None
+        self._conn: ClientConnection | None = None
+        self._clock = Clock(self.config)
+        self._tls: TLSInfo | None = None
+        self._bdat_trusted = False
+
+    def __repr__(self) -> str:
+        state = "connected" if self._conn is not None else "not connected"
+        return (
+            f"<{type(self).__name__} {self.config.host}:{self.config.port}"
+            f" tls={self.config.mode.value} {state}>"
+        )
+
+    # -- public properties -----------------------------------------------------------
+
+    @property
+    def extensions(self) -> Extensions:
+        """Extensions from the last EHLO (after STARTTLS: the post-TLS list only)."""
+        if self._conn is None or self._conn.extensions is None:
+            raise LocalProtocolError("not connected")
+        return self._conn.extensions
+
+    @property
+    def tls_info(self) -> TLSInfo | None:
+        """TLS facts of the current connection, ``None`` when it is plaintext."""
+        return self._tls
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether a session is open."""
+        return self._conn is not None
+
+    # -- connection ---------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect, read the greeting, EHLO, apply the TLS policy, and authenticate."""
+        if self._conn is not None:
+            return
+        config = self.config
+        self._clock = Clock(config)
+        implicit = config.effective_mode is TLSMode.IMPLICIT
+        context = config.make_ssl_context() if implicit else None
+        self._event(f"connecting to {config.connect_host}:{config.connect_port}"
+                    f" (tls={config.mode.value} -> {config.effective_mode.value})")
+        try:
+            self._stream = await open_async_stream(
+                config.connect_host,
+                config.connect_port,
+                timeout=self._clock.timeout("CONNECT"),
+                ssl_context=context,
+                server_hostname=config.server_hostname,
+            )
+        except ssl.SSLError as exc:
+            raise diagnose_handshake(exc, host=config.host, port=config.port,
+                                     mode=config.effective_mode) from exc
+        self._conn = ClientConnection(allow_pipelining=config.pipelining)
+        try:
+            if implicit:
+                self._conn.start_tls_completed()
+                self._tls = self._tls_facts(TLSMode.IMPLICIT)
+            await self._greeting()
+            await self._ehlo()
+            await self._apply_tls_policy()
+            if config.wants_auth:
+                await self._authenticate()
+        except BaseException:
+            await self._abort()
+            raise
+
+    async def _greeting(self) -> None:
+        try:
+            greeting = await self._read_reply("CONNECT")
+        except ReadTimeout:
+            hint = ("" if self.config.effective_mode is TLSMode.IMPLICIT else
+                    ": the server may expect TLS from the first byte (implicit TLS, usually"
+                    " port 465), or it is not an SMTP server")
+            raise ConnectTimeout(
+                f"no greeting from {self.config.host}:{self.config.port} within"
+                f" {self.config.connect_timeout} s{hint}"
+            ) from None
+        if greeting.code != 220:
+            await self._quit_quietly()
+            raise GreetingRefused(greeting.code, greeting.text, command="greeting",
+                                  enhanced_status=greeting.enhanced_status)
+
+    async def _ehlo(self) -> None:
+        conn = self._require_conn()
+        reply = await self._command(Ehlo(self.config.local_hostname))
+        if reply.code == 250:
+            return
+        # RFC 5321 §4.1.4: fall back to HELO only where no ESMTP feature is needed:
+        # HELO cannot do STARTTLS, so never when the policy still needs TLS (case 5).
+        needs_tls = self.config.effective_mode.requires_tls and not conn.tls_active
+        if self.config.helo_fallback and reply.code in (500, 502, 504) and not needs_tls:
+            reply = await self._command(Helo(self.config.local_hostname))
+            if reply.code == 250:
+                return
+        raise HeloRefused(reply.code, reply.text, command="EHLO",
+                          enhanced_status=reply.enhanced_status)
+
+    async def _apply_tls_policy(self) -> None:
+        conn = self._require_conn()
+        mode = self.config.effective_mode
+        if conn.tls_active or mode is TLSMode.NONE:
+            return
+        offered = conn.extensions is not None and conn.extensions.has("STARTTLS")
+        if not offered:
+            if mode is TLSMode.OPPORTUNISTIC:
+                self._event("STARTTLS not offered: continuing in plaintext (opportunistic)")
+                return
+            await self._quit_quietly()
+            raise TLSRequired(
+                f"{self.config.host}:{self.config.port} does not offer STARTTLS, and tls="
+                f"{self.config.mode.value} requires it; nothing was sent. If the server"
+                " uses TLS from the first byte (usually port 465), use tls='implicit'."
+            )
+        reply = await self._command(StartTLS())
+        if reply.code != 220:
+            # RFC 3207 §4: never fall back to plaintext after a refused STARTTLS (case 2-4).
+            await self._abort()
+            raise StartTLSRefused(reply.code, reply.text, command="STARTTLS",
+                                  enhanced_status=reply.enhanced_status)
+        stream = self._require_stream()
+        try:
+            await stream.start_tls(self.config.make_ssl_context(), self.config.server_hostname,
+                                   self._clock.timeout("STARTTLS"))
+        except ssl.SSLError as exc:
+            raise diagnose_handshake(exc, host=self.config.host, port=self.config.port,
+                                     mode=TLSMode.STARTTLS) from exc
+        conn.start_tls_completed()
+        self._tls = self._tls_facts(TLSMode.STARTTLS)
+        # RFC 3207 §4.2: forget the pre-TLS EHLO; ask again inside TLS.
+        await self._ehlo()
+
+    def _tls_facts(self, mode: TLSMode) -> TLSInfo:
+        ssl_object = self._require_stream().ssl_object
+        if ssl_object is None:
+            raise RemoteProtocolError("TLS handshake completed without a TLS session")
+        check_pin(self.config.tls, ssl_object.getpeercert(binary_form=True))
+        info = tls_info(ssl_object, mode, self.config.tls)
+        self._event(f"TLS established: {info.version} {info.cipher}"
+                    f" verified={info.verified_by}", tls=True)
+        return info
+
+    async def _authenticate(self) -> None:
+        conn = self._require_conn()
+        if not conn.tls_active and not self.config.allow_plaintext_auth:
+            await self._quit_quietly()
+            raise AuthenticationRefusedLocally(
+                "refusing to send credentials over an unencrypted connection; use a TLS mode"
+                " (starttls, implicit) or pass allow_plaintext_auth=True"
+            )
+        advertised = conn.extensions.auth_mechanisms if conn.extensions else ()
+        try:
+            authenticator = self.config.choose_authenticator(advertised)
+        except AuthenticationRefusedLocally:
+            await self._quit_quietly()
+            raise
+        initial = authenticator.initial_response()
+        reply = await self._command(Auth(authenticator.mechanism, _b64(initial)))
+        rounds = 0
+        while reply.code == 334:
+            rounds += 1
+            try:
+                if rounds > MAX_CHALLENGES:
+                    raise RemoteProtocolError(f"more than {MAX_CHALLENGES} AUTH challenges")
+                challenge = base64.b64decode(reply.text.strip(), validate=True)
+                answer = authenticator.respond(challenge)
+            except (binascii.Error, ValueError, CdoMailError) as exc:
+                # RFC 4954 §4: "*" cancels the exchange.
+                await self._command(AuthResponse("*"))
+                if isinstance(exc, CdoMailError):
+                    raise
+                raise RemoteProtocolError("AUTH challenge is not valid base64") from None
+            reply = await self._command(AuthResponse(_b64(answer) or ""))
+        if reply.code != 235:
+            raise AuthenticationFailed(reply.code, reply.text, command="AUTH",
+                                       enhanced_status=reply.enhanced_status)
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def send(
+        self,
+        message: MessageInput,
+        *,
+        sender: str | None = None,
+        recipients: Sequence[str] | None = None,
+        mail_options: Sequence[str] = (),
+        rcpt_options: Sequence[str] = (),
+    ) -> SendResult:
+        """Send one message: raise its error, or return its result (some may be refused)."""
+        prepared = prepare(message, sender=sender, recipients=recipients)
+        prepared.mail_options = tuple(mail_options)
+        prepared.rcpt_options = tuple(rcpt_options)
+        [result] = await self._send_prepared(iter([prepared]))
+        if result.error is not None:
+            raise result.error
+        return result
+
+    async def send_many(self, messages: Iterable[MessageInput]) -> list[SendResult]:
+        """Send many messages over this connection, pipelined when the server allows.
+
+        Returns one result per message, in order; a message that failed has
+        ``result.error`` set (bad input, a refusal, or a connection failure, after
+        which the remaining messages are reported as not sent).
+        """
+        results: list[SendResult] = []
+        pending: list[PreparedMessage] = []
+        for message in messages:
+            try:
+                pending.append(prepare(message))
+            except InputError as exc:
+                results.extend(await self._send_prepared(iter(pending)))
+                pending = []
+                results.append(self._unsent_result(None, exc))
+        results.extend(await self._send_prepared(iter(pending)))
+        return results
+
+    def _unsent_result(self, prepared: PreparedMessage | None, error: CdoMailError) -> SendResult:
+        return SendResult(
+            sender=prepared.sender if prepared else "",
+            recipients=list(prepared.recipients) if prepared else [],
+            tls_mode=self.config.effective_mode.value,
+            tls=self._tls,
+            error=error,
+        )
+
+    async def _send_prepared(self, items: Iterator[PreparedMessage]) -> list[SendResult]:
+        batch = list(items)
+        if not batch:
+            return []
+        await self.connect()
+        transactions: list[Transaction] = []
+        slots: list[Transaction | SendResult] = []
+        outstanding: deque[Transaction] = deque()
+        mode = self.config.effective_mode.value
+        try:
+            tail = bytearray()
+            for prepared in batch:
+                try:
+                    self._check_extensions(prepared)
+                except InputError as exc:
+                    slots.append(self._unsent_result(prepared, exc))
+                    continue
+                tx = Transaction(prepared)
+                transactions.append(tx)
+                slots.append(tx)
+                tail = await self._start_transaction(tx, tail, outstanding)
+            await self._flush(tail)
+            while outstanding:
+                await self._collect(outstanding)
+        except CdoMailError as exc:
+            await self._abort()
+            for tx in transactions:
+                if not tx.done:
+                    tx.failure = self._failure_for(tx, exc)
+            slots += [self._unsent_result(p, exc) for p in batch[len(slots):]]
+        return [s.result(mode, self._tls) if isinstance(s, Transaction) else s for s in slots]
+
+    def _check_extensions(self, prepared: PreparedMessage) -> None:
+        extensions = self.extensions
+        if prepared.smtputf8 and not extensions.has("SMTPUTF8"):
+            raise InputError("an address is not ASCII and the server does not offer SMTPUTF8"
+                             " (RFC 6531)", field="recipient")
+        if prepared.eight_bit and not extensions.has("8BITMIME"):
+            raise InputError("the message has 8-bit content and the server does not offer"
+                             " 8BITMIME: encode the body (quoted-printable or base64)",
+                             field="body")
+
+    def _mail_options(self, prepared: PreparedMessage) -> tuple[str, ...]:
+        extensions = self.extensions
+        options: list[str] = []
+        if prepared.size is not None and extensions.has("SIZE"):
+            options.append(f"SIZE={prepared.size}")  # RFC 1870: lets the server refuse early
+        if prepared.eight_bit is not False and extensions.has("8BITMIME"):
+            options.append("BODY=8BITMIME")
+        if prepared.smtputf8:
+            options.append("SMTPUTF8")
+        return (*options, *prepared.mail_options)
+
+    async def _start_transaction(
+        self, tx: Transaction, tail: bytearray, outstanding: deque[Transaction]
+    ) -> bytearray:
+        """Write one transaction (prefixed by ``tail``); return what must precede the next."""
+        conn = self._require_conn()
+        prepared = tx.prepared
+        tx.use_bdat = self.config.chunking and self.extensions.has("CHUNKING")
+        group = tail
+        if tx.use_bdat and outstanding:
+            # The previous transaction's verdict is not known yet: if it failed half-way
+            # the server may still hold its transaction open (RFC 3030 §2), so reset first.
+            group += await self._queue(Rset(), None, group, outstanding)
+        group += await self._queue(MailFrom(prepared.sender, self._mail_options(prepared)),
+                                   tx, group, outstanding)
+        for recipient in prepared.recipients:
+            group += await self._queue(RcptTo(recipient, prepared.rcpt_options), tx, group,
+                                       outstanding)
+        if tx.use_bdat:
+            if not self._bdat_trusted or prepared.size is None or prepared.size > BDAT_CHUNK:
+                # Until one transaction has gone through, or when the content is large,
+                # learn the MAIL/RCPT verdicts before sending content: a server that
+                # refuses MAIL may not consume the chunk (RFC 3030 §2 says it must).
+                await self._flush(group)
+                group = bytearray()
+                outstanding.append(tx)
+                while not tx.envelope_answered:
+                    await self._dispatch_next(outstanding)
+                outstanding.remove(tx)
+                if tx.failed_before_content:
+                    tx.abandoned = True
+                    return bytearray(await self._queue(Rset(), None, group, outstanding))
+            await self._write_bdat(tx, group, outstanding)
+            outstanding.append(tx)
+            window = TRANSACTION_WINDOW if conn.pipelining else 0
+            while len(outstanding) > window:
+                await self._collect(outstanding)
+            return bytearray()
+        group += await self._queue(Data(), tx, group, outstanding)
+        await self._flush(group)
+        outstanding.append(tx)
+        while tx.data_reply is None:
+            await self._dispatch_next(outstanding)
+        tail = bytearray()
+        if tx.data_reply.code != 354:
+            # DATA refused: no content; RSET in case MAIL and RCPT left a transaction open.
+            tail += await self._queue(Rset(), None, tail, outstanding)
+            return tail
+        if not tx.accepted:
+            # RFC 2920 §3.1 (case 39): every RCPT failed yet DATA got 354: send no
+            # content, just end it, then reset.
+            tail += conn.end_content()
+            tail += await self._queue(Rset(), None, tail, outstanding)
+            return tail
+        await self._write_content(tx)
+        tail += conn.end_content()
+        return tail
+
+    async def _queue(
+        self, command: Command, tag: object, group: bytearray, outstanding: deque[Transaction]
+    ) -> bytes:
+        """The bytes for ``command``; without PIPELINING, first finish the previous exchange."""
+        conn = self._require_conn()
+        if conn.pending and not conn.pipelining:
+            await self._flush(group)
+            group.clear()
+            while conn.pending:
+                await self._dispatch_next(outstanding)
+        data = conn.send(command, tag=tag)
+        if self.transcript is not None:
+            self.transcript.client(command.redacted(), tls=conn.tls_active)
+        return data
+
+    async def _write_content(self, tx: Transaction) -> None:
+        conn = self._require_conn()
+        buffer = bytearray()
+        allow_8bit = self.extensions.has("8BITMIME")
+        for chunk in tx.prepared.chunks():
+            if not allow_8bit and not chunk.isascii():
+                raise InputError("the message has 8-bit content and the server does not offer"
+                                 " 8BITMIME", field="body")
+            tx.size += len(chunk)
+            buffer += conn.send_content(chunk)
+            if len(buffer) >= WRITE_SIZE:
+                await self._write(buffer, "BLOCK")
+                buffer = bytearray()
+        tx.content_sent = True
+        if buffer:
+            await self._write(buffer, "BLOCK")
+        self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)
+
+    async def _write_bdat(
+        self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
+    ) -> None:
+        conn = self._require_conn()
+        if conn.pending and not conn.pipelining:
+            await self._flush(group)
+            group = bytearray()
+            while conn.pending:
+                await self._dispatch_next(outstanding)
+        conn.start_bdat()
+        allow_8bit = self.extensions.has("8BITMIME")
+        pending = b""
+        for chunk in _rechunk(tx.prepared.chunks(), BDAT_CHUNK):
+            if not allow_8bit and not chunk.isascii():
+                raise InputError("the message has 8-bit content and the server does not offer"
+                                 " 8BITMIME", field="body")
+            if pending:
+                group += conn.send_bdat(pending, last=False, tag=tx)
+                await self._flush(group)
+                group = bytearray()
+            tx.size += len(chunk)
+            pending = chunk
+        group += conn.send_bdat(pending, last=True, tag=tx)
+        tx.content_sent = True
+        self._event(f"[{tx.size} bytes of message content in BDAT chunks]",
+                    tls=conn.tls_active)
+        await self._flush(group)
+
+    async def _flush(self, data: bytearray | bytes) -> None:
+        if data:
+            await self._write(data, "BLOCK")
+
+    async def _collect(self, outstanding: deque[Transaction]) -> None:
+        """Read replies until the oldest outstanding transaction has its verdict."""
+        oldest = outstanding[0]
+        while not oldest.done:
+            await self._dispatch_next(outstanding)
+        outstanding.popleft()
+        if oldest.use_bdat and oldest.error() is None:
+            self._bdat_trusted = True
+
+    async def _dispatch_next(self, outstanding: deque[Transaction]) -> None:
+        conn = self._require_conn()
+        reply = await self._read_reply(_timeout_key(conn))
+        if isinstance(reply.tag, Transaction):
+            reply.tag.on_reply(reply)
+        if reply.code == 421:
+            raise ServiceClosing(reply.code, reply.text, command=_verb(reply),
+                                 enhanced_status=reply.enhanced_status)
+
+    def _failure_for(self, tx: Transaction, exc: CdoMailError) -> CdoMailError:
+        if tx.content_sent and tx.final_reply is None and isinstance(exc, TimeoutError):
+            return StatusUnknown(
+                "no reply after the message content was sent: the server may or may not"
+                f" have accepted it; do not blindly resend ({exc})"
+            )
+        return exc
+
+    # -- reading and writing --------------------------------------------------------------
+
+    async def _command(self, command: Command) -> Reply:
+        conn = self._require_conn()
+        data = conn.send(command)
+        if self.transcript is not None:
+            self.transcript.client(command.redacted(), tls=conn.tls_active)
+        await self._write(data, command.verb)
+        reply = await self._read_reply(command.verb)
+        if reply.code == 421 and not isinstance(command, Quit):
+            await self._abort()
+            raise ServiceClosing(reply.code, reply.text, command=command.verb,
+                                 enhanced_status=reply.enhanced_status)
+        return reply
+
+    async def _write(self, data: bytes | bytearray, what: str) -> None:
+        stream = self._require_stream()
+        try:
+            await stream.write(data, self._clock.timeout(what))
+        except CdoMailError:
+            await self._abort()
+            raise
+
+    async def _read_reply(self, what: str) -> Reply:
+        conn = self._require_conn()
+        stream = self._require_stream()
+        try:
+            while True:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    conn.receive_data(await stream.read(READ_SIZE, self._clock.timeout(what)))
+                    continue
+                if isinstance(event, Reply):
+                    if self.transcript is not None:
+                        self.transcript.server(event.lines, event.code, tls=conn.tls_active)
+                    return event
+                raise ServerDisconnected(
+                    f"{self.config.host}:{self.config.port} closed the connection"
+                    + (f" while {event.pending[0].verb} awaited its reply" if event.pending
+                       else "")
+                )
+        except CdoMailError:
+            # Security rule 4: after a timeout or a broken reply the connection is never reused.
+            await self._abort()
+            raise
+
+    def _event(self, text: str, *, tls: bool = False) -> None:
+        if self.transcript is not None:
+            self.transcript.event(text, tls=tls)
+
+    def _require_conn(self) -> ClientConnection:
+        if self._conn is None:
+            raise LocalProtocolError("not connected")
+        return self._conn
+
+    def _require_stream(self) -> AsyncNetworkStream:
+        if self._stream is None:
+            raise LocalProtocolError("not connected")
+        return self._stream
+
+    # -- closing ------------------------------------------------------------------------
+
+    async def _quit_quietly(self) -> None:
+        """QUIT and close, ignoring failures: used on the way out of an error."""
+        try:
+            conn = self._require_conn()
+            if conn.state.value not in ("closed", "tls-handshake") and not conn.pending:
+                data = conn.send(Quit())
+                if self.transcript is not None:
+                    self.transcript.client(data, tls=conn.tls_active)
+                await self._require_stream().write(data, 5.0)
+                await self._read_reply("QUIT")
+        except (CdoMailError, OSError):
+            pass
+        await self._abort()
+
+    async def _abort(self) -> None:
+        stream, self._stream, self._conn = self._stream, None, None
+        if stream is not None:
+            await stream.aclose()
+
+    async def aclose(self) -> None:
+        """Say QUIT (when the session is healthy) and close the connection."""
+        if self._conn is not None:
+            await self._quit_quietly()
+        self._tls = None
+
+    async def __aenter__(self) -> AsyncSMTPClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _verb(reply: Reply) -> str:
+    return reply.command.verb if reply.command is not None else ""
+
+
+def _timeout_key(conn: ClientConnection) -> str:
+    """Which RFC 5321 §4.5.3.2 timeout applies to the reply we are waiting for."""
+    verb = conn.oldest_pending_verb()
+    return "." if verb in (".", "BDAT") else (verb or "GREETING")
+
+
+def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Regroup a byte stream into pieces of about ``size`` (tiny chunks merged, big ones split)."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)

@@ -1,0 +1,161 @@
+"""asyncio stream built on a small Protocol of our own.
+
+Why not ``asyncio.StreamReader``: its buffer is private, and STARTTLS needs to
+know that nothing unread sits in it when the handshake starts (RFC 3207 §6;
+bytes that arrived in plaintext must never be read as if TLS protected them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+from ..errors import (
+    ConnectError,
+    ConnectTimeout,
+    ReadTimeout,
+    RemoteProtocolError,
+    ServerDisconnected,
+    WriteTimeout,
+)
+
+
+class _ReceiveProtocol(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: BaseException | None = None
+        self._readable: asyncio.Event = asyncio.Event()
+        self._writable: asyncio.Event = asyncio.Event()
+        self._writable.set()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._readable.set()
+
+    def eof_received(self) -> bool | None:
+        self.eof = True
+        self._readable.set()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.error = exc
+        self._readable.set()
+        self._writable.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    async def wait_readable(self) -> None:
+        while not self.buffer and not self.eof:
+            self._readable.clear()
+            await self._readable.wait()
+
+    async def wait_writable(self) -> None:
+        await self._writable.wait()
+
+
+class AsyncNetworkStream:
+    """A connected asyncio transport, possibly with TLS."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _ReceiveProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        """Up to ``max_bytes``; ``b""`` at EOF."""
+        protocol = self._protocol
+        try:
+            await asyncio.wait_for(protocol.wait_readable(), timeout)
+        except TimeoutError:
+            raise ReadTimeout(f"no reply from the server within {timeout:.3g} s") from None
+        if not protocol.buffer:
+            if isinstance(protocol.error, OSError | ssl.SSLError):
+                raise ServerDisconnected(f"connection lost while reading: {protocol.error}")
+            return b""
+        data = bytes(protocol.buffer[:max_bytes])
+        del protocol.buffer[:max_bytes]
+        return data
+
+    async def write(self, data: bytes | bytearray | memoryview, timeout: float | None) -> None:
+        """Queue ``data`` and wait until the transport accepts more (flow control)."""
+        if self._transport.is_closing():
+            raise ServerDisconnected("connection lost while writing")
+        self._transport.write(bytes(data))
+        try:
+            await asyncio.wait_for(self._protocol.wait_writable(), timeout)
+        except TimeoutError:
+            raise WriteTimeout(f"the server stopped reading for {timeout:.3g} s") from None
+        if self._protocol.error is not None:
+            raise ServerDisconnected(f"connection lost while writing: {self._protocol.error}")
+
+    async def start_tls(
+        self, context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> None:
+        """Upgrade in place. Refuses when plaintext bytes are still unread (injection)."""
+        if self._protocol.buffer:
+            raise RemoteProtocolError(
+                "the server sent data after the STARTTLS 220 before the TLS handshake"
+                " (response injection)"
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            transport = await loop.start_tls(
+                self._transport,
+                self._protocol,
+                context,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=timeout,
+            )
+        except TimeoutError:
+            raise ReadTimeout(f"TLS handshake did not complete within {timeout:.3g} s") from None
+        if transport is None:
+            raise ServerDisconnected("connection closed during the TLS handshake")
+        self._transport = transport
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The TLS session, when there is one."""
+        obj = self._transport.get_extra_info("ssl_object")
+        return obj if isinstance(obj, ssl.SSLObject) else None
+
+    async def aclose(self) -> None:
+        """Close without waiting for the peer."""
+        self._transport.abort() if self._transport.is_closing() else self._transport.close()
+
+
+async def open_async_stream(
+    host: str,
+    port: int,
+    *,
+    timeout: float | None,
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+) -> AsyncNetworkStream:
+    """Connect (and, for implicit TLS, handshake) within ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    try:
+        transport, protocol = await asyncio.wait_for(
+            loop.create_connection(
+                _ReceiveProtocol,
+                host,
+                port,
+                ssl=ssl_context,
+                server_hostname=server_hostname if ssl_context else None,
+                ssl_handshake_timeout=timeout if ssl_context else None,
+            ),
+            timeout,
+        )
+    except TimeoutError:
+        what = "connect and complete the TLS handshake" if ssl_context else "connect"
+        raise ConnectTimeout(f"could not {what} to {host}:{port} within {timeout:.3g} s") from None
+    except ssl.SSLError:
+        raise
+    except OSError as exc:
+        raise ConnectError(f"could not connect to {host}:{port}: {exc.strerror or exc}") from exc
+    assert isinstance(transport, asyncio.Transport)
+    return AsyncNetworkStream(transport, protocol)

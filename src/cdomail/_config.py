@@ -1,0 +1,222 @@
+"""Client settings shared by the sync and async clients: validated once, in one place."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .errors import (
+    AuthenticationRefusedLocally,
+    ConfigurationError,
+    LocalProtocolError,
+    ReadTimeout,
+)
+from .message import check_address
+from .protocol import (
+    PREFERRED_MECHANISMS,
+    Authenticator,
+    XOAuth2,
+    check_argument,
+    password_authenticator,
+)
+from .tls import TLSMode, TLSSettings, create_ssl_context, default_port
+
+# RFC 5321 §4.5.3.2: minimum per-command timeouts a client should allow.
+RFC_TIMEOUTS = {
+    "GREETING": 300.0,
+    "MAIL": 300.0,
+    "RCPT": 300.0,
+    "DATA": 120.0,
+    "BLOCK": 180.0,  # each write of message content
+    ".": 600.0,  # the final reply; also each BDAT reply
+    "BDAT": 600.0,
+}
+DEFAULT_COMMAND_TIMEOUT = 300.0
+
+
+def _local_hostname() -> str:
+    name = socket.getfqdn()
+    # An EHLO name must be a domain or an address literal (RFC 5321 §4.1.4).
+    if not name or not all(c.isalnum() or c in ".-" for c in name) or "." not in name:
+        return "[127.0.0.1]" if name in ("", "localhost") or not name.isascii() else name
+    return name
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a client needs to know before it connects."""
+
+    host: str
+    port: int
+    mode: TLSMode
+    effective_mode: TLSMode
+    tls: TLSSettings
+    server_hostname: str
+    connect_host: str
+    connect_port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    oauth2_token: str | None = field(default=None, repr=False)
+    auth_mechanisms: tuple[str, ...] | None = None
+    authenticator: Authenticator | None = None
+    allow_plaintext_auth: bool = False
+    local_hostname: str = "localhost"
+    connect_timeout: float | None = 30.0
+    command_timeout: float | None = None
+    deadline: float | None = None
+    pipelining: bool = True
+    chunking: bool = True
+    helo_fallback: bool = True
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        host: str,
+        port: int | None = None,
+        *,
+        tls: TLSMode | str = TLSMode.AUTO,
+        username: str | None = None,
+        password: str | None = None,
+        oauth2_token: str | None = None,
+        auth_mechanisms: Sequence[str] | None = None,
+        authenticator: Authenticator | None = None,
+        allow_plaintext_auth: bool = False,
+        cafile: str | None = None,
+        fingerprint: str | None = None,
+        verify: bool = True,
+        minimum_tls_version: str = "1.2",
+        server_hostname: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        local_hostname: str | None = None,
+        connect_timeout: float | None = 30.0,
+        command_timeout: float | None = None,
+        deadline: float | None = None,
+        connect_to: tuple[str, int] | None = None,
+        pipelining: bool = True,
+        chunking: bool = True,
+        helo_fallback: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> ClientConfig:
+        """Validate the client's keyword arguments (see ``SMTPClient``)."""
+        if not host or not isinstance(host, str):
+            raise ConfigurationError("host is required", field="host")
+        check_argument(host, "host")
+        mode = TLSMode.parse(tls)
+        if port is None:
+            port = default_port(mode.resolve(465) if mode is TLSMode.IMPLICIT else mode)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigurationError(f"port must be 1-65535, not {port!r}", field="port")
+        for name, value in (("connect_timeout", connect_timeout),
+                            ("command_timeout", command_timeout), ("deadline", deadline)):
+            if value is not None and value <= 0:
+                raise ConfigurationError(f"{name} must be positive", field=name)
+        if password is not None and username is None:
+            raise ConfigurationError("password given without username", field="username")
+        if oauth2_token is not None and username is None:
+            raise ConfigurationError("oauth2_token needs username", field="username")
+        if username is not None and password is None and oauth2_token is None:
+            raise ConfigurationError("username given without password or oauth2_token",
+                                     field="password")
+        ehlo_name = local_hostname or _local_hostname()
+        try:
+            check_argument(ehlo_name, "EHLO name")
+        except LocalProtocolError as exc:
+            raise ConfigurationError(str(exc), field="local_hostname") from None
+        if " " in ehlo_name or not ehlo_name.isascii():
+            raise ConfigurationError(f"invalid EHLO name {ehlo_name!r}", field="local_hostname")
+        if username is not None:
+            check_address(username, "username") if "@" in username else check_argument(
+                username, "username"
+            )
+        connect_host, connect_port = connect_to if connect_to else (host, port)
+        return cls(
+            host=host,
+            port=port,
+            mode=mode,
+            effective_mode=mode.resolve(port),
+            tls=TLSSettings(verify=verify, cafile=cafile, fingerprint=fingerprint,
+                            minimum_version=minimum_tls_version, client_cert=client_cert,
+                            client_key=client_key),
+            server_hostname=server_hostname or host,
+            connect_host=connect_host,
+            connect_port=connect_port,
+            username=username,
+            password=password,
+            oauth2_token=oauth2_token,
+            auth_mechanisms=tuple(m.upper() for m in auth_mechanisms) if auth_mechanisms else None,
+            authenticator=authenticator,
+            allow_plaintext_auth=allow_plaintext_auth,
+            local_hostname=ehlo_name,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+            deadline=deadline,
+            pipelining=pipelining,
+            chunking=chunking,
+            helo_fallback=helo_fallback,
+            ssl_context=ssl_context,
+        )
+
+    @property
+    def wants_auth(self) -> bool:
+        """Credentials (or a custom authenticator) were given."""
+        return self.username is not None or self.authenticator is not None
+
+    def make_ssl_context(self) -> ssl.SSLContext:
+        """The context for this client (a caller-supplied one wins)."""
+        return self.ssl_context or create_ssl_context(self.tls)
+
+    def choose_authenticator(self, advertised: Sequence[str]) -> Authenticator:
+        """Pick the SASL mechanism: the caller's order, else strongest first."""
+        if self.authenticator is not None:
+            if self.authenticator.mechanism.upper() not in advertised:
+                raise AuthenticationRefusedLocally(
+                    f"server does not offer AUTH {self.authenticator.mechanism}"
+                    f" (it offers: {', '.join(advertised) or 'no AUTH at all'})"
+                )
+            return self.authenticator
+        assert self.username is not None
+        if self.oauth2_token is not None:
+            if "XOAUTH2" not in advertised:
+                raise AuthenticationRefusedLocally(
+                    f"server does not offer AUTH XOAUTH2 (it offers: "
+                    f"{', '.join(advertised) or 'no AUTH at all'})"
+                )
+            return XOAuth2(self.username, self.oauth2_token)
+        assert self.password is not None
+        order = self.auth_mechanisms or PREFERRED_MECHANISMS
+        for mechanism in order:
+            if mechanism in advertised:
+                return password_authenticator(mechanism, self.username, self.password)
+        raise AuthenticationRefusedLocally(
+            "credentials were given but the server offers no usable AUTH mechanism"
+            f" (it offers: {', '.join(advertised) or 'no AUTH at all'};"
+            f" we can use: {', '.join(order)})"
+        )
+
+
+class Clock:
+    """Per-command timeouts capped by an optional overall deadline."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self._config = config
+        self._end = time.monotonic() + config.deadline if config.deadline else None
+
+    def timeout(self, what: str) -> float | None:
+        """Seconds allowed for the next wait on ``what`` (a verb, "GREETING", "BLOCK", ".")."""
+        if what == "CONNECT":
+            base = self._config.connect_timeout
+        elif self._config.command_timeout is not None:
+            base = self._config.command_timeout
+        else:
+            base = RFC_TIMEOUTS.get(what, DEFAULT_COMMAND_TIMEOUT)
+        if self._end is None:
+            return base
+        remaining = self._end - time.monotonic()
+        if remaining <= 0:
+            raise ReadTimeout(f"the overall deadline of {self._config.deadline} s has passed")
+        return remaining if base is None else min(base, remaining)

@@ -1,0 +1,133 @@
+"""One message's transaction: its replies as they arrive, and the verdict.
+
+Shared by both clients. With PIPELINING the replies of several transactions
+interleave on one connection; each reply carries its transaction as ``tag``
+(see ``protocol.ClientConnection``), and lands here.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    CdoMailError,
+    DataRefused,
+    RecipientRefused,
+    RecipientsRefused,
+    SenderRefused,
+    ServiceClosing,
+)
+from .message import PreparedMessage
+from .protocol import Bdat, Data, EndOfData, MailFrom, RcptTo, Reply
+from .result import SendResult
+from .tls import TLSInfo
+
+
+class Transaction:
+    """Replies of one message, and what they add up to."""
+
+    def __init__(self, prepared: PreparedMessage) -> None:
+        self.prepared = prepared
+        self.mail_reply: Reply | None = None
+        self.rcpt_replies: dict[str, Reply] = {}
+        self.data_reply: Reply | None = None
+        self.final_reply: Reply | None = None
+        self.content_sent = False
+        self.use_bdat = False
+        self.size = 0
+        #: The transaction was given up before its content (refused envelope).
+        self.abandoned = False
+        #: Set when the connection failed before the verdict arrived.
+        self.failure: CdoMailError | None = None
+
+    def on_reply(self, reply: Reply) -> None:
+        """Record a reply addressed to this transaction."""
+        command = reply.command
+        if isinstance(command, MailFrom):
+            self.mail_reply = reply
+        elif isinstance(command, RcptTo):
+            self.rcpt_replies[command.address] = reply
+        elif isinstance(command, Data):
+            self.data_reply = reply
+        elif isinstance(command, EndOfData):
+            self.final_reply = reply
+        elif (
+            isinstance(command, Bdat)
+            and (command.last or reply.code >= 400)
+            and (self.final_reply is None or self.final_reply.code < 400)
+        ):
+            # RFC 3030 §2: the reply to the LAST chunk is the verdict; a refused
+            # chunk fails the transaction even if later chunks were pipelined.
+            self.final_reply = reply
+
+    @property
+    def accepted(self) -> dict[str, Reply]:
+        """Recipients the server accepted."""
+        return {a: r for a, r in self.rcpt_replies.items() if r.code < 400}
+
+    @property
+    def done(self) -> bool:
+        """The verdict is known (or can no longer arrive)."""
+        if self.failure is not None or self.final_reply is not None or self.abandoned:
+            return True
+        if self.use_bdat:
+            return False
+        return self.data_reply is not None and self.data_reply.code != 354
+
+    @property
+    def envelope_answered(self) -> bool:
+        """MAIL and every RCPT have their replies."""
+        return self.mail_reply is not None and len(self.rcpt_replies) == len(
+            set(self.prepared.recipients)
+        )
+
+    @property
+    def failed_before_content(self) -> bool:
+        """The transaction cannot deliver: refused MAIL, no recipient, or refused DATA."""
+        if self.mail_reply is not None and self.mail_reply.code >= 400:
+            return True
+        expected = len(self.prepared.recipients)
+        if len(self.rcpt_replies) == expected and not self.accepted:
+            return True
+        return self.data_reply is not None and self.data_reply.code != 354
+
+    def error(self) -> CdoMailError | None:
+        """The verdict as an exception, or ``None`` when the message was accepted."""
+        if self.failure is not None:
+            return self.failure
+        for reply in (self.mail_reply, *self.rcpt_replies.values(), self.data_reply,
+                      self.final_reply):
+            if reply is not None and reply.code == 421:
+                return ServiceClosing(reply.code, reply.text, command=_verb(reply),
+                                      enhanced_status=reply.enhanced_status)
+        if self.mail_reply is not None and self.mail_reply.code >= 400:
+            return SenderRefused(self.mail_reply.code, self.mail_reply.text,
+                                 sender=self.prepared.sender,
+                                 enhanced_status=self.mail_reply.enhanced_status)
+        if self.rcpt_replies and not self.accepted:
+            return RecipientsRefused([
+                RecipientRefused(r.code, r.text, recipient=a, enhanced_status=r.enhanced_status)
+                for a, r in self.rcpt_replies.items()
+            ])
+        for reply in (self.data_reply, self.final_reply):
+            if reply is not None and reply.code >= 400:
+                return DataRefused(reply.code, reply.text, command=_verb(reply),
+                                   enhanced_status=reply.enhanced_status)
+        return None
+
+    def result(self, tls_mode: str, tls: TLSInfo | None) -> SendResult:
+        """The SendResult for the caller."""
+        return SendResult(
+            sender=self.prepared.sender,
+            recipients=list(self.prepared.recipients),
+            tls_mode=tls_mode,
+            tls=tls,
+            accepted=self.accepted,
+            refused={a: r for a, r in self.rcpt_replies.items() if r.code >= 400},
+            reply=self.final_reply,
+            error=self.error(),
+            content_command="BDAT" if self.use_bdat else "DATA",
+            size=self.size,
+        )
+
+
+def _verb(reply: Reply) -> str:
+    return reply.command.verb if reply.command is not None else ""

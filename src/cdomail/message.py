@@ -1,0 +1,251 @@
+"""From what the caller gives to an envelope and a stream of content chunks.
+
+Accepted inputs: an ``email.message.EmailMessage``, ``bytes``, a binary
+file-like object, or an iterable of ``bytes`` chunks. Only the header block is
+read up front (to find the envelope and check it); the body is streamed.
+
+Everything here runs before the first byte of a transaction is written, so bad
+input fails with an :class:`InputError` naming the field:
+- CR, LF or other controls in an address (command injection, security case 50);
+- a header block that would smuggle a line that is not a header (case 51,
+  CVE-2024-6923), or a header line over 998 octets;
+- malformed address headers (case 52, CVE-2023-27043): parsed strictly.
+``Bcc:`` is removed from the header block in every case: blind recipients
+belong in the envelope only.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from typing import BinaryIO, Protocol
+
+from .errors import InputError
+from .protocol import MAX_CONTENT_LINE
+
+CHUNK_SIZE = 64 * 1024
+MAX_HEADER_BLOCK = 1024 * 1024
+
+_HEADER_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+_ADDRESS = re.compile(
+    r"""(?:[^\s<>()\[\]\\,;:@"\x00-\x1f\x7f]+|"(?:[^"\\\x00-\x1f\x7f]|\\[\x20-\x7e])*")"""
+    r"""@(?:[^\s<>()\[\]\\,;:@"\x00-\x1f\x7f]+|\[[0-9A-Fa-f:.]+\])"""
+)
+
+
+class Readable(Protocol):
+    """A binary file-like object."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+MessageInput = EmailMessage | bytes | bytearray | memoryview | BinaryIO | Readable | Iterable[bytes]
+
+
+def check_address(address: str, field_name: str, *, allow_empty: bool = False) -> str:
+    """Validate one envelope address strictly; return it unchanged."""
+    if not isinstance(address, str):
+        raise InputError(f"{field_name} must be a string, not {type(address).__name__}",
+                         field=field_name)
+    if address == "" and allow_empty:
+        return address  # the null reverse-path <> (RFC 5321 §4.5.5)
+    if re.search(r"[\x00-\x1f\x7f]", address):
+        raise InputError(f"{field_name} contains a control character (CR, LF, NUL …): "
+                         f"{address!r}", field=field_name)
+    if not _ADDRESS.fullmatch(address):
+        raise InputError(f"{field_name} is not a valid address: {address!r}", field=field_name)
+    if len(address.encode()) > 254:
+        raise InputError(f"{field_name} is longer than 254 octets", field=field_name)
+    return address
+
+
+def needs_smtputf8(address: str) -> bool:
+    """Non-ASCII envelope addresses need the SMTPUTF8 extension (RFC 6531)."""
+    return not address.isascii()
+
+
+@dataclass
+class PreparedMessage:
+    """A message ready to go: envelope, header block, and the rest as chunks."""
+
+    sender: str
+    recipients: list[str]
+    header_block: bytes
+    body_chunks: Iterator[bytes]
+    #: Known size in octets when the whole message was given at once.
+    size: int | None = None
+    #: True / False when known; None when the body streams and was not scanned.
+    eight_bit: bool | None = None
+    smtputf8: bool = False
+    mail_options: tuple[str, ...] = ()
+    rcpt_options: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The whole message: header block, then the body."""
+        yield self.header_block
+        yield from self.body_chunks
+
+
+def _split_header_block(first: bytes) -> tuple[bytes, bytes] | None:
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        index = first.find(separator)
+        if index >= 0:
+            end = index + len(separator)
+            return first[:end], first[end:]
+    return None
+
+
+def _read_header_block(chunks: Iterator[bytes]) -> tuple[bytes, bytes]:
+    buffer = b""
+    for chunk in chunks:
+        buffer += chunk
+        split = _split_header_block(buffer)
+        if split is not None:
+            return split
+        if len(buffer) > MAX_HEADER_BLOCK:
+            raise InputError("header block is larger than 1 MiB, or the message has no body "
+                             "separator", field="headers")
+    # A message with headers only (no blank line) is legal.
+    return buffer, b""
+
+
+def _clean_header_block(block: bytes) -> bytes:
+    """Drop Bcc, and refuse anything in the header block that is not a header line."""
+    lines = block.splitlines(keepends=True)
+    kept: list[bytes] = []
+    skipping = False
+    for line in lines:
+        bare = line.rstrip(b"\r\n")
+        if not bare:
+            kept.append(b"\r\n")
+            continue
+        if len(bare) > MAX_CONTENT_LINE:
+            raise InputError(f"a header line is longer than {MAX_CONTENT_LINE} octets",
+                             field="headers")
+        if bare[:1] in (b" ", b"\t"):
+            if not kept and not skipping:
+                raise InputError("message starts with a continuation line", field="headers")
+            if not skipping:
+                kept.append(line)
+            continue
+        if not _HEADER_NAME.match(bare):
+            shown = bare[:60].decode("ascii", "backslashreplace")
+            raise InputError(f"header block contains a line that is not a header: {shown!r}",
+                             field="headers")
+        skipping = bare[:4].lower() == b"bcc:"
+        if not skipping:
+            kept.append(line)
+    return b"".join(kept)
+
+
+def _header_addresses(parsed: EmailMessage, name: str) -> list[str]:
+    result: list[str] = []
+    for value in parsed.get_all(name) or []:
+        if value.defects:
+            raise InputError(f"{name} header is malformed: {value!s}", field=name.lower())
+        for address in getattr(value, "addresses", ()):
+            if not isinstance(address, Address) or not address.addr_spec:
+                continue
+            result.append(address.addr_spec)
+    return result
+
+
+def _envelope_from_headers(block: bytes) -> tuple[str | None, list[str]]:
+    parsed = BytesHeaderParser(policy=policy.default).parsebytes(block)
+    assert isinstance(parsed, EmailMessage)
+    senders = _header_addresses(parsed, "Sender") or _header_addresses(parsed, "From")
+    recipients: list[str] = []
+    for name in ("To", "Cc", "Bcc"):
+        recipients.extend(_header_addresses(parsed, name))
+    return (senders[0] if senders else None), list(dict.fromkeys(recipients))
+
+
+def _iter_readable(stream: Readable) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK_SIZE):
+        yield chunk
+
+
+def _serialise(message: EmailMessage) -> bytes:
+    # policy.SMTP: CRLF line ends and folded headers; SMTPUTF8 keeps UTF-8 addresses raw.
+    try:
+        return message.as_bytes(policy=policy.SMTP)
+    except (UnicodeEncodeError, ValueError):
+        return message.as_bytes(policy=policy.SMTPUTF8)
+
+
+def prepare(
+    message: MessageInput,
+    *,
+    sender: str | None = None,
+    recipients: Sequence[str] | None = None,
+) -> PreparedMessage:
+    """Check the input and work out the envelope; stream nothing yet."""
+    whole: bytes | None = None
+    if isinstance(message, EmailMessage):
+        whole = _serialise(message)
+    elif isinstance(message, bytes | bytearray | memoryview):
+        whole = bytes(message)
+    elif isinstance(message, str):
+        raise InputError("message must be bytes or an EmailMessage, not str (encode it first)",
+                         field="message")
+    if whole is not None:
+        chunks: Iterator[bytes] = iter((whole,))
+    elif hasattr(message, "read"):
+        chunks = _iter_readable(message)  # type: ignore[arg-type]
+    elif isinstance(message, Iterable):
+        chunks = iter(message)  # type: ignore[arg-type]
+    else:
+        raise InputError(f"cannot send a {type(message).__name__}: give an EmailMessage, "
+                         "bytes, a binary file or an iterable of bytes", field="message")
+    header_block, rest = _read_header_block(chunks)
+    if isinstance(rest, str):
+        raise InputError("message chunks must be bytes", field="message")
+    header_sender, header_recipients = _envelope_from_headers(header_block)
+    header_block = _clean_header_block(header_block)
+    envelope_sender = sender if sender is not None else header_sender
+    if envelope_sender is None:
+        raise InputError("no sender: pass sender= or put a From: header in the message",
+                         field="sender")
+    check_address(envelope_sender, "sender", allow_empty=True)
+    envelope_recipients = list(dict.fromkeys(recipients if recipients is not None else header_recipients))
+    if isinstance(recipients, str):
+        raise InputError("recipients must be a list of addresses, not one string",
+                         field="recipients")
+    if not envelope_recipients:
+        raise InputError("no recipients: pass recipients= or put To/Cc/Bcc headers in the "
+                         "message", field="recipients")
+    for address in envelope_recipients:
+        check_address(address, "recipient")
+    smtputf8 = any(needs_smtputf8(a) for a in (envelope_sender, *envelope_recipients))
+
+    def body() -> Iterator[bytes]:
+        if rest:
+            yield rest
+        for chunk in chunks:
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise InputError("message chunks must be bytes", field="message")
+            yield bytes(chunk)
+
+    size = len(header_block) + len(whole) - len(header_block) if whole is not None else None
+    eight_bit = None if whole is None else not whole.isascii()
+    return PreparedMessage(
+        sender=envelope_sender,
+        recipients=envelope_recipients,
+        header_block=header_block,
+        body_chunks=body(),
+        size=size,
+        eight_bit=eight_bit,
+        smtputf8=smtputf8,
+    )
+
+
+def as_stream(data: bytes) -> BinaryIO:
+    """Wrap bytes as a binary file (handy for tests and the CLI's stdin path)."""
+    return io.BytesIO(data)

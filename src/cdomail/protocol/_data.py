@@ -1,0 +1,105 @@
+"""Message content encoding for DATA and BDAT, chunk by chunk.
+
+A message is a byte stream, so every function here works on one chunk at a time
+and carries the little state a line boundary needs across chunks. All the work
+is done with C-implemented ``bytes`` operations (``replace``, ``find``,
+``split``): no Python loop per line or per byte.
+
+Rules (RFC 5321 §2.3.8, §4.1.1.4, §4.5.2, §4.5.3.1.6; "SMTP smuggling", 2023):
+- every line ends in CRLF: a bare CR or bare LF becomes CRLF, so the server can
+  never see an end-of-data sequence the client did not mean;
+- a line starting with "." gets a second "." (DATA only; BDAT is length-framed);
+- the content ends with CRLF before the terminating ".CRLF";
+- no line may exceed 998 octets: the caller must encode such content (MIME does).
+"""
+
+from __future__ import annotations
+
+from ..errors import LocalProtocolError
+
+#: RFC 5321 §4.5.3.1.6: 1000 octets per line including CRLF.
+MAX_CONTENT_LINE = 998
+
+
+class ContentEncoder:
+    """Normalises line ends (and dot-stuffs, for DATA) across chunk boundaries.
+
+    ``encode(chunk)`` returns wire bytes for the chunk; ``finish()`` returns what
+    must follow the last chunk (a held-back CR, the final CRLF, and for DATA the
+    terminating ``.CRLF``).
+    """
+
+    def __init__(self, *, dot_stuff: bool, check_line_length: bool = True) -> None:
+        self._dot_stuff = dot_stuff
+        self._check_length = check_line_length
+        self._pending_cr = False
+        self._at_line_start = True
+        self._line_length = 0  # length of the unfinished last line so far
+        self.octets_in = 0
+
+    def encode(self, chunk: bytes) -> bytes:
+        """Encode one chunk of the message (any size, any split)."""
+        if not chunk:
+            return b""
+        self.octets_in += len(chunk)
+        if self._pending_cr:
+            chunk = b"\r" + chunk
+            self._pending_cr = False
+        if chunk.endswith(b"\r"):
+            # The CR may be the first half of a CRLF split across chunks.
+            self._pending_cr = True
+            chunk = chunk[:-1]
+        return self._normalise(chunk)
+
+    def finish(self) -> bytes:
+        """Bytes that end the content; for DATA they include the ``.CRLF`` terminator."""
+        tail = b""
+        if self._pending_cr:
+            self._pending_cr = False
+            tail = self._normalise(b"\r")
+        if not self._at_line_start:
+            tail += b"\r\n"
+            self._at_line_start = True
+            self._line_length = 0
+        if self._dot_stuff:
+            tail += b".\r\n"
+        return tail
+
+    def _normalise(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        # Work in LF-only form, then expand: CRLF -> LF, lone CR -> LF, LF -> CRLF.
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if self._check_length:
+            self._check_lines(data)
+        if self._dot_stuff:
+            if self._at_line_start and data.startswith(b"."):
+                data = b"." + data
+            data = data.replace(b"\n.", b"\n..")
+        self._at_line_start = data.endswith(b"\n")
+        return data.replace(b"\n", b"\r\n")
+
+    def _check_lines(self, data: bytes) -> None:
+        first_end = data.find(b"\n")
+        if first_end < 0:
+            self._line_length += len(data)
+        else:
+            longest = max(map(len, data[first_end + 1 :].split(b"\n")))
+            if self._line_length + first_end > MAX_CONTENT_LINE or longest > MAX_CONTENT_LINE:
+                self._too_long()
+            self._line_length = len(data) - data.rfind(b"\n") - 1
+        if self._line_length > MAX_CONTENT_LINE:
+            self._too_long()
+
+    @staticmethod
+    def _too_long() -> None:
+        raise LocalProtocolError(
+            f"message has a line longer than {MAX_CONTENT_LINE} octets (RFC 5321 §4.5.3.1.6);"
+            " encode it (quoted-printable or base64) before sending"
+        )
+
+
+def encode_data(content: bytes) -> bytes:
+    """Whole-message convenience: DATA wire form of ``content`` including ``.CRLF``."""
+    encoder = ContentEncoder(dot_stuff=True)
+    return encoder.encode(content) + encoder.finish()

@@ -1,0 +1,138 @@
+"""SASL mechanisms as pure challenge/response objects (RFC 4954, RFC 4616).
+
+No I/O here: the driver sends ``Auth(mechanism, initial_response)`` and, for
+each 334 challenge, ``AuthResponse(respond(challenge))``. Responses are raw
+bytes; the driver base64-encodes them. Add a mechanism (CDO's NTLM does) by
+implementing :class:`Authenticator`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Protocol
+
+from ..errors import LocalProtocolError
+
+#: smtplib's _MAXCHALLENGE: a server that keeps challenging is stalling or probing.
+MAX_CHALLENGES = 5
+
+
+class Authenticator(Protocol):
+    """A SASL client mechanism."""
+
+    #: The mechanism name as advertised in EHLO (upper case).
+    mechanism: str
+
+    def initial_response(self) -> bytes | None:
+        """The initial response sent with AUTH, or ``None`` to wait for a challenge."""
+
+    def respond(self, challenge: bytes) -> bytes:
+        """Answer a decoded 334 challenge."""
+
+
+class Plain:
+    """PLAIN (RFC 4616): authzid NUL authcid NUL password, sent at once."""
+
+    mechanism = "PLAIN"
+
+    def __init__(self, username: str, password: str) -> None:
+        self._username = username
+        self._password = password
+
+    def initial_response(self) -> bytes | None:
+        return b"\0" + self._username.encode() + b"\0" + self._password.encode()
+
+    def respond(self, challenge: bytes) -> bytes:
+        raise LocalProtocolError("PLAIN expects no challenge after the initial response")
+
+    def __repr__(self) -> str:
+        return f"Plain(username={self._username!r}, password=***)"
+
+
+class Login:
+    """LOGIN (draft-murchison-sasl-login): user name, then password, each on request."""
+
+    mechanism = "LOGIN"
+
+    def __init__(self, username: str, password: str) -> None:
+        self._answers = [username.encode(), password.encode()]
+        self._username = username
+
+    def initial_response(self) -> bytes | None:
+        return None
+
+    def respond(self, challenge: bytes) -> bytes:
+        if not self._answers:
+            raise LocalProtocolError("LOGIN server asked for more than user name and password")
+        return self._answers.pop(0)
+
+    def __repr__(self) -> str:
+        return f"Login(username={self._username!r}, password=***)"
+
+
+class CramMD5:
+    """CRAM-MD5 (RFC 2195): ``user HMAC-MD5(password, challenge)`` in hex."""
+
+    mechanism = "CRAM-MD5"
+
+    def __init__(self, username: str, password: str) -> None:
+        self._username = username
+        self._password = password
+        self._answered = False
+
+    def initial_response(self) -> bytes | None:
+        return None
+
+    def respond(self, challenge: bytes) -> bytes:
+        if self._answered:
+            raise LocalProtocolError("CRAM-MD5 server sent a second challenge")
+        if not challenge:
+            raise LocalProtocolError("CRAM-MD5 challenge is empty")
+        self._answered = True
+        digest = hmac.new(self._password.encode(), challenge, hashlib.md5).hexdigest()
+        return f"{self._username} {digest}".encode()
+
+    def __repr__(self) -> str:
+        return f"CramMD5(username={self._username!r}, password=***)"
+
+
+class XOAuth2:
+    """XOAUTH2 (Google/Microsoft): a bearer token given by the caller.
+
+    On failure the server sends a 334 with a JSON error; the client answers with
+    an empty line to receive the final 5xx.
+    """
+
+    mechanism = "XOAUTH2"
+
+    def __init__(self, username: str, token: str) -> None:
+        self._username = username
+        self._token = token
+
+    def initial_response(self) -> bytes | None:
+        return f"user={self._username}\x01auth=Bearer {self._token}\x01\x01".encode()
+
+    def respond(self, challenge: bytes) -> bytes:
+        return b""
+
+    def __repr__(self) -> str:
+        return f"XOAuth2(username={self._username!r}, token=***)"
+
+
+#: Strongest first: what the client picks when the caller names no order.
+#: PLAIN before LOGIN because it costs one round trip less; both need TLS.
+PREFERRED_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
+
+
+def password_authenticator(mechanism: str, username: str, password: str) -> Authenticator:
+    """Build the authenticator for a user-name/password mechanism."""
+    factories: dict[str, type[Plain] | type[Login] | type[CramMD5]] = {
+        "PLAIN": Plain,
+        "LOGIN": Login,
+        "CRAM-MD5": CramMD5,
+    }
+    try:
+        return factories[mechanism.upper()](username, password)
+    except KeyError:
+        raise LocalProtocolError(f"unsupported SASL mechanism: {mechanism}") from None

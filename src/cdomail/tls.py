@@ -1,0 +1,252 @@
+"""TLS policy: the modes, the one place that builds SSLContexts, and plain-words diagnoses.
+
+Modes (RFC 8314 prefers implicit TLS for submission; RFC 3207 defines STARTTLS):
+
+- ``implicit``: TLS from the first byte (port 465, "SMTPS").
+- ``starttls``: plaintext greeting, then STARTTLS is *required*; without it nothing is sent.
+- ``opportunistic``: STARTTLS when offered, else plaintext (then no AUTH unless allowed).
+- ``none``: never encrypt.
+- ``cdo``: CDO's rule for ``smtpusessl=True``: configured port 25 -> STARTTLS required,
+  any other port -> implicit TLS.
+- ``auto`` (default): port 465 -> implicit, any other port -> STARTTLS required. Never plaintext.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import ssl
+from dataclasses import dataclass
+
+from .errors import (
+    CertificateVerifyFailed,
+    ConfigurationError,
+    FingerprintMismatch,
+    TLSHandshakeError,
+)
+
+SUBMISSIONS_PORT = 465
+SMTP_PORT = 25
+SUBMISSION_PORT = 587
+
+
+class TLSMode(enum.Enum):
+    """How a client uses TLS; ``TLSMode("starttls")`` accepts the names as strings."""
+
+    IMPLICIT = "implicit"
+    STARTTLS = "starttls"
+    OPPORTUNISTIC = "opportunistic"
+    NONE = "none"
+    CDO = "cdo"
+    AUTO = "auto"
+
+    @classmethod
+    def parse(cls, value: TLSMode | str) -> TLSMode:
+        """Accept a mode or its name (case-insensitive); a clear error for anything else."""
+        if isinstance(value, TLSMode):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            names = ", ".join(m.value for m in cls)
+            raise ConfigurationError(
+                f"unknown TLS mode {value!r}: use one of {names}", field="tls"
+            ) from None
+
+    def resolve(self, port: int) -> TLSMode:
+        """The concrete mode for a configured port: CDO and AUTO become IMPLICIT or STARTTLS."""
+        if self is TLSMode.CDO:
+            return TLSMode.STARTTLS if port == SMTP_PORT else TLSMode.IMPLICIT
+        if self is TLSMode.AUTO:
+            return TLSMode.IMPLICIT if port == SUBMISSIONS_PORT else TLSMode.STARTTLS
+        return self
+
+    @property
+    def requires_tls(self) -> bool:
+        """Whether nothing may be sent without TLS in this mode."""
+        return self not in (TLSMode.OPPORTUNISTIC, TLSMode.NONE)
+
+
+def default_port(mode: TLSMode) -> int:
+    """The port used when none is given: 465 for implicit TLS, else 587 (RFC 6409)."""
+    return SUBMISSIONS_PORT if mode is TLSMode.IMPLICIT else SUBMISSION_PORT
+
+
+_TLS_VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1,
+    "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """Everything that decides how a certificate is checked and which TLS is acceptable."""
+
+    verify: bool = True
+    cafile: str | None = None
+    fingerprint: str | None = None
+    minimum_version: str = "1.2"
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.minimum_version not in _TLS_VERSIONS:
+            raise ConfigurationError(
+                f"minimum TLS version must be one of {', '.join(_TLS_VERSIONS)}",
+                field="minimum_tls_version",
+            )
+        if self.fingerprint is not None:
+            normalise_fingerprint(self.fingerprint)
+        if self.client_key and not self.client_cert:
+            raise ConfigurationError("client_key given without client_cert", field="client_key")
+
+    @property
+    def pinned(self) -> bool:
+        """Trust comes from a SHA-256 pin rather than from a CA (as msmtp's tls_fingerprint)."""
+        return self.fingerprint is not None
+
+
+def normalise_fingerprint(value: str) -> str:
+    """``AA:BB:…`` upper-case hex of a SHA-256 fingerprint given in any common spelling."""
+    text = value.strip().lower()
+    if text.startswith("sha256:"):
+        text = text[7:]
+    hexdigits = text.replace(":", "").replace(" ", "")
+    if len(hexdigits) != 64 or any(c not in "0123456789abcdef" for c in hexdigits):
+        raise ConfigurationError(
+            "fingerprint must be a SHA-256 digest: 64 hex digits, colons allowed",
+            field="fingerprint",
+        )
+    return ":".join(hexdigits[i : i + 2] for i in range(0, 64, 2)).upper()
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    """SHA-256 fingerprint of a DER certificate, ``AA:BB:…``."""
+    return normalise_fingerprint(hashlib.sha256(der).hexdigest())
+
+
+def create_ssl_context(settings: TLSSettings) -> ssl.SSLContext:
+    """The only SSLContext factory in cdomail.
+
+    Verification uses the system trust store (``ssl.create_default_context``
+    honours SSL_CERT_FILE / SSL_CERT_DIR) plus ``cafile``. With a fingerprint
+    pin the chain is not checked against a CA; the pin is checked after the
+    handshake instead (see :func:`check_pin`).
+    """
+    context = ssl.create_default_context(cafile=settings.cafile)
+    context.minimum_version = _TLS_VERSIONS[settings.minimum_version]
+    if not settings.verify or settings.pinned:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if settings.client_cert:
+        context.load_cert_chain(settings.client_cert, settings.client_key)
+    return context
+
+
+def check_pin(settings: TLSSettings, der: bytes | None) -> None:
+    """Raise :class:`FingerprintMismatch` when a pinned fingerprint does not match."""
+    if settings.fingerprint is None:
+        return
+    expected = normalise_fingerprint(settings.fingerprint)
+    actual = certificate_fingerprint(der) if der else "(no certificate)"
+    if actual != expected:
+        raise FingerprintMismatch(
+            f"server certificate fingerprint {actual} does not match the pinned {expected}"
+        )
+
+
+@dataclass(frozen=True)
+class TLSInfo:
+    """What TLS protected a connection: the facts a SendResult reports."""
+
+    #: "implicit" or "starttls": how TLS was started.
+    mode: str
+    version: str
+    cipher: str
+    #: Whether the certificate was verified (CA + host name, or a matching pin).
+    verified: bool
+    #: SHA-256 fingerprint of the server certificate.
+    fingerprint: str | None
+    #: "ca", "fingerprint" or "none".
+    verified_by: str = "ca"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "mode": self.mode,
+            "version": self.version,
+            "cipher": self.cipher,
+            "verified": self.verified,
+            "verified_by": self.verified_by,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def tls_info(
+    sslobj: ssl.SSLObject | ssl.SSLSocket, mode: TLSMode, settings: TLSSettings
+) -> TLSInfo:
+    """Collect the facts of an established TLS session."""
+    der = sslobj.getpeercert(binary_form=True)
+    cipher = sslobj.cipher()
+    verified_by = "fingerprint" if settings.pinned else ("ca" if settings.verify else "none")
+    return TLSInfo(
+        mode=mode.value,
+        version=sslobj.version() or "",
+        cipher=cipher[0] if cipher else "",
+        verified=verified_by != "none",
+        fingerprint=certificate_fingerprint(der) if der else None,
+        verified_by=verified_by,
+    )
+
+
+_PLAINTEXT_SIGNS = (
+    "WRONG_VERSION_NUMBER",
+    "wrong version number",
+    "record layer failure",
+    "packet length too long",
+    "http request",
+    "unknown protocol",
+    "first record does not look like",
+    "RECORD_LAYER_FAILURE",
+)
+
+
+def diagnose_handshake(
+    exc: BaseException, *, host: str, port: int, mode: TLSMode
+) -> TLSHandshakeError:
+    """Turn an ``ssl`` failure into an error that says what probably happened, in words."""
+    detail = str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or detail
+        hint = {
+            "certificate has expired": "the server's certificate has expired",
+            "self-signed certificate": "the server's certificate is self-signed",
+            "self signed certificate": "the server's certificate is self-signed",
+            "unable to get local issuer certificate": (
+                "the certificate was issued by a CA this machine does not trust"
+                " (pass cafile=..., or pin it with fingerprint=...)"
+            ),
+        }.get(reason.split(" in certificate chain")[0], "")
+        if "Hostname mismatch" in reason or "IP address mismatch" in reason:
+            hint = f"the certificate is not valid for the name {host!r}"
+        text = f"certificate verification failed for {host}:{port}: {reason}"
+        return CertificateVerifyFailed(f"{text}; {hint}" if hint else text)
+    if mode is TLSMode.IMPLICIT and any(sign in detail for sign in _PLAINTEXT_SIGNS):
+        advice = (
+            f"port {port} usually wants starttls, not implicit"
+            if port in (SMTP_PORT, SUBMISSION_PORT, 2525)
+            else "use tls='starttls' (or 'opportunistic') for this port"
+        )
+        return TLSHandshakeError(
+            f"TLS handshake with {host}:{port} failed: the server spoke plaintext, not TLS;"
+            f" {advice} ({detail})"
+        )
+    if isinstance(exc, ssl.SSLEOFError | ConnectionResetError | EOFError):
+        return TLSHandshakeError(
+            f"the server at {host}:{port} closed the connection during the TLS handshake:"
+            " it may not speak TLS on this port, or refuses our TLS version or ciphers"
+            f" ({detail or type(exc).__name__})"
+        )
+    return TLSHandshakeError(f"TLS handshake with {host}:{port} failed: {detail}")
