@@ -23,11 +23,17 @@ from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
+from email.errors import NonASCIILocalPartDefect, ObsoleteHeaderDefect
+from email.parser import HeaderParser
 from typing import BinaryIO, Protocol
 
 from .errors import InputError
 from .protocol import MAX_CONTENT_LINE
+
+#: Defects that do not make an address ambiguous: UTF-8 local parts (RFC 6532) and
+#: obsolete-but-unambiguous syntax such as an unquoted "J. Doe". Anything else, e.g.
+#: "alice@example.org)<bob@example.org>" (CVE-2023-27043), is refused.
+_TOLERATED_DEFECTS = (NonASCIILocalPartDefect, ObsoleteHeaderDefect)
 
 CHUNK_SIZE = 64 * 1024
 MAX_HEADER_BLOCK = 1024 * 1024
@@ -148,7 +154,7 @@ def _clean_header_block(block: bytes) -> bytes:
 def _header_addresses(parsed: EmailMessage, name: str) -> list[str]:
     result: list[str] = []
     for value in parsed.get_all(name) or []:
-        if value.defects:
+        if any(not isinstance(d, _TOLERATED_DEFECTS) for d in value.defects):
             raise InputError(f"{name} header is malformed: {value!s}", field=name.lower())
         for address in getattr(value, "addresses", ()):
             if not isinstance(address, Address) or not address.addr_spec:
@@ -158,7 +164,9 @@ def _header_addresses(parsed: EmailMessage, name: str) -> list[str]:
 
 
 def _envelope_from_headers(block: bytes) -> tuple[str | None, list[str]]:
-    parsed = BytesHeaderParser(policy=policy.default).parsebytes(block)
+    # Decode as UTF-8 so SMTPUTF8 addresses (RFC 6532) parse as text, not as undecodable bytes.
+    text = block.decode("utf-8", "surrogateescape")
+    parsed = HeaderParser(policy=policy.default).parsestr(text)
     assert isinstance(parsed, EmailMessage)
     senders = _header_addresses(parsed, "Sender") or _header_addresses(parsed, "From")
     recipients: list[str] = []
@@ -172,12 +180,18 @@ def _iter_readable(stream: Readable) -> Iterator[bytes]:
         yield chunk
 
 
+_ADDRESS_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Bcc")
+
+
 def _serialise(message: EmailMessage) -> bytes:
-    # policy.SMTP: CRLF line ends and folded headers; SMTPUTF8 keeps UTF-8 addresses raw.
+    # policy.SMTP: CRLF line ends, folded headers, RFC 2047 for non-ASCII text.
+    # UTF-8 addresses cannot be RFC 2047-encoded: they need SMTPUTF8's raw UTF-8 (RFC 6532).
+    utf8 = any(not str(value).isascii()
+               for name in _ADDRESS_HEADERS for value in message.get_all(name) or [])
     try:
-        return message.as_bytes(policy=policy.SMTP)
-    except (UnicodeEncodeError, ValueError):
-        return message.as_bytes(policy=policy.SMTPUTF8)
+        return message.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+    except (UnicodeError, ValueError, TypeError) as exc:
+        raise InputError(f"the message cannot be serialised: {exc}", field="message") from None
 
 
 def prepare(

@@ -212,9 +212,12 @@ class ClientConnection:
             return
         if self.state is ClientState.TLS_HANDSHAKE:
             self._poison("data arrived after the STARTTLS 220 and before the TLS handshake")
-        for reply in self._parser.feed(data):
+        replies = self._parser.feed(data)
+        for index, reply in enumerate(replies):
             self._events.append(self._pair(reply))
-            if self.state is ClientState.TLS_HANDSHAKE and self._parser.buffered:
+            if self.state is ClientState.TLS_HANDSHAKE and (
+                index < len(replies) - 1 or self._parser.buffered
+            ):
                 self._poison("extra bytes followed the STARTTLS 220 (response injection)")
 
     def next_event(self) -> Event | _Sentinel:
