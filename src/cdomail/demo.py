@@ -60,13 +60,13 @@ def demo_message(mode: str, listener: str, with_credentials: bool) -> EmailMessa
 
 async def _attempt(lab: Lab, mode: str, listener: str, with_credentials: bool,
                    timeout: float) -> Cell:
-    credentials = {"username": DEMO_USER[0], "password": DEMO_USER[1]} if with_credentials else {}
+    username, password = DEMO_USER if with_credentials else (None, None)
     try:
         async with AsyncSMTPClient(lab.hostname, lab.port(listener), tls=mode,
                                    cafile=str(lab.ca_path), connect_timeout=timeout,
                                    command_timeout=timeout * 5,
                                    connect_to=(lab.host, lab.port(listener)),
-                                   **credentials) as client:
+                                   username=username, password=password) as client:
             result = await client.send(demo_message(mode, listener, with_credentials))
         return Cell(mode, listener, with_credentials, result, None)
     except CdoMailError as exc:

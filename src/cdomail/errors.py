@@ -22,6 +22,7 @@ does), so ``except ConnectionError`` and ``except TimeoutError`` keep working::
     ├─ TLSError
     │   ├─ TLSRequired             the policy demands TLS and the server does not offer it
     │   ├─ TLSHandshakeError       the handshake failed (with a plain-words diagnosis)
+    │   │   └─ HandshakeDisconnected (+ServerDisconnected)  closed mid-handshake
     │   ├─ CertificateVerifyFailed
     │   └─ FingerprintMismatch
     ├─ AuthenticationRefusedLocally  credentials would cross plaintext, or no usable mechanism
@@ -45,6 +46,7 @@ __all__ = [
     "DataRefused",
     "FingerprintMismatch",
     "GreetingRefused",
+    "HandshakeDisconnected",
     "HeloRefused",
     "InputError",
     "LocalProtocolError",
@@ -253,6 +255,10 @@ class TLSHandshakeError(TLSError):
 
 class CertificateVerifyFailed(TLSHandshakeError):
     """The server's certificate could not be verified (unknown CA, expired, wrong name)."""
+
+
+class HandshakeDisconnected(TLSHandshakeError, ServerDisconnected):
+    """The server closed the connection in the middle of the TLS handshake."""
 
 
 class FingerprintMismatch(TLSError):

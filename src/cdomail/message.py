@@ -21,9 +21,9 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email import policy
+from email.errors import NonASCIILocalPartDefect, ObsoleteHeaderDefect
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.errors import NonASCIILocalPartDefect, ObsoleteHeaderDefect
 from email.parser import HeaderParser
 from typing import BinaryIO, Protocol
 
@@ -228,7 +228,8 @@ def prepare(
         raise InputError("no sender: pass sender= or put a From: header in the message",
                          field="sender")
     check_address(envelope_sender, "sender", allow_empty=True)
-    envelope_recipients = list(dict.fromkeys(recipients if recipients is not None else header_recipients))
+    given = recipients if recipients is not None else header_recipients
+    envelope_recipients = list(dict.fromkeys(given))
     if isinstance(recipients, str):
         raise InputError("recipients must be a list of addresses, not one string",
                          field="recipients")

@@ -22,6 +22,7 @@ from .errors import (
     CertificateVerifyFailed,
     ConfigurationError,
     FingerprintMismatch,
+    HandshakeDisconnected,
     TLSHandshakeError,
 )
 
@@ -244,7 +245,7 @@ def diagnose_handshake(
             f" {advice} ({detail})"
         )
     if isinstance(exc, ssl.SSLEOFError | ConnectionResetError | EOFError):
-        return TLSHandshakeError(
+        return HandshakeDisconnected(
             f"the server at {host}:{port} closed the connection during the TLS handshake:"
             " it may not speak TLS on this port, or refuses our TLS version or ciphers"
             f" ({detail or type(exc).__name__})"
