@@ -220,3 +220,19 @@ class Clock:
         if remaining <= 0:
             raise ReadTimeout(f"the overall deadline of {self._config.deadline} s has passed")
         return remaining if base is None else min(base, remaining)
+
+    def reply_deadline(self, what: str) -> float | None:
+        """Absolute time by which the whole reply to ``what`` must have arrived."""
+        limit = self.timeout(what)
+        return None if limit is None else time.monotonic() + limit
+
+    @staticmethod
+    def remaining(end: float | None) -> float | None:
+        """Seconds left before ``end``. A reply trickling in byte by byte (security case 33)
+        cannot stretch the wait: the limit covers the whole reply, not each read."""
+        if end is None:
+            return None
+        left = end - time.monotonic()
+        if left <= 0:
+            raise ReadTimeout("the reply did not arrive completely in time")
+        return left

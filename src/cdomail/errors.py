@@ -74,6 +74,14 @@ class CdoMailError(Exception):
     """Root of every error raised by cdomail."""
 
 
+def printable(text: str) -> str:
+    """Server text made safe to show: control and ANSI characters escaped (security case 28)."""
+    return "".join(
+        c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
 # --- protocol ---------------------------------------------------------------
 
 
@@ -127,7 +135,7 @@ class ReplyError(CdoMailError):
 
     def __str__(self) -> str:
         where = f" to {self.command}" if self.command else ""
-        return f"server replied {self.code}{where}: {self.text}"
+        return f"server replied {self.code}{where}: {printable(self.text)}"
 
 
 class GreetingRefused(ReplyError):
@@ -196,7 +204,7 @@ class RecipientsRefused(CdoMailError):
         super().__init__(self.refused)
 
     def __str__(self) -> str:
-        parts = "; ".join(f"<{r.recipient}>: {r.code} {r.text}" for r in self.refused)
+        parts = "; ".join(f"<{r.recipient}>: {r.code} {printable(r.text)}" for r in self.refused)
         return f"every recipient was refused: {parts}"
 
 

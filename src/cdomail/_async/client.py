@@ -37,7 +37,7 @@ from ..errors import (
     TimeoutError,
     TLSRequired,
 )
-from ..message import MessageInput, PreparedMessage, prepare
+from ..message import MessageInput, PreparedMessage, check_options, prepare
 from ..protocol import (
     MAX_CHALLENGES,
     NEED_DATA,
@@ -279,8 +279,8 @@ class AsyncSMTPClient:
     ) -> SendResult:
         """Send one message: raise its error, or return its result (some may be refused)."""
         prepared = prepare(message, sender=sender, recipients=recipients)
-        prepared.mail_options = tuple(mail_options)
-        prepared.rcpt_options = tuple(rcpt_options)
+        prepared.mail_options = check_options(mail_options, "mail_options")
+        prepared.rcpt_options = check_options(rcpt_options, "rcpt_options")
         [result] = await self._send_prepared(iter([prepared]))
         if result.error is not None:
             raise result.error
@@ -338,12 +338,21 @@ class AsyncSMTPClient:
             await self._flush(tail)
             while outstanding:
                 await self._collect(outstanding)
-        except CdoMailError as exc:
+            if any(tx.final_reply is not None and tx.final_reply.code >= 400
+                   for tx in transactions[-1:]):
+                # Case 41: reset after a refused message before the session is reused.
+                await self._command(Rset())
+        except BaseException as caught:
+            # Whatever broke (a refusal, the network, the caller's own message iterator),
+            # the connection may be mid-content: it is closed, never reused (rule 4).
             await self._abort()
+            if not isinstance(caught, CdoMailError):
+                raise
+            failure = caught
             for tx in transactions:
                 if not tx.done:
-                    tx.failure = self._failure_for(tx, exc)
-            slots += [self._unsent_result(p, exc) for p in batch[len(slots):]]
+                    tx.failure = self._failure_for(tx, failure)
+            slots += [self._unsent_result(p, failure) for p in batch[len(slots):]]
         return [s.result(mode, self._tls) if isinstance(s, Transaction) else s for s in slots]
 
     def _check_extensions(self, prepared: PreparedMessage) -> None:
@@ -381,9 +390,14 @@ class AsyncSMTPClient:
             group += await self._queue(Rset(), None, group, outstanding)
         group += await self._queue(MailFrom(prepared.sender, self._mail_options(prepared)),
                                    tx, group, outstanding)
+        if await self._refused_in_lock_step(tx, group, outstanding):
+            return bytearray(await self._queue(Rset(), None, group, outstanding))
         for recipient in prepared.recipients:
             group += await self._queue(RcptTo(recipient, prepared.rcpt_options), tx, group,
                                        outstanding)
+        if await self._refused_in_lock_step(tx, group, outstanding):
+            # Case 38: every recipient refused: no DATA at all (only pipelining forces it).
+            return bytearray(await self._queue(Rset(), None, group, outstanding))
         if tx.use_bdat:
             if not self._bdat_trusted or prepared.size is None or prepared.size > BDAT_CHUNK:
                 # Until one transaction has gone through, or when the content is large,
@@ -399,6 +413,8 @@ class AsyncSMTPClient:
                     tx.abandoned = True
                     return bytearray(await self._queue(Rset(), None, group, outstanding))
             await self._write_bdat(tx, group, outstanding)
+            if tx.abandoned:
+                return bytearray(await self._queue(Rset(), None, bytearray(), outstanding))
             outstanding.append(tx)
             window = TRANSACTION_WINDOW if conn.pipelining else 0
             while len(outstanding) > window:
@@ -423,6 +439,22 @@ class AsyncSMTPClient:
         await self._write_content(tx)
         tail += conn.end_content()
         return tail
+
+    async def _refused_in_lock_step(
+        self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
+    ) -> bool:
+        """Without PIPELINING, learn the verdicts so far; True when the envelope was refused."""
+        conn = self._require_conn()
+        if conn.pipelining:
+            return False
+        await self._flush(group)
+        group.clear()
+        while conn.pending:
+            await self._dispatch_next(outstanding)
+        if tx.failed_before_content:
+            tx.abandoned = True
+            return True
+        return False
 
     async def _queue(
         self, command: Command, tag: object, group: bytearray, outstanding: deque[Transaction]
@@ -477,6 +509,15 @@ class AsyncSMTPClient:
                 group += conn.send_bdat(pending, last=False, tag=tx)
                 await self._flush(group)
                 group = bytearray()
+                if not conn.pipelining:
+                    while conn.pending:
+                        await self._dispatch_next(outstanding)
+                if tx.final_reply is not None:
+                    # RFC 3030 §2 (case 44): a refused chunk ends the transaction: send no
+                    # more chunks; the caller resets with RSET.
+                    conn.abandon_bdat()
+                    tx.abandoned = True
+                    return
             tx.size += len(chunk)
             pending = chunk
         group += conn.send_bdat(pending, last=True, tag=tx)
@@ -542,10 +583,11 @@ class AsyncSMTPClient:
         conn = self._require_conn()
         stream = self._require_stream()
         try:
+            end = self._clock.reply_deadline(what)
             while True:
                 event = conn.next_event()
                 if event is NEED_DATA:
-                    conn.receive_data(await stream.read(READ_SIZE, self._clock.timeout(what)))
+                    conn.receive_data(await stream.read(READ_SIZE, self._clock.remaining(end)))
                     continue
                 if isinstance(event, Reply):
                     if self.transcript is not None:
@@ -581,7 +623,10 @@ class AsyncSMTPClient:
         """QUIT and close, ignoring failures: used on the way out of an error."""
         try:
             conn = self._require_conn()
-            if conn.state.value not in ("closed", "tls-handshake") and not conn.pending:
+            if conn.state.value in ("content", "bdat", "tls-handshake", "closed"):
+                # Mid-content QUIT would be read as message text: just close.
+                raise LocalProtocolError("no QUIT in this state")
+            if not conn.pending:
                 data = conn.send(Quit())
                 if self.transcript is not None:
                     self.transcript.client(data, tls=conn.tls_active)

@@ -412,7 +412,16 @@ class LabSMTP(SMTP):
         assert self.envelope is not None
         had_sender = bool(self.envelope.mail_from)
         encrypted = self.tls_active()
+        auth_params: list[str] = []
+        if arg is not None and self._auth_methods:
+            # RFC 4954 §5: a server offering AUTH must accept MAIL's AUTH=<mailbox>
+            # parameter (curl --mail-auth sends it); aiosmtpd does not know it.
+            words = arg.split(" ")
+            auth_params = [w for w in words if w.upper().startswith("AUTH=")]
+            arg = " ".join(w for w in words if w not in auth_params)
         await super().smtp_MAIL(arg)
+        if auth_params and self.envelope is not None and self.envelope.mail_from:
+            self.envelope.mail_options.extend(auth_params)
         if not had_sender and self.envelope is not None and self.envelope.mail_from:
             self._mail_encrypted = encrypted
             self._mail_tls_version = self.tls_version()

@@ -1,0 +1,131 @@
+"""Text helpers for CDO messages: address lists and HTML-to-text (AutoGenerateTextBody)."""
+
+from __future__ import annotations
+
+import re
+from email.utils import getaddresses
+from html.parser import HTMLParser
+
+from cdomail.errors import InputError
+
+__all__ = ["addr_specs", "html_resources", "html_to_text", "split_addresses"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def split_addresses(value: str) -> list[str]:
+    """Split a CDO address list on commas *and* semicolons outside quotes, comments and <>.
+
+    ``'a@x; "Name, Jr." <b@y>'`` gives ``['a@x', '"Name, Jr." <b@y>']``.
+    """
+    items: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    depth_angle = depth_comment = 0
+    for char in value:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted:
+            if char == "<":
+                depth_angle += 1
+            elif char == ">":
+                depth_angle = max(0, depth_angle - 1)
+            elif char == "(":
+                depth_comment += 1
+            elif char == ")":
+                depth_comment = max(0, depth_comment - 1)
+            elif char in ",;" and not depth_angle and not depth_comment:
+                items.append("".join(current).strip())
+                current = []
+                continue
+        current.append(char)
+    items.append("".join(current).strip())
+    return [item for item in items if item]
+
+
+def addr_specs(value: str | None, *, field: str) -> list[str]:
+    """The bare addresses (for the SMTP envelope) of a CDO address list.
+
+    Raises:
+        InputError: an entry has no usable address, or contains a control character.
+    """
+    if not value:
+        return []
+    result = []
+    for item in split_addresses(value):
+        if _CONTROL.search(item):
+            raise InputError(f"{field} address {item!r} contains a control character", field=field)
+        parsed = getaddresses([item])
+        address = parsed[0][1].strip() if parsed else ""
+        if not address or " " in address or address.count("<") or address.count(">"):
+            raise InputError(f"{field} entry {item!r} is not an e-mail address", field=field)
+        result.append(address)
+    return result
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
+                         "table", "ul", "ol", "blockquote", "pre", "hr", "title"})
+    _SKIPPED = frozenset({"script", "style", "head"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIPPED:
+            self._skip += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("* ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIPPED:
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    """Plain text for an HTML body, as CDO's AutoGenerateTextBody makes it (tags stripped)."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    lines = [line.strip() for line in "".join(extractor.parts).split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return text + "\n" if text else ""
+
+
+class _ResourceFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        wanted = {"img": "src", "script": "src", "input": "src", "body": "background"}
+        if tag in wanted and values.get(wanted[tag]):
+            self.found.append(str(values[wanted[tag]]))
+        if tag == "link" and (values.get("rel") or "").lower() == "stylesheet" and values.get(
+            "href"
+        ):
+            self.found.append(str(values["href"]))
+
+
+def html_resources(html: str) -> list[str]:
+    """The embedded resources (images, scripts, style sheets) an HTML page references."""
+    finder = _ResourceFinder()
+    finder.feed(html)
+    finder.close()
+    return [url for url in dict.fromkeys(finder.found) if not url.lower().startswith(
+        ("cid:", "data:", "mailto:"))]

@@ -1,0 +1,297 @@
+"""CDO.Configuration: the ``Fields`` that decide how ``Message.Send`` talks to the server.
+
+Only *committed* values count (``Fields.Update``). :func:`read_settings` turns them into a typed
+:class:`TransportSettings`, and :func:`client_options` turns those into keyword arguments for
+:class:`cdomail.SMTPClient` -- the single place where CDO's encryption rule (spec §1) meets the
+core's TLS modes: ``smtpusessl=False`` is ``tls="none"``; ``smtpusessl=True`` is ``tls="cdo"``
+(configured port 25 -> STARTTLS required, any other port -> implicit TLS). Our own namespace
+``urn:cdomail:configuration:`` adds settings CDO lacks without changing what CDO fields mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from cdomail.cdo import constants as c
+from cdomail.cdo.errors import CdoCompatibilityWarning
+from cdomail.cdo.fields import Fields
+from cdomail.errors import ConfigurationError
+
+__all__ = [
+    "ENCRYPTION_RULE",
+    "Configuration",
+    "TransportSettings",
+    "client_options",
+    "field_warning",
+    "read_settings",
+]
+
+#: What actually controls encryption in CDO, in plain words (used by warnings and explain).
+ENCRYPTION_RULE = (
+    "CDO has one encryption switch, smtpusessl: with smtpusessl=True, configured port 25 uses "
+    "STARTTLS and any other port uses implicit TLS (SMTPS); with smtpusessl=False nothing is "
+    "encrypted, whatever the server offers"
+)
+
+#: The core's TLS modes that ``urn:cdomail:configuration:tlsmode`` accepts.
+TLS_MODES = frozenset({"implicit", "starttls", "opportunistic", "none", "cdo", "auto"})
+
+_HTTPS_NAMESPACE = "https://schemas.microsoft.com/"
+_DEFAULTS: dict[str, Any] = {
+    c.cdoSMTPServerPort: 25,
+    c.cdoSMTPConnectionTimeout: 30,
+    c.cdoSMTPUseSSL: False,
+    c.cdoSMTPAuthenticate: c.cdoAnonymous,
+}
+
+
+def field_warning(name: str) -> str | None:
+    """Say in plain words why setting configuration field *name* does nothing, or ``None``.
+
+    Covers the phantom fields (``sendtls`` & co.), the ``https://`` namespace typo, misspelled
+    CDO names and unknown names in cdomail's namespace.
+    """
+    lower = name.lower()
+    if lower.startswith(_HTTPS_NAMESPACE):
+        fixed = "http://" + name[len("https://") :]
+        return (
+            f"{name!r} is not a CDO field: CDO's namespace starts with http://, not https:// "
+            f"(the online docs show https). CDO stores it and ignores it, so this setting does "
+            f"nothing. Use {fixed!r}."
+        )
+    leaf = lower.rsplit("/", 1)[-1] if "/" in lower else lower
+    in_cdo_namespace = lower.startswith(c.CDO_CONFIGURATION_NAMESPACE) or "/" not in lower
+    if in_cdo_namespace and leaf in c.PHANTOM_CONFIGURATION_FIELDS:
+        return (
+            f"{name!r} does not exist in CDO (cdosys.dll has never contained it); CDO accepts "
+            f"it and it does nothing, so it does not turn on STARTTLS. {ENCRYPTION_RULE}."
+        )
+    if lower.startswith(c.CDO_CONFIGURATION_NAMESPACE):
+        if leaf in c.KNOWN_CONFIGURATION_FIELDS:
+            return None
+        close = difflib.get_close_matches(leaf, sorted(c.KNOWN_CONFIGURATION_FIELDS), n=1)
+        hint = f" Did you mean {c.CDO_CONFIGURATION_NAMESPACE + close[0]!r}?" if close else ""
+        return f"{name!r} is not a CDO configuration field; it is stored and does nothing.{hint}"
+    if lower.startswith(c.CDOMAIL_CONFIGURATION_NAMESPACE):
+        leaf = lower[len(c.CDOMAIL_CONFIGURATION_NAMESPACE) :]
+        if leaf not in c.KNOWN_CDOMAIL_FIELDS:
+            known = ", ".join(sorted(c.KNOWN_CDOMAIL_FIELDS))
+            return f"{name!r} is not a cdomail setting (known: {known}); it does nothing."
+    return None
+
+
+def _warn_about_field(name: str, _value: Any) -> None:
+    message = field_warning(name)
+    if message is not None:
+        # stacklevel 4 points at the user's assignment (through Fields._stage and the setter).
+        warnings.warn(message, CdoCompatibilityWarning, stacklevel=4)
+
+
+class Configuration:
+    """CDO.Configuration: a :class:`Fields` collection holding the transport settings.
+
+    Fresh objects hold CDO's defaults: port 25, 30 s timeout, ``smtpusessl`` False, anonymous.
+    ``sendpassword`` is write-only (reads back empty), as in CDO.
+    """
+
+    def __init__(self) -> None:
+        self.Fields = Fields(
+            validator=_warn_about_field,
+            write_only=frozenset({c.cdoSendPassword, c.cdoPostPassword}),
+            defaults=dict(_DEFAULTS),
+        )
+
+    @property
+    def fields(self) -> Fields:
+        """snake_case alias of :attr:`Fields`."""
+        return self.Fields
+
+    def Load(self, load_from: int = -1, url: str = "") -> None:
+        """Reset to CDO's defaults (``cdoDefaults``); other sources do not exist off Windows."""
+        if load_from != -1 or url:
+            raise ConfigurationError(
+                "Configuration.Load supports only cdoDefaults (-1): there is no IIS or "
+                "Outlook Express configuration to load from here",
+                field="Load",
+            )
+        self.__init__()  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"Configuration({self.Fields!r})"
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """The committed configuration, typed. ``None`` means "not set"."""
+
+    send_using: int | None
+    server: str | None
+    port: int
+    use_ssl: bool
+    authenticate: int
+    username: str | None
+    password: str | None
+    timeout: float
+    pickup_directory: str | None
+    flush_buffers_on_write: bool
+    send_email_address: str | None
+    reply_email_address: str | None
+    tls_mode: str | None = None
+    cafile: str | None = None
+    fingerprint: str | None = None
+    verify: bool = True
+    connect_to: tuple[str, int] | None = None
+
+    @property
+    def effective_tls_mode(self) -> str:
+        """The core TLS mode a send uses: our ``tlsmode`` override, else CDO's rule."""
+        if self.tls_mode is not None:
+            return self.tls_mode
+        return "cdo" if self.use_ssl else "none"
+
+    @property
+    def cdo_tls_behaviour(self) -> str:
+        """``"none"``, ``"starttls"`` or ``"implicit"``: what CDO does for this configuration."""
+        if not self.use_ssl:
+            return "none"
+        return "starttls" if self.port == 25 else "implicit"
+
+
+def _coerce_bool(name: str, value: Any) -> bool:
+    # VARIANT coercion as VBA does it: True is -1, any non-zero number is true.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"true", "yes", "on"}:
+            return True
+        if text in {"false", "no", "off", ""}:
+            return False
+        try:
+            return float(text) != 0
+        except ValueError:
+            pass
+    raise ConfigurationError(f"{name} must be True or False, not {value!r}", field=name)
+
+
+def _coerce_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        return -1 if value else 0  # VBA's True
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ConfigurationError(f"{name} must be a whole number, not {value!r}", field=name)
+
+
+def _coerce_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _parse_connect_to(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(
+            f"{c.cdomailConnectTo} must be host:port (e.g. 127.0.0.1:2525), not {value!r}",
+            field="connectto",
+        )
+    return host, int(port)
+
+
+def read_settings(fields: Fields) -> TransportSettings:
+    """Read the *committed* values of a configuration's fields into :class:`TransportSettings`.
+
+    Raises:
+        ConfigurationError: a value cannot be what its field needs (e.g. a port of ``"abc"``).
+    """
+
+    def get(name: str) -> Any:
+        return fields.committed(name)
+
+    send_using_raw = get(c.cdoSendUsingMethod)
+    send_using = None if send_using_raw in (None, "") else _coerce_int("sendusing", send_using_raw)
+    port_raw = get(c.cdoSMTPServerPort)
+    port = 25 if port_raw in (None, "") else _coerce_int("smtpserverport", port_raw)
+    if not 0 < port < 65536:
+        raise ConfigurationError(f"smtpserverport {port} is not a TCP port", field="smtpserverport")
+    timeout_raw = get(c.cdoSMTPConnectionTimeout)
+    timeout = (
+        30 if timeout_raw in (None, "") else _coerce_int("smtpconnectiontimeout", timeout_raw)
+    )
+    if timeout <= 0:
+        timeout = 30  # CDO treats 0 and negatives as "use the default"
+    tls_mode = _coerce_text(get(c.cdomailTLSMode))
+    if tls_mode is not None:
+        tls_mode = tls_mode.strip().lower()
+        if tls_mode not in TLS_MODES:
+            raise ConfigurationError(
+                f"{c.cdomailTLSMode} must be one of {', '.join(sorted(TLS_MODES))}, "
+                f"not {tls_mode!r}",
+                field="tlsmode",
+            )
+    connect_to_raw = _coerce_text(get(c.cdomailConnectTo))
+    verify_raw = get(c.cdomailVerify)
+    return TransportSettings(
+        send_using=send_using,
+        server=_coerce_text(get(c.cdoSMTPServer)),
+        port=port,
+        use_ssl=_coerce_bool("smtpusessl", get(c.cdoSMTPUseSSL) or False),
+        authenticate=_coerce_int("smtpauthenticate", get(c.cdoSMTPAuthenticate) or 0),
+        username=_coerce_text(get(c.cdoSendUserName)),
+        password=None if get(c.cdoSendPassword) is None else str(get(c.cdoSendPassword)),
+        timeout=float(timeout),
+        pickup_directory=_coerce_text(get(c.cdoSMTPServerPickupDirectory)),
+        flush_buffers_on_write=_coerce_bool(
+            "flushbuffersonwrite", get(c.cdoFlushBuffersOnWrite) or False
+        ),
+        send_email_address=_coerce_text(get(c.cdoSendEmailAddress)),
+        reply_email_address=_coerce_text(get(c.cdoSendUserReplyEmailAddress)),
+        tls_mode=tls_mode,
+        cafile=_coerce_text(get(c.cdomailCAFile)),
+        fingerprint=_coerce_text(get(c.cdomailFingerprint)),
+        verify=True if verify_raw in (None, "") else _coerce_bool("verify", verify_raw),
+        connect_to=None if connect_to_raw is None else _parse_connect_to(connect_to_raw),
+    )
+
+
+def client_options(settings: TransportSettings) -> dict[str, Any]:
+    """Keyword arguments for :class:`cdomail.SMTPClient` that make it behave as CDO would.
+
+    Authentication is not included (it needs the server's answer to EHLO for NTLM); see
+    :func:`cdomail.cdo.transport.auth_options`.
+    """
+    if settings.server is None:
+        raise ConfigurationError("smtpserver is not set", field="smtpserver")
+    options: dict[str, Any] = {
+        "host": settings.server,
+        "port": settings.port,
+        "tls": settings.effective_tls_mode,
+        "connect_timeout": settings.timeout,
+        # CDO applies its one timeout to every socket operation, not RFC 5321's long per-command
+        # values; a hung server therefore fails after smtpconnectiontimeout seconds.
+        "command_timeout": settings.timeout,
+        "verify": settings.verify,
+        # CDO predates CHUNKING (RFC 3030) and always sends the content with DATA.
+        "chunking": False,
+    }
+    if settings.cafile is not None:
+        options["cafile"] = settings.cafile
+    if settings.fingerprint is not None:
+        options["fingerprint"] = settings.fingerprint
+    if settings.connect_to is not None:
+        options["connect_to"] = settings.connect_to
+    return options

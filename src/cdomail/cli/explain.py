@@ -1,0 +1,70 @@
+"""``cdomail explain``: say what CDO will do with a configuration, and how to fix it.
+
+::
+
+    cdomail explain FILE|- [--field NAME=VALUE ...] [--json]
+
+FILE holds ``key=value`` lines or a VBA / VBScript / PowerShell / C# snippet; ``-`` reads
+standard input; with only ``--field`` options no FILE is needed. Passwords are never printed.
+Exit status: 0 when the mail would be sent encrypted, 1 when it would be sent unencrypted or
+would fail, 2 for unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from cdomail.cdo.explain import explain_text
+
+__all__ = ["add_parser", "run"]
+
+
+def _field(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text.split('=')[0]!r}")
+    return name.strip(), value.strip()
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``explain`` on the ``cdomail`` parser."""
+    parser = subparsers.add_parser(
+        "explain",
+        help="explain what CDO does with a configuration (encryption, errors, fixes)",
+        description="Read a CDO configuration (key=value lines, or a VBA/VBScript/PowerShell/"
+        "C# snippet) and say what CDO will do: connection steps, encryption, fields that do "
+        "nothing, a forgotten Update, errors and fixes.",
+    )
+    parser.add_argument("file", nargs="?", help="file to read, or - for standard input")
+    parser.add_argument("--field", action="append", type=_field, default=[],
+                        metavar="NAME=VALUE", help="a field value (repeatable; short names "
+                        "like smtpserverport are in the CDO namespace)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Explain the configuration; see the module docstring for the exit status."""
+    if args.file is None and not args.field:
+        print("cdomail explain: give a FILE, - for standard input, or --field NAME=VALUE",
+              file=sys.stderr)
+        return 2
+    text = ""
+    if args.file == "-":
+        text = sys.stdin.read()
+    elif args.file is not None:
+        try:
+            with open(args.file, encoding="utf-8-sig", errors="replace") as handle:
+                text = handle.read()
+        except OSError as exc:
+            print(f"cdomail explain: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    report = explain_text(text, args.field)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        sys.stdout.write(report.to_text())
+    return 0 if report.encrypted else 1
