@@ -36,6 +36,7 @@ from .errors import (
     TLSRequired,
 )
 from .message import MessageInput
+from .pool import Pool
 from .protocol import Reply
 from .result import SendResult
 from .tls import TLSInfo, TLSMode
@@ -74,6 +75,7 @@ __all__ = [
     "DataRefused",
     "FingerprintMismatch",
     "InputError",
+    "Pool",
     "ProtocolError",
     "RecipientRefused",
     "RecipientsRefused",

@@ -37,9 +37,9 @@ RFC_TIMEOUTS = {
 DEFAULT_COMMAND_TIMEOUT = 300.0
 
 
-def _local_hostname() -> str:
+def default_local_hostname() -> str:
+    """This machine's name in a form EHLO accepts (RFC 5321 §4.1.4), else an address literal."""
     name = socket.getfqdn()
-    # An EHLO name must be a domain or an address literal (RFC 5321 §4.1.4).
     if not name or not all(c.isalnum() or c in ".-" for c in name) or "." not in name:
         return "[127.0.0.1]" if name in ("", "localhost") or not name.isascii() else name
     return name
@@ -122,7 +122,7 @@ class ClientConfig:
         if username is not None and password is None and oauth2_token is None:
             raise ConfigurationError("username given without password or oauth2_token",
                                      field="password")
-        ehlo_name = local_hostname or _local_hostname()
+        ehlo_name = local_hostname or default_local_hostname()
         try:
             check_argument(ehlo_name, "EHLO name")
         except LocalProtocolError as exc:

@@ -8,6 +8,7 @@ does), so ``except ConnectionError`` and ``except TimeoutError`` keep working::
     ├─ ProtocolError (abstract)
     │   ├─ LocalProtocolError      we were asked to do something illegal
     │   └─ RemoteProtocolError     the server broke the protocol
+    │       └─ NotSMTPServer (+ConnectError)  the first words were not an SMTP greeting
     ├─ ReplyError(code, text)      the server refused with a 4xx/5xx reply
     │   ├─ GreetingRefused, HeloRefused, SenderRefused, RecipientRefused,
     │   │  DataRefused, AuthenticationFailed, StartTLSRefused
@@ -50,6 +51,7 @@ __all__ = [
     "HeloRefused",
     "InputError",
     "LocalProtocolError",
+    "NotSMTPServer",
     "ProtocolError",
     "ReadTimeout",
     "RecipientRefused",
@@ -217,6 +219,10 @@ class TransportError(CdoMailError):
 
 class ConnectError(TransportError, ConnectionError):
     """No connection could be made (refused, unreachable, name not found)."""
+
+
+class NotSMTPServer(RemoteProtocolError, ConnectError):
+    """The server's first words were not an SMTP greeting (wrong port, or not a mail server)."""
 
 
 class ServerDisconnected(TransportError, ConnectionError):

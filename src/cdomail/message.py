@@ -153,6 +153,11 @@ def _check_line_lengths(whole: bytes) -> None:
 
 def _clean_header_block(block: bytes) -> bytes:
     """Drop Bcc, and refuse anything in the header block that is not a header line."""
+    # A lone CR or LF among CRLF line ends is a line break smuggled inside a header value
+    # (security case 51): on the wire it would end the header or the header block.
+    stray = block.replace(b"\r\n", b"") if b"\r\n" in block else block.replace(b"\n", b"")
+    if b"\r" in stray or b"\n" in stray:
+        raise InputError("a header value contains a bare CR or LF", field="headers")
     lines = block.splitlines(keepends=True)
     kept: list[bytes] = []
     skipping = False

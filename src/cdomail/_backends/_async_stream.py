@@ -81,6 +81,15 @@ class AsyncNetworkStream:
         del protocol.buffer[:max_bytes]
         return data
 
+    def read_available(self, max_bytes: int) -> bytes | None:
+        """What already arrived, without waiting: ``None`` if nothing, ``b""`` at EOF."""
+        protocol = self._protocol
+        if protocol.buffer:
+            data = bytes(protocol.buffer[:max_bytes])
+            del protocol.buffer[:max_bytes]
+            return data
+        return b"" if protocol.eof else None
+
     async def write(self, data: bytes | bytearray | memoryview, timeout: float | None) -> None:
         """Queue ``data`` and wait until the transport accepts more (flow control)."""
         if self._transport.is_closing():
@@ -125,7 +134,12 @@ class AsyncNetworkStream:
 
     async def aclose(self) -> None:
         """Close without waiting for the peer."""
-        self._transport.abort() if self._transport.is_closing() else self._transport.close()
+        # A TLS transport's close() waits for the peer's close_notify, which may never come
+        # (and leaves the socket open past the event loop); the session is over: abort.
+        if self._transport.is_closing() or self.ssl_object is not None:
+            self._transport.abort()
+        else:
+            self._transport.close()
 
 
 async def open_async_stream(

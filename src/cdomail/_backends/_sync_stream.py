@@ -46,6 +46,20 @@ class NetworkStream:
         except TimeoutError:
             raise ReadTimeout(f"TLS handshake did not complete within {timeout:.3g} s") from None
 
+    def read_available(self, max_bytes: int) -> bytes | None:
+        """What already arrived, without waiting: ``None`` if nothing, ``b""`` at EOF."""
+        self._sock.setblocking(False)
+        try:
+            return self._sock.recv(max_bytes)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            # Nothing; for TLS, possibly only a record without application data (a TLS 1.3
+            # session ticket), which is not a reply.
+            return None
+        except OSError as exc:
+            raise ServerDisconnected(f"connection lost: {exc}") from exc
+        finally:
+            self._sock.setblocking(True)
+
     @property
     def ssl_object(self) -> ssl.SSLSocket | None:
         """The TLS session, when there is one."""

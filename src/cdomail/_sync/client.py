@@ -29,6 +29,7 @@ from ..errors import (
     HeloRefused,
     InputError,
     LocalProtocolError,
+    NotSMTPServer,
     ReadTimeout,
     RemoteProtocolError,
     ServerDisconnected,
@@ -46,6 +47,7 @@ from ..protocol import (
     AuthResponse,
     ClientConnection,
     Command,
+    ConnectionClosed,
     Data,
     Ehlo,
     Extensions,
@@ -168,6 +170,11 @@ class SMTPClient:
                 f"no greeting from {self.config.host}:{self.config.port} within"
                 f" {self.config.connect_timeout} s{hint}"
             ) from None
+        except RemoteProtocolError as exc:
+            raise NotSMTPServer(
+                f"{self.config.host}:{self.config.port} did not greet in SMTP ({exc}):"
+                " wrong port, or not a mail server"
+            ) from exc
         if greeting.code != 220:
             self._quit_quietly()
             raise GreetingRefused(greeting.code, greeting.text, command="greeting",
@@ -320,6 +327,7 @@ class SMTPClient:
         if not batch:
             return []
         self.connect()
+        self._refuse_idle_input()
         transactions: list[Transaction] = []
         slots: list[Transaction | SendResult] = []
         outstanding: deque[Transaction] = deque()
@@ -559,8 +567,27 @@ class SMTPClient:
 
     # -- reading and writing --------------------------------------------------------------
 
+    def _refuse_idle_input(self) -> None:
+        """Before a new exchange, nothing may be waiting: a reply that arrived while no
+        command was pending must never be taken as the next command's answer (case 15)."""
+        conn = self._require_conn()
+        if conn.pending:
+            return
+        data = self._require_stream().read_available(READ_SIZE)
+        if data is None:
+            return
+        try:
+            conn.receive_data(data)
+            if isinstance(conn.next_event(), ConnectionClosed):
+                raise ServerDisconnected(
+                    f"{self.config.host}:{self.config.port} closed the connection")
+        except CdoMailError:
+            self._abort()
+            raise
+
     def _command(self, command: Command) -> Reply:
         conn = self._require_conn()
+        self._refuse_idle_input()
         data = conn.send(command)
         if self.transcript is not None:
             self.transcript.client(command.redacted(), tls=conn.tls_active)

@@ -97,6 +97,11 @@ class ClientConnection:
         """How many sent commands still wait for their reply."""
         return len(self._pending)
 
+    @property
+    def closed(self) -> bool:
+        """Nothing more may be sent or received (EOF, 421, QUIT answered, or poisoned)."""
+        return self.state is ClientState.CLOSED
+
     def oldest_pending_verb(self) -> str | None:
         """The verb of the command whose reply comes next, if any."""
         return self._pending[0][0].verb if self._pending else None
@@ -214,6 +219,8 @@ class ClientConnection:
             self._poison("data arrived after the STARTTLS 220 and before the TLS handshake")
         replies = self._parser.feed(data)
         for index, reply in enumerate(replies):
+            if self.closed:
+                break  # after a 421 nothing the server says is acted on (security case 31)
             self._events.append(self._pair(reply))
             if self.state is ClientState.TLS_HANDSHAKE and (
                 index < len(replies) - 1 or self._parser.buffered

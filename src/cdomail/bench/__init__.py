@@ -1,0 +1,3 @@
+"""The throughput benchmark of issue 6: ``python -m cdomail.bench`` (see docs/benchmarks.md)."""
+
+from __future__ import annotations

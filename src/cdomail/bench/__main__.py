@@ -1,0 +1,114 @@
+"""``python -m cdomail.bench``: the throughput benchmark of issue 6.
+
+Needs Postfix's ``smtp-sink``/``smtp-source`` (Debian: ``apt-get install postfix``) and the
+``bench`` extra (aiosmtplib, matplotlib). Everything runs on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cdomail.bench._scenarios import SCENARIOS, BenchConfig, run_benchmark
+from cdomail.bench._sink import PostfixToolMissing, find_postfix_tool
+
+__all__ = ["build_parser", "main"]
+
+#: ``docs/`` of the source tree this package sits in (src/cdomail/bench -> repository root).
+DEFAULT_DOCS_DIR = Path(__file__).resolve().parents[3] / "docs"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser (kept separate so docs and tests can inspect it)."""
+    keys = ", ".join(f"{s.key} ({s.title.split(',')[0]})" for s in SCENARIOS)
+    parser = argparse.ArgumentParser(
+        prog="python -m cdomail.bench",
+        description=(
+            "Measure cdomail against smtplib, aiosmtplib and Postfix smtp-source on one "
+            "Postfix smtp-sink on loopback, with an added round trip where a scenario asks "
+            "for one, and check the ratios of issue 6."
+        ),
+    )
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="tiny message counts and a 1 MiB attachment: checks the harness, not speed",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scenario", action="append", choices=[s.key for s in SCENARIOS], metavar="N",
+        help=f"run only this scenario (repeatable); scenarios: {keys}",
+    )  # fmt: skip
+    parser.add_argument("--rtt-ms", type=float, default=20.0,
+                        help="round trip added by the delay proxy (default 20)")  # fmt: skip
+    parser.add_argument("--connections", type=int, default=8,
+                        help="concurrent connections in scenario 3 (default 8)")  # fmt: skip
+    parser.add_argument("--attachment-mb", type=float, default=50.0,
+                        help="attachment size in scenario 5, MiB (default 50)")  # fmt: skip
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply every message count by this (default 1)")  # fmt: skip
+    parser.add_argument(
+        "--repeat", type=int, default=1,
+        help="run each contestant N times, in rotation, and keep its best (default 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--write-docs", action="store_true",
+        help="write benchmarks.md and benchmarks.png into --docs-dir",
+    )  # fmt: skip
+    parser.add_argument("--docs-dir", type=Path, default=DEFAULT_DOCS_DIR,
+                        help=f"where --write-docs writes (default {DEFAULT_DOCS_DIR})")  # fmt: skip
+    return parser
+
+
+def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.rtt_ms < 0:
+        parser.error(f"--rtt-ms must be >= 0, got {args.rtt_ms:g}")
+    if args.connections < 1:
+        parser.error(f"--connections must be >= 1, got {args.connections}")
+    if args.attachment_mb <= 0:
+        parser.error(f"--attachment-mb must be > 0, got {args.attachment_mb:g}")
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
+    if args.scale <= 0:
+        parser.error(f"--scale must be > 0, got {args.scale:g}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; exit 0 when no target failed, 1 when one did, 2 on setup errors."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _validate(parser, args)
+    try:
+        find_postfix_tool("smtp-sink")
+        find_postfix_tool("smtp-source")
+    except PostfixToolMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from cdomail.bench._report import print_results, render_markdown, write_chart
+
+    config = BenchConfig(
+        quick=args.quick,
+        rtt_ms=args.rtt_ms,
+        connections=args.connections,
+        attachment_mb=args.attachment_mb,
+        scale=args.scale,
+        repeat=args.repeat,
+        scenarios=tuple(args.scenario or [s.key for s in SCENARIOS]),
+    )
+    results = run_benchmark(config)
+    all_met = print_results(results)
+    if args.write_docs:
+        args.docs_dir.mkdir(parents=True, exist_ok=True)
+        chart = args.docs_dir / "benchmarks.png"
+        write_chart(results, chart)
+        shown = ["python", "-m", "cdomail.bench", *(argv if argv is not None else sys.argv[1:])]
+        markdown = render_markdown(results, shlex.join(shown), chart.name)
+        (args.docs_dir / "benchmarks.md").write_text(markdown, encoding="utf-8")
+        print(f"wrote {args.docs_dir / 'benchmarks.md'} and {chart}")
+    return 0 if all_met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""``cdomail probe``: what a mail server really supports on each port, and what CDO will do there.
+
+::
+
+    report = await probe("mail.example.com", ports=(25, 465, 587), timeout=10)
+    report.port(587).verdict            # Verdict.STARTTLS
+    report.port(587).cdo_usessl_true    # CdoPrediction(outcome="error", 0x80040213 immediate)
+    print(report.to_json())
+
+Every port is probed at once, each with a plaintext and an implicit-TLS
+connection side by side, so the whole probe takes about one timeout. By
+default only greeting, EHLO, STARTTLS and QUIT are sent: never MAIL, RCPT or
+DATA (``check_required`` adds ``MAIL FROM:<>`` + RSET), and AUTH only with
+``login`` and only inside TLS.
+"""
+
+from __future__ import annotations
+
+from ._advice import CDO_CANNOT, Recommendation, Verdict
+from ._cdo_rule import CdoPrediction
+from ._facts import CertificateInfo, LoginResult, ReplySummary, TLSDetails
+from ._probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, probe, probe_sync
+from ._report import PortReport, ProbeReport
+
+__all__ = [
+    "CDO_CANNOT",
+    "DEFAULT_PORTS",
+    "DEFAULT_TIMEOUT",
+    "CdoPrediction",
+    "CertificateInfo",
+    "LoginResult",
+    "PortReport",
+    "ProbeReport",
+    "Recommendation",
+    "ReplySummary",
+    "TLSDetails",
+    "Verdict",
+    "probe",
+    "probe_sync",
+]

@@ -1,0 +1,503 @@
+"""The probe itself: for each port, a plaintext attempt and an implicit-TLS attempt, concurrently.
+
+Why two connections per port, at the same time: a server that greets in
+plaintext is found within a round trip, but one that waits for TLS (port 465)
+or never answers costs a whole timeout on the plaintext side. Running the
+implicit-TLS attempt next to it means every port, and every port of a host
+(``asyncio.gather``), is done in about one timeout.
+
+By default nothing but greeting, EHLO, STARTTLS and QUIT goes to the server:
+``MAIL FROM:<>`` + RSET only with ``check_required`` (never RCPT or DATA), and
+AUTH only with ``login``, and only inside TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import re
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._backends._async_stream import AsyncNetworkStream, open_async_stream
+from .._config import default_local_hostname
+from ..errors import (
+    CdoMailError,
+    ConfigurationError,
+    ConnectError,
+    ConnectTimeout,
+    ReadTimeout,
+    RemoteProtocolError,
+    ServerDisconnected,
+    TimeoutError,
+)
+from ..protocol import Ehlo, Extensions, Helo, MailFrom, Rset, StartTLS, check_argument
+from ..tls import TLSMode, TLSSettings, create_ssl_context, diagnose_handshake
+from ..transcript import Transcript, escape
+from ._certificate import session_details, verify_reason
+from ._facts import (
+    Greeting,
+    Handshake,
+    ImplicitFacts,
+    LoginResult,
+    PlaintextFacts,
+    PortFacts,
+    Reach,
+    ReplySummary,
+)
+from ._report import PortReport, ProbeReport, build_port_report
+from ._session import ProbeSession
+
+#: The ports mail is usually offered on: relay (25), submissions (465, RFC 8314),
+#: submission (587, RFC 6409) and the common alternative 2525.
+DEFAULT_PORTS = (25, 465, 587, 2525)
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class _Options:
+    host: str
+    timeout: float
+    verify: bool
+    check_required: bool
+    login: tuple[str, str] | None
+    local_hostname: str
+    verified_context: ssl.SSLContext
+    unverified_context: ssl.SSLContext
+
+
+async def probe(
+    host: str,
+    ports: Iterable[int] = DEFAULT_PORTS,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    cafile: str | None = None,
+    verify: bool = True,
+    check_required: bool = False,
+    login: tuple[str, str] | None = None,
+    connect_to: Mapping[int, tuple[str, int]] | None = None,
+    local_hostname: str | None = None,
+) -> ProbeReport:
+    """Find out what ``host`` supports on each port, and what CDO would do there.
+
+    Args:
+        host: the server name (also the name its certificate must carry).
+        ports: the configured ports to probe, all at once.
+        timeout: seconds for each network step (connect, handshake, each reply).
+        cafile: a CA bundle to trust besides the system store.
+        verify: check certificates; with ``False`` they are read but not judged.
+        check_required: send ``MAIL FROM:<>`` (then RSET) in plaintext to learn
+            whether mail is refused before STARTTLS. Never RCPT or DATA.
+        login: ``(user, password)`` to try AUTH, inside TLS only.
+        connect_to: configured port -> the address really connected to (tests,
+            port forwarding); reports and predictions still use the configured port.
+        local_hostname: the EHLO name (default: this machine's name).
+
+    Raises:
+        ConfigurationError: bad arguments, before anything touches the network.
+    """
+    options = _check_options(host, timeout, cafile, verify, check_required, login,
+                             local_hostname)
+    port_list = _check_ports(ports)
+    targets = _check_connect_to(connect_to or {}, port_list)
+    started = time.monotonic()
+    reports = await asyncio.gather(
+        *(_probe_port(options, port, targets.get(port, (host, port))) for port in port_list)
+    )
+    return ProbeReport(host=host, timeout=timeout, ports=tuple(reports),
+                       elapsed=time.monotonic() - started)
+
+
+def probe_sync(host: str, ports: Iterable[int] = DEFAULT_PORTS, **options: object) -> ProbeReport:
+    """:func:`probe` for code without an event loop (same arguments).
+
+    Raises:
+        ConfigurationError: bad arguments, or called from inside a running event loop
+            (``await probe(...)`` there instead).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(probe(host, ports, **options))  # type: ignore[arg-type]
+    raise ConfigurationError("probe_sync() cannot run inside an event loop: await probe()",
+                             field="probe")
+
+
+# -- argument checks (before any byte goes on the wire) -------------------------------------
+
+
+def _check_options(
+    host: str,
+    timeout: float,
+    cafile: str | None,
+    verify: bool,
+    check_required: bool,
+    login: tuple[str, str] | None,
+    local_hostname: str | None,
+) -> _Options:
+    if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host):
+        raise ConfigurationError(f"invalid host name {host!r}", field="host")
+    check_argument(host, "host")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}",
+                                 field="timeout")
+    if cafile is not None and not Path(cafile).is_file():
+        raise ConfigurationError(f"CA file {cafile} does not exist", field="cafile")
+    if login is not None:
+        if (not isinstance(login, tuple) or len(login) != 2
+                or not all(isinstance(part, str) for part in login)):
+            raise ConfigurationError("login must be a (user, password) pair", field="login")
+        if not login[0]:
+            raise ConfigurationError("login user name is empty", field="login")
+        for part, what in ((login[0], "login user name"), (login[1], "login password")):
+            if any(c in part for c in "\0\r\n"):
+                # Never echo the value: it may be the password.
+                raise ConfigurationError(f"{what} contains CR, LF or NUL", field="login")
+    name = local_hostname or default_local_hostname()
+    Ehlo(name)  # validates the EHLO name now rather than on the wire
+    try:
+        verified = create_ssl_context(TLSSettings(verify=True, cafile=cafile))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"cannot load the CA file {cafile}: {exc}",
+                                 field="cafile") from None
+    unverified = create_ssl_context(TLSSettings(verify=False))
+    return _Options(host=host, timeout=float(timeout), verify=verify,
+                    check_required=check_required, login=login, local_hostname=name,
+                    verified_context=verified if verify else unverified,
+                    unverified_context=unverified)
+
+
+def _check_ports(ports: Iterable[int]) -> list[int]:
+    checked: list[int] = []
+    for port in ports:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigurationError(f"{port!r} is not a TCP port (1-65535)", field="ports")
+        if port not in checked:
+            checked.append(port)
+    if not checked:
+        raise ConfigurationError("give at least one port to probe", field="ports")
+    return checked
+
+
+def _check_connect_to(
+    connect_to: Mapping[int, tuple[str, int]], ports: list[int]
+) -> dict[int, tuple[str, int]]:
+    checked: dict[int, tuple[str, int]] = {}
+    for configured, target in connect_to.items():
+        if configured not in ports:
+            raise ConfigurationError(f"connect_to names port {configured}, which is not probed",
+                                     field="connect_to")
+        if (not isinstance(target, tuple) or len(target) != 2 or not isinstance(target[0], str)
+                or isinstance(target[1], bool) or not isinstance(target[1], int)
+                or not 0 < target[1] < 65536):
+            raise ConfigurationError(f"connect_to[{configured}] must be (host, port), "
+                                     f"not {target!r}", field="connect_to")
+        checked[configured] = target
+    return checked
+
+
+# -- one port ------------------------------------------------------------------------------
+
+
+async def _probe_port(
+    options: _Options, port: int, address: tuple[str, int]
+) -> PortReport:
+    plaintext, implicit = await asyncio.gather(
+        _plaintext_attempt(options, port, address), _implicit_attempt(options, port, address)
+    )
+    facts = PortFacts(
+        host=options.host, port=port, address=address, timeout=options.timeout,
+        check_required=options.check_required, login_given=options.login is not None,
+        verify=options.verify, plaintext=plaintext, implicit=implicit,
+    )
+    return build_port_report(facts)
+
+
+def _connect_label(port: int, address: tuple[str, int]) -> str:
+    where = f"{address[0]}:{address[1]}"
+    return where if address[1] == port else f"{where} (configured port {port})"
+
+
+async def _connect(options: _Options, address: tuple[str, int]) -> AsyncNetworkStream:
+    """A plaintext TCP connection (errors propagate for the caller to classify)."""
+    return await open_async_stream(address[0], address[1], timeout=options.timeout)
+
+
+def _classify_connect_error(exc: CdoMailError) -> tuple[Reach, str]:
+    if isinstance(exc, ConnectTimeout):
+        return Reach.TIMEOUT, "no TCP connection within the timeout (filtered, or host down)"
+    if _refused(exc):
+        return Reach.REFUSED, "connection refused: nothing listens on this port"
+    return Reach.ERROR, str(exc)
+
+
+def _refused(exc: CdoMailError) -> bool:
+    """Every address of the host refused the connection."""
+    cause = exc.__cause__
+    if isinstance(cause, ConnectionRefusedError):
+        return True
+    # asyncio tries each address of a name (::1, then 127.0.0.1 for localhost) and reports
+    # "Multiple exceptions: [Errno 111] ..., [Errno 111] ..." when all of them failed.
+    codes = re.findall(r"\[Errno (\d+)\]", str(cause))
+    return bool(codes) and all(int(code) == errno.ECONNREFUSED for code in codes)
+
+
+# -- the plaintext attempt -------------------------------------------------------------------
+
+
+async def _plaintext_attempt(
+    options: _Options, port: int, address: tuple[str, int]
+) -> PlaintextFacts:
+    facts = PlaintextFacts()
+    transcript = Transcript()
+    facts.transcripts.append(("plaintext", transcript))
+    transcript.event(f"connecting to {_connect_label(port, address)} in plaintext")
+    started = time.monotonic()
+    try:
+        stream = await _connect(options, address)
+    except (ConnectError, ConnectTimeout) as exc:
+        facts.reach, facts.detail = _classify_connect_error(exc)
+        transcript.event(facts.detail)
+        return facts
+    facts.reach = Reach.OK
+    facts.connect_ms = round((time.monotonic() - started) * 1000, 1)
+    transcript.event(f"connected in {facts.connect_ms} ms")
+    session = ProbeSession(stream, transcript, options.timeout)
+    try:
+        if await _greet(session, facts):
+            await _ehlo(session, options, facts, before_tls=True)
+            if options.check_required:
+                await _mail_before_tls(session, facts)
+            if facts.starttls_offered:
+                await _starttls(session, options, facts, port, address)
+    except CdoMailError as exc:
+        facts.detail = _clean(f"the conversation broke off: {exc}")
+        transcript.event(facts.detail)
+    finally:
+        await session.close()
+    return facts
+
+
+async def _greet(session: ProbeSession, facts: PlaintextFacts | ImplicitFacts) -> bool:
+    """Read the greeting; record what it was; True when it is an SMTP 220."""
+    try:
+        reply = await session.read_reply()
+    except ReadTimeout:
+        facts.greeting = Greeting.SILENT
+        facts.detail = "no greeting within the timeout"
+    except ServerDisconnected:
+        facts.greeting = Greeting.NOT_SMTP if session.first_bytes else Greeting.CLOSED
+        facts.detail = "the server closed the connection without an SMTP greeting"
+    except RemoteProtocolError:
+        facts.greeting = Greeting.NOT_SMTP
+        facts.detail = f"not an SMTP greeting: {escape(session.first_bytes[:80])}"
+    else:
+        facts.greeting_text = _clean(str(reply))
+        if reply.code == 220:
+            facts.greeting = Greeting.SMTP
+            return True
+        facts.greeting = Greeting.REFUSED
+        facts.detail = f"the server refused service: {facts.greeting_text}"
+    session.transcript.event(facts.detail)
+    return False
+
+
+async def _ehlo(
+    session: ProbeSession, options: _Options, facts: PlaintextFacts | ImplicitFacts,
+    *, before_tls: bool,
+) -> Extensions:
+    reply = await session.command(Ehlo(options.local_hostname))
+    extensions = session.conn.extensions
+    if reply.code != 250 or extensions is None:
+        # RFC 5321 §4.1.4: an old server may know only HELO; it then offers no extension.
+        reply = await session.command(Helo(options.local_hostname))
+        extensions = Extensions()
+    if isinstance(facts, ImplicitFacts):
+        facts.extensions = extensions
+    elif before_tls:
+        facts.extensions_before = extensions
+        facts.starttls_offered = extensions.has("STARTTLS")
+    else:
+        facts.extensions_after = extensions
+    return extensions
+
+
+async def _mail_before_tls(session: ProbeSession, facts: PlaintextFacts) -> None:
+    # The null reverse-path (RFC 5321 §4.5.5) names nobody; RSET ends the transaction before
+    # any RCPT, so no mail can result from this.
+    reply = await session.command(MailFrom(""))
+    facts.mail_before_tls = ReplySummary(reply.code, _clean(reply.text))
+    await session.command(Rset())
+
+
+async def _starttls(
+    session: ProbeSession, options: _Options, facts: PlaintextFacts, port: int,
+    address: tuple[str, int],
+) -> None:
+    reply = await session.command(StartTLS())
+    if reply.code != 220:
+        facts.starttls_refused = ReplySummary(reply.code, _clean(reply.text))
+        return
+    try:
+        await session.start_tls(options.verified_context, options.host)
+    except ssl.SSLCertVerificationError as exc:
+        failure = verify_reason(exc)
+        session.transcript.event(f"certificate verification failed: {failure[1]}")
+        facts.handshake = Handshake.VERIFY_FAILED
+        facts.verify_failure = failure
+        await _starttls_unverified(options, facts, port, address, failure)
+        return
+    except (ssl.SSLError, ConnectionError) as exc:
+        facts.handshake = Handshake.NOT_TLS
+        facts.detail = _clean(str(diagnose_handshake(exc, host=options.host, port=port,
+                                                     mode=TLSMode.STARTTLS)))
+        session.transcript.event(facts.detail)
+        return
+    except (TimeoutError, ServerDisconnected) as exc:
+        facts.handshake = (Handshake.SILENT if isinstance(exc, TimeoutError)
+                           else Handshake.NOT_TLS)
+        facts.detail = _clean(f"STARTTLS handshake failed: {exc}")
+        session.transcript.event(facts.detail)
+        return
+    facts.handshake = Handshake.OK
+    await _after_starttls(session, options, facts, verified=options.verify or None)
+
+
+async def _after_starttls(
+    session: ProbeSession, options: _Options, facts: PlaintextFacts, *,
+    verified: bool | None, failure: tuple[str, str] | None = None,
+) -> None:
+    ssl_object = session.stream.ssl_object
+    if ssl_object is not None:
+        facts.tls, facts.certificate = session_details(ssl_object, "starttls",
+                                                       verified=verified, failure=failure)
+        session.transcript.event(f"TLS established: {facts.tls.version} {facts.tls.cipher}",
+                                 tls=True)
+    await _ehlo(session, options, facts, before_tls=False)
+    facts.login = await _maybe_login(session, options, verified)
+
+
+async def _starttls_unverified(
+    options: _Options, facts: PlaintextFacts, port: int, address: tuple[str, int],
+    failure: tuple[str, str],
+) -> None:
+    """Again, without verification, only to read the certificate and the TLS capabilities."""
+    transcript = Transcript()
+    facts.transcripts.append(("plaintext, again without verification", transcript))
+    transcript.event(f"connecting to {_connect_label(port, address)} to read the certificate")
+    try:
+        stream = await _connect(options, address)
+    except (ConnectError, ConnectTimeout) as exc:
+        transcript.event(str(exc))
+        return
+    session = ProbeSession(stream, transcript, options.timeout)
+    scratch = PlaintextFacts()
+    try:
+        if not await _greet(session, scratch):
+            return
+        await _ehlo(session, options, scratch, before_tls=True)
+        if not scratch.starttls_offered or (await session.command(StartTLS())).code != 220:
+            return
+        await session.start_tls(options.unverified_context, options.host)
+        await _after_starttls(session, options, facts, verified=False, failure=failure)
+    except (CdoMailError, ssl.SSLError, ConnectionError) as exc:
+        transcript.event(_clean(f"the unverified attempt failed: {exc}"))
+    finally:
+        await session.close()
+
+
+# -- the implicit-TLS attempt ---------------------------------------------------------------
+
+
+async def _implicit_attempt(
+    options: _Options, port: int, address: tuple[str, int]
+) -> ImplicitFacts:
+    facts = ImplicitFacts()
+    transcript = Transcript()
+    facts.transcripts.append(("implicit TLS", transcript))
+    transcript.event(f"connecting to {_connect_label(port, address)} with TLS from the first byte")
+    stream, failure = await _open_implicit(options, port, address, options.verified_context,
+                                           facts, transcript)
+    if failure is not None:
+        transcript = Transcript()
+        facts.transcripts.append(("implicit TLS, again without verification", transcript))
+        transcript.event(f"connecting to {_connect_label(port, address)} to read the certificate")
+        stream, _ = await _open_implicit(options, port, address, options.unverified_context,
+                                         facts, transcript)
+        facts.handshake = Handshake.VERIFY_FAILED
+        facts.verify_failure = failure
+        facts.detail = f"certificate verification failed: {failure[1]}"
+    if stream is None:
+        return facts
+    if failure is None:
+        facts.handshake = Handshake.OK
+    session = ProbeSession(stream, transcript, options.timeout)
+    session.conn.start_tls_completed()
+    verified = False if failure else (options.verify or None)
+    ssl_object = stream.ssl_object
+    if ssl_object is not None:
+        facts.tls, facts.certificate = session_details(ssl_object, "implicit",
+                                                       verified=verified, failure=failure)
+        transcript.event(f"TLS established: {facts.tls.version} {facts.tls.cipher}", tls=True)
+    try:
+        if await _greet(session, facts):
+            await _ehlo(session, options, facts, before_tls=False)
+            facts.login = await _maybe_login(session, options, verified)
+    except CdoMailError as exc:
+        facts.detail = _clean(f"the conversation broke off: {exc}")
+        transcript.event(facts.detail, tls=True)
+    finally:
+        await session.close()
+    return facts
+
+
+async def _open_implicit(
+    options: _Options, port: int, address: tuple[str, int], context: ssl.SSLContext,
+    facts: ImplicitFacts, transcript: Transcript,
+) -> tuple[AsyncNetworkStream | None, tuple[str, str] | None]:
+    """Connect and handshake; ``(stream, None)``, ``(None, verify failure)`` or ``(None, None)``."""
+    try:
+        stream = await open_async_stream(address[0], address[1], timeout=options.timeout,
+                                         ssl_context=context, server_hostname=options.host)
+    except ssl.SSLCertVerificationError as exc:
+        failure = verify_reason(exc)
+        transcript.event(f"certificate verification failed: {failure[1]}")
+        return None, failure
+    except ssl.SSLError as exc:
+        facts.handshake = Handshake.NOT_TLS
+        facts.detail = _clean(str(diagnose_handshake(exc, host=options.host, port=port,
+                                                     mode=TLSMode.IMPLICIT)))
+    except ConnectTimeout:
+        facts.handshake = Handshake.SILENT
+        facts.detail = "no TLS handshake within the timeout"
+    except ConnectError as exc:
+        refused = _refused(exc)
+        facts.handshake = Handshake.NOT_ATTEMPTED if refused else Handshake.NOT_TLS
+        facts.detail = _clean(str(exc) if refused else
+                              f"the connection failed during the TLS handshake: {exc}")
+    else:
+        return stream, None
+    transcript.event(facts.detail)
+    return None, None
+
+
+async def _maybe_login(
+    session: ProbeSession, options: _Options, verified: bool | None
+) -> LoginResult | None:
+    if options.login is None:
+        return None
+    if verified is False:
+        # An unverified certificate may be a man in the middle: keep the password.
+        return LoginResult("skipped", "the certificate failed verification; credentials kept")
+    if not session.conn.tls_active:
+        return LoginResult("skipped", "never over plaintext")
+    result = await session.login(*options.login)
+    return LoginResult(result.status, _clean(result.detail))
+
+
+def _clean(text: str) -> str:
+    """Server-supplied text made safe for a terminal (no control or ANSI sequences)."""
+    return escape(text.encode("utf-8", "replace"))

@@ -1,0 +1,131 @@
+"""A minimal SMTP driver for the probe: one command at a time, everything recorded.
+
+The clients enforce a TLS policy; the probe must instead *observe* what a
+server does in every state (including ones a client refuses to enter), so it
+drives the sans-IO core directly. It still goes through
+:class:`~cdomail.protocol.ClientConnection`, so argument checks and the
+STARTTLS injection defence (RFC 3207 §4.2) apply unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ssl
+
+from .._backends._async_stream import AsyncNetworkStream
+from ..errors import (
+    CdoMailError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    ServerDisconnected,
+)
+from ..protocol import (
+    MAX_CHALLENGES,
+    NEED_DATA,
+    PREFERRED_MECHANISMS,
+    Auth,
+    AuthResponse,
+    ClientConnection,
+    ClientState,
+    Command,
+    Quit,
+    Reply,
+    password_authenticator,
+)
+from ..transcript import Transcript
+from ._facts import LoginResult
+
+READ_SIZE = 64 * 1024
+#: QUIT is a courtesy; never wait long for its answer.
+QUIT_TIMEOUT = 2.0
+#: States in which the session is known to be healthy enough for a polite QUIT.
+_QUIT_STATES = (ClientState.GREETED, ClientState.READY)
+
+
+class ProbeSession:
+    """One connection: a stream, a sans-IO connection and a transcript."""
+
+    def __init__(self, stream: AsyncNetworkStream, transcript: Transcript, timeout: float) -> None:
+        self.stream = stream
+        self.conn = ClientConnection(allow_pipelining=False)
+        self.transcript = transcript
+        self.timeout = timeout
+        #: Every byte the server sent before its first valid reply, for "what is this?".
+        self.first_bytes = b""
+
+    async def read_reply(self) -> Reply:
+        """The next reply; raises ReadTimeout, ServerDisconnected or RemoteProtocolError."""
+        while True:
+            event = self.conn.next_event()
+            if event is NEED_DATA:
+                data = await self.stream.read(READ_SIZE, self.timeout)
+                if len(self.first_bytes) < 256:
+                    self.first_bytes += data[: 256 - len(self.first_bytes)]
+                self.conn.receive_data(data)
+                continue
+            if isinstance(event, Reply):
+                self.transcript.server(event.lines, event.code, tls=self.conn.tls_active)
+                return event
+            self.transcript.event("the server closed the connection", tls=self.conn.tls_active)
+            raise ServerDisconnected("the server closed the connection")
+
+    async def command(self, command: Command) -> Reply:
+        """Send one command and return its reply."""
+        data = self.conn.send(command)
+        self.transcript.client(command.redacted(), tls=self.conn.tls_active)
+        await self.stream.write(data, self.timeout)
+        return await self.read_reply()
+
+    async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> None:
+        """Handshake after a 220 to STARTTLS; the caller reads the facts from the stream."""
+        await self.stream.start_tls(context, server_hostname, self.timeout)
+        self.conn.start_tls_completed()
+
+    async def login(self, username: str, password: str) -> LoginResult:
+        """AUTH with the first advertised mechanism we know. Only ever called inside TLS."""
+        if not self.conn.tls_active:
+            # The issue's rule, enforced here as well as by the caller: never in plaintext.
+            raise LocalProtocolError("the probe never authenticates without TLS")
+        advertised = self.conn.extensions.auth_mechanisms if self.conn.extensions else ()
+        usable = [m for m in PREFERRED_MECHANISMS if m in advertised]
+        if not usable:
+            shown = " ".join(advertised) or "none"
+            return LoginResult("not-offered", f"no usable AUTH mechanism (offered: {shown})")
+        mechanism = usable[0]
+        authenticator = password_authenticator(mechanism, username, password)
+        initial = authenticator.initial_response()
+        reply = await self.command(Auth(mechanism, _b64(initial)))
+        rounds = 0
+        while reply.code == 334:
+            rounds += 1
+            try:
+                if rounds > MAX_CHALLENGES:
+                    raise RemoteProtocolError(f"more than {MAX_CHALLENGES} AUTH challenges")
+                answer = authenticator.respond(base64.b64decode(reply.text.strip(), validate=True))
+            except (binascii.Error, ValueError, CdoMailError) as exc:
+                # RFC 4954 §4: "*" cancels the exchange.
+                await self.command(AuthResponse("*"))
+                return LoginResult("failed", f"AUTH {mechanism} exchange broke off: {exc}")
+            reply = await self.command(AuthResponse(_b64(answer) or ""))
+        if reply.code == 235:
+            return LoginResult("ok", f"AUTH {mechanism} accepted")
+        return LoginResult("failed", f"AUTH {mechanism} refused: {reply.code} {reply.text}")
+
+    async def close(self) -> None:
+        """QUIT when the session is healthy, then close; never raises."""
+        try:
+            if self.conn.state in _QUIT_STATES and not self.conn.pending:
+                self.timeout = min(self.timeout, QUIT_TIMEOUT)
+                await self.command(Quit())
+        except (CdoMailError, OSError, ssl.SSLError):
+            pass
+        await self.stream.aclose()
+        # On a TLS transport the first aclose() starts a close_notify exchange that waits for
+        # the peer; the second one aborts (the stream's contract). A probe never waits on a
+        # server it is done with, and an event loop ending mid-exchange would leak the socket.
+        await self.stream.aclose()
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")

@@ -1,0 +1,3 @@
+"""Property-based checks of the sans-IO core and the standalone fuzz run (``fuzz_core.py``)."""
+
+from __future__ import annotations

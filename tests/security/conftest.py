@@ -1,0 +1,7 @@
+"""Fixtures for the security suite (the hostile server's fixtures, re-exported)."""
+
+from __future__ import annotations
+
+from tests.hostile.fixtures import certs, hostile
+
+__all__ = ["certs", "hostile"]
