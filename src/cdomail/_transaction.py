@@ -24,8 +24,10 @@ from .tls import TLSInfo
 class Transaction:
     """Replies of one message, and what they add up to."""
 
-    def __init__(self, prepared: PreparedMessage) -> None:
+    def __init__(self, prepared: PreparedMessage, tls: TLSInfo | None) -> None:
         self.prepared = prepared
+        #: The TLS session the transaction ran in (None: plaintext).
+        self.tls = tls
         self.mail_reply: Reply | None = None
         self.rcpt_replies: dict[str, Reply] = {}
         self.data_reply: Reply | None = None
@@ -113,13 +115,13 @@ class Transaction:
                                    enhanced_status=reply.enhanced_status)
         return None
 
-    def result(self, tls_mode: str, tls: TLSInfo | None) -> SendResult:
+    def result(self, tls_mode: str) -> SendResult:
         """The SendResult for the caller."""
         return SendResult(
             sender=self.prepared.sender,
             recipients=list(self.prepared.recipients),
             tls_mode=tls_mode,
-            tls=tls,
+            tls=self.tls,
             accepted=self.accepted,
             refused={a: r for a, r in self.rcpt_replies.items() if r.code >= 400},
             reply=self.final_reply,

@@ -11,10 +11,10 @@ from cdomail.protocol import MAX_LINE_LENGTH, MAX_REPLY_LENGTH, Reply, ReplyPars
 def feed_all(data: bytes, step: int | None = None) -> list[Reply]:
     parser = ReplyParser()
     if step is None:
-        return parser.feed(data)
+        return [Reply(code, lines) for code, lines in parser.feed(data)]
     replies: list[Reply] = []
     for i in range(0, len(data), step):
-        replies += parser.feed(data[i : i + step])
+        replies += [Reply(code, lines) for code, lines in parser.feed(data[i : i + step])]
     return replies
 
 

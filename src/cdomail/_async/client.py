@@ -339,7 +339,7 @@ class AsyncSMTPClient:
                 except InputError as exc:
                     slots.append(self._unsent_result(prepared, exc))
                     continue
-                tx = Transaction(prepared)
+                tx = Transaction(prepared, self._tls)
                 transactions.append(tx)
                 slots.append(tx)
                 tail = await self._start_transaction(tx, tail, outstanding)
@@ -361,7 +361,7 @@ class AsyncSMTPClient:
                 if not tx.done:
                     tx.failure = self._failure_for(tx, failure)
             slots += [self._unsent_result(p, failure) for p in batch[len(slots):]]
-        return [s.result(mode, self._tls) if isinstance(s, Transaction) else s for s in slots]
+        return [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
 
     def _check_extensions(self, prepared: PreparedMessage) -> None:
         extensions = self.extensions
@@ -444,7 +444,10 @@ class AsyncSMTPClient:
             tail += conn.end_content()
             tail += await self._queue(Rset(), None, tail, outstanding)
             return tail
-        await self._write_content(tx)
+        # The end of the content is not written yet: it goes out together with the next
+        # transaction's MAIL/RCPT/DATA (RFC 2920 §3.1: content may open a group), so a
+        # stream of small messages costs one write and one round trip each.
+        tail += await self._write_content(tx)
         tail += conn.end_content()
         return tail
 
@@ -479,7 +482,7 @@ class AsyncSMTPClient:
             self.transcript.client(command.redacted(), tls=conn.tls_active)
         return data
 
-    async def _write_content(self, tx: Transaction) -> None:
+    async def _write_content(self, tx: Transaction) -> bytearray:
         conn = self._require_conn()
         buffer = bytearray()
         allow_8bit = self.extensions.has("8BITMIME")
@@ -493,9 +496,8 @@ class AsyncSMTPClient:
                 await self._write(buffer, "BLOCK")
                 buffer = bytearray()
         tx.content_sent = True
-        if buffer:
-            await self._write(buffer, "BLOCK")
         self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)
+        return buffer
 
     async def _write_bdat(
         self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
@@ -550,8 +552,11 @@ class AsyncSMTPClient:
     async def _dispatch_next(self, outstanding: deque[Transaction]) -> None:
         conn = self._require_conn()
         reply = await self._read_reply(_timeout_key(conn))
-        if isinstance(reply.tag, Transaction):
-            reply.tag.on_reply(reply)
+        tx = reply.tag
+        if isinstance(tx, Transaction):
+            tx.on_reply(reply)
+            if tx.use_bdat and tx.final_reply is reply and reply.code == 250:
+                self._bdat_trusted = True
         if reply.code == 421:
             raise ServiceClosing(reply.code, reply.text, command=_verb(reply),
                                  enhanced_status=reply.enhanced_status)
@@ -664,6 +669,9 @@ class AsyncSMTPClient:
         await self._abort()
 
     async def _abort(self) -> None:
+        # A later reconnect starts from nothing: in particular it must not inherit the
+        # TLS facts of this connection (a plaintext reconnect would look encrypted).
+        self._tls = None
         stream, self._stream, self._conn = self._stream, None, None
         if stream is not None:
             await stream.aclose()

@@ -55,6 +55,10 @@ class _ReceiveProtocol(asyncio.Protocol):
             self._readable.clear()
             await self._readable.wait()
 
+    @property
+    def writable(self) -> bool:
+        return self._writable.is_set()
+
     async def wait_writable(self) -> None:
         await self._writable.wait()
 
@@ -69,10 +73,13 @@ class AsyncNetworkStream:
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
         """Up to ``max_bytes``; ``b""`` at EOF."""
         protocol = self._protocol
-        try:
-            await asyncio.wait_for(protocol.wait_readable(), timeout)
-        except TimeoutError:
-            raise ReadTimeout(f"no reply from the server within {timeout:.3g} s") from None
+        if not protocol.buffer and not protocol.eof:
+            try:
+                # asyncio.timeout, not wait_for: no extra task per read on the hot path.
+                async with asyncio.timeout(timeout):
+                    await protocol.wait_readable()
+            except TimeoutError:
+                raise ReadTimeout(f"no reply from the server within {timeout:.3g} s") from None
         if not protocol.buffer:
             if isinstance(protocol.error, OSError | ssl.SSLError):
                 raise ServerDisconnected(f"connection lost while reading: {protocol.error}")
@@ -95,10 +102,12 @@ class AsyncNetworkStream:
         if self._transport.is_closing():
             raise ServerDisconnected("connection lost while writing")
         self._transport.write(bytes(data))
-        try:
-            await asyncio.wait_for(self._protocol.wait_writable(), timeout)
-        except TimeoutError:
-            raise WriteTimeout(f"the server stopped reading for {timeout:.3g} s") from None
+        if not self._protocol.writable:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._protocol.wait_writable()
+            except TimeoutError:
+                raise WriteTimeout(f"the server stopped reading for {timeout:.3g} s") from None
         if self._protocol.error is not None:
             raise ServerDisconnected(f"connection lost while writing: {self._protocol.error}")
 

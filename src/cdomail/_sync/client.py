@@ -340,7 +340,7 @@ class SMTPClient:
                 except InputError as exc:
                     slots.append(self._unsent_result(prepared, exc))
                     continue
-                tx = Transaction(prepared)
+                tx = Transaction(prepared, self._tls)
                 transactions.append(tx)
                 slots.append(tx)
                 tail = self._start_transaction(tx, tail, outstanding)
@@ -362,7 +362,7 @@ class SMTPClient:
                 if not tx.done:
                     tx.failure = self._failure_for(tx, failure)
             slots += [self._unsent_result(p, failure) for p in batch[len(slots):]]
-        return [s.result(mode, self._tls) if isinstance(s, Transaction) else s for s in slots]
+        return [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
 
     def _check_extensions(self, prepared: PreparedMessage) -> None:
         extensions = self.extensions
@@ -445,7 +445,10 @@ class SMTPClient:
             tail += conn.end_content()
             tail += self._queue(Rset(), None, tail, outstanding)
             return tail
-        self._write_content(tx)
+        # The end of the content is not written yet: it goes out together with the next
+        # transaction's MAIL/RCPT/DATA (RFC 2920 §3.1: content may open a group), so a
+        # stream of small messages costs one write and one round trip each.
+        tail += self._write_content(tx)
         tail += conn.end_content()
         return tail
 
@@ -480,7 +483,7 @@ class SMTPClient:
             self.transcript.client(command.redacted(), tls=conn.tls_active)
         return data
 
-    def _write_content(self, tx: Transaction) -> None:
+    def _write_content(self, tx: Transaction) -> bytearray:
         conn = self._require_conn()
         buffer = bytearray()
         allow_8bit = self.extensions.has("8BITMIME")
@@ -494,9 +497,8 @@ class SMTPClient:
                 self._write(buffer, "BLOCK")
                 buffer = bytearray()
         tx.content_sent = True
-        if buffer:
-            self._write(buffer, "BLOCK")
         self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)
+        return buffer
 
     def _write_bdat(
         self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
@@ -551,8 +553,11 @@ class SMTPClient:
     def _dispatch_next(self, outstanding: deque[Transaction]) -> None:
         conn = self._require_conn()
         reply = self._read_reply(_timeout_key(conn))
-        if isinstance(reply.tag, Transaction):
-            reply.tag.on_reply(reply)
+        tx = reply.tag
+        if isinstance(tx, Transaction):
+            tx.on_reply(reply)
+            if tx.use_bdat and tx.final_reply is reply and reply.code == 250:
+                self._bdat_trusted = True
         if reply.code == 421:
             raise ServiceClosing(reply.code, reply.text, command=_verb(reply),
                                  enhanced_status=reply.enhanced_status)
@@ -665,6 +670,9 @@ class SMTPClient:
         self._abort()
 
     def _abort(self) -> None:
+        # A later reconnect starts from nothing: in particular it must not inherit the
+        # TLS facts of this connection (a plaintext reconnect would look encrypted).
+        self._tls = None
         stream, self._stream, self._conn = self._stream, None, None
         if stream is not None:
             stream.close()

@@ -248,15 +248,16 @@ class ClientConnection:
             self.authenticated = False
             self._parser.clear()
 
-    def _pair(self, reply: Reply) -> Reply:
+    def _pair(self, reply: tuple[int, tuple[str, ...]]) -> Reply:
+        code, lines = reply
         if self.state is ClientState.CONNECTING and not self._pending:
-            if reply.code == 220:
+            if code == 220:
                 self.state = ClientState.GREETED
-            return reply
+            return Reply(code, lines)
         if not self._pending:
-            raise self._poison(f"unsolicited reply from the server: {reply.code}")
+            raise self._poison(f"unsolicited reply from the server: {code}")
         command, tag = self._pending.popleft()
-        paired = Reply(reply.code, reply.lines, reply.enhanced_status, command, tag)
+        paired = Reply(code, lines, command, tag)
         self._apply(paired, command)
         return paired
 

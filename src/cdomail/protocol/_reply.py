@@ -25,7 +25,6 @@ MAX_LINE_LENGTH = 8 * 1024
 #: A whole multi-line reply. aiosmtplib uses 32 KiB; EHLO lists of big MTAs stay far below 64 KiB.
 MAX_REPLY_LENGTH = 64 * 1024
 
-_CODE = re.compile(rb"[2-5][0-9][0-9]")
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?:\s|$)")
 
 
@@ -40,9 +39,17 @@ class Reply:
 
     code: int
     lines: tuple[str, ...]
-    enhanced_status: str | None = None
     command: Command | None = field(default=None, compare=False)
     tag: object = field(default=None, compare=False)
+
+    @property
+    def enhanced_status(self) -> str | None:
+        """The RFC 3463 status code at the start of the text (``"5.7.0"``), if any."""
+        match = _ENHANCED.match(self.lines[0]) if self.lines else None
+        # RFC 3463 §2: the class digit must agree with the reply code's first digit.
+        if match and int(match.group(1)) == self.code // 100:
+            return ".".join(match.groups())
+        return None
 
     @property
     def text(self) -> str:
@@ -63,24 +70,20 @@ class Reply:
         return f"{self.code} {self.text}"
 
 
-def _enhanced_status(code: int, first_line: str) -> str | None:
-    match = _ENHANCED.match(first_line)
-    # RFC 3463 §2: the class digit must agree with the reply code's first digit.
-    if match and int(match.group(1)) == code // 100:
-        return ".".join(match.groups())
-    return None
+_VALID_FIRST_DIGITS = frozenset(b"2345")
 
 
 class ReplyParser:
-    """Accumulates received bytes and yields complete replies.
+    """Accumulates received bytes and yields complete replies as ``(code, lines)``.
 
     ``feed()`` takes any split of the byte stream, one byte at a time included.
+    Hot path: one ``split`` per received chunk and slicing per line, no regex.
     """
 
     def __init__(
         self, *, max_line_length: int = MAX_LINE_LENGTH, max_reply_length: int = MAX_REPLY_LENGTH
     ) -> None:
-        self._buffer = bytearray()
+        self._buffer = b""
         self._lines: list[str] = []
         self._reply_size = 0
         self._code: bytes | None = None
@@ -94,38 +97,37 @@ class ReplyParser:
 
     def clear(self) -> None:
         """Forget everything buffered (used only where buffered data is already an error)."""
-        self._buffer.clear()
+        self._buffer = b""
         self._lines.clear()
         self._reply_size = 0
         self._code = None
 
-    def feed(self, data: bytes) -> list[Reply]:
+    def feed(self, data: bytes) -> list[tuple[int, tuple[str, ...]]]:
         """Add received bytes; return the replies they complete, in order."""
-        self._buffer += data
-        replies: list[Reply] = []
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                if len(self._buffer) > self._max_line:
-                    raise RemoteProtocolError(
-                        f"reply line longer than {self._max_line} bytes without a line end"
-                    )
-                return replies
-            if end + 1 > self._max_line + 2:
-                raise RemoteProtocolError(f"reply line longer than {self._max_line} bytes")
-            raw = bytes(self._buffer[: end + 1])
-            del self._buffer[: end + 1]
+        data = self._buffer + data if self._buffer else data
+        *complete, rest = data.split(b"\n")
+        if len(rest) > self._max_line:
+            raise RemoteProtocolError(
+                f"reply line longer than {self._max_line} bytes without a line end"
+            )
+        self._buffer = rest
+        replies: list[tuple[int, tuple[str, ...]]] = []
+        for raw in complete:
             reply = self._take_line(raw)
             if reply is not None:
                 replies.append(reply)
+        return replies
 
-    def _take_line(self, raw: bytes) -> Reply | None:
-        self._reply_size += len(raw)
+    def _take_line(self, raw: bytes) -> tuple[int, tuple[str, ...]] | None:
+        length = len(raw) + 1
+        if length > self._max_line + 2:
+            raise RemoteProtocolError(f"reply line longer than {self._max_line} bytes")
+        self._reply_size += length
         if self._reply_size > self._max_reply:
             raise RemoteProtocolError(f"reply longer than {self._max_reply} bytes")
-        line = raw.rstrip(b"\r\n")
+        line = raw[:-1] if raw.endswith(b"\r") else raw
         code = line[:3]
-        if not _CODE.fullmatch(code):
+        if len(code) != 3 or not code.isdigit() or code[0] not in _VALID_FIRST_DIGITS:
             shown = line[:40].decode("ascii", "backslashreplace")
             raise RemoteProtocolError(f"not an SMTP reply line: {shown!r}")
         separator = line[3:4]
@@ -135,14 +137,14 @@ class ReplyParser:
             raise RemoteProtocolError(
                 f"reply continued with code {code.decode()} after {self._code.decode()}"
             )
-        self._code = code
         # RFC 5321 §4.2: text is meant to be ASCII; decode tolerantly, act on the code only.
-        self._lines.append(line[4:].decode("utf-8", "replace"))
+        text = line[4:].decode("utf-8", "replace")
         if separator == b"-":
+            self._code = code
+            self._lines.append(text)
             return None
-        number = int(code)
-        lines = tuple(self._lines)
+        lines = (*self._lines, text) if self._lines else (text,)
         self._lines = []
         self._code = None
         self._reply_size = 0
-        return Reply(number, lines, _enhanced_status(number, lines[0]))
+        return int(code), lines
