@@ -9,8 +9,6 @@ when the two drift apart. Keep everything that is not I/O outside this file
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ssl
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,10 +39,7 @@ from ..errors import (
 )
 from ..message import MessageInput, PreparedMessage, check_options, prepare
 from ..protocol import (
-    MAX_CHALLENGES,
     NEED_DATA,
-    Auth,
-    AuthResponse,
     ClientConnection,
     Command,
     ConnectionClosed,
@@ -58,6 +53,7 @@ from ..protocol import (
     Reply,
     Rset,
     StartTLS,
+    sasl_dialogue,
 )
 from ..result import SendResult
 from ..tls import TLSInfo, TLSMode, check_pin, diagnose_handshake, tls_info
@@ -253,23 +249,15 @@ class SMTPClient:
         except AuthenticationRefusedLocally:
             self._quit_quietly()
             raise
-        initial = authenticator.initial_response()
-        reply = self._command(Auth(authenticator.mechanism, _b64(initial)))
-        rounds = 0
-        while reply.code == 334:
-            rounds += 1
+        dialogue = sasl_dialogue(authenticator)
+        command = next(dialogue)
+        while True:
+            reply = self._command(command)
             try:
-                if rounds > MAX_CHALLENGES:
-                    raise RemoteProtocolError(f"more than {MAX_CHALLENGES} AUTH challenges")
-                challenge = base64.b64decode(reply.text.strip(), validate=True)
-                answer = authenticator.respond(challenge)
-            except (binascii.Error, ValueError, CdoMailError) as exc:
-                # RFC 4954 §4: "*" cancels the exchange.
-                self._command(AuthResponse("*"))
-                if isinstance(exc, CdoMailError):
-                    raise
-                raise RemoteProtocolError("AUTH challenge is not valid base64") from None
-            reply = self._command(AuthResponse(_b64(answer) or ""))
+                command = dialogue.send(reply)
+            except StopIteration as finished:
+                reply = finished.value
+                break
         if reply.code != 235:
             raise AuthenticationFailed(reply.code, reply.text, command="AUTH",
                                        enhanced_status=reply.enhanced_status)
@@ -694,10 +682,6 @@ class SMTPClient:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
 
 
 def _verb(reply: Reply) -> str:

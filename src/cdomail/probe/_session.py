@@ -9,8 +9,6 @@ STARTTLS injection defence (RFC 3207 §4.2) apply unchanged.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ssl
 
 from .._backends._async_stream import AsyncNetworkStream
@@ -21,17 +19,15 @@ from ..errors import (
     ServerDisconnected,
 )
 from ..protocol import (
-    MAX_CHALLENGES,
     NEED_DATA,
     PREFERRED_MECHANISMS,
-    Auth,
-    AuthResponse,
     ClientConnection,
     ClientState,
     Command,
     Quit,
     Reply,
     password_authenticator,
+    sasl_dialogue,
 )
 from ..transcript import Transcript
 from ._facts import LoginResult
@@ -93,21 +89,18 @@ class ProbeSession:
             shown = " ".join(advertised) or "none"
             return LoginResult("not-offered", f"no usable AUTH mechanism (offered: {shown})")
         mechanism = usable[0]
-        authenticator = password_authenticator(mechanism, username, password)
-        initial = authenticator.initial_response()
-        reply = await self.command(Auth(mechanism, _b64(initial)))
-        rounds = 0
-        while reply.code == 334:
-            rounds += 1
-            try:
-                if rounds > MAX_CHALLENGES:
-                    raise RemoteProtocolError(f"more than {MAX_CHALLENGES} AUTH challenges")
-                answer = authenticator.respond(base64.b64decode(reply.text.strip(), validate=True))
-            except (binascii.Error, ValueError, CdoMailError) as exc:
-                # RFC 4954 §4: "*" cancels the exchange.
-                await self.command(AuthResponse("*"))
-                return LoginResult("failed", f"AUTH {mechanism} exchange broke off: {exc}")
-            reply = await self.command(AuthResponse(_b64(answer) or ""))
+        dialogue = sasl_dialogue(password_authenticator(mechanism, username, password))
+        command = next(dialogue)
+        try:
+            while True:
+                reply = await self.command(command)
+                try:
+                    command = dialogue.send(reply)
+                except StopIteration as finished:
+                    reply = finished.value
+                    break
+        except (RemoteProtocolError, LocalProtocolError) as exc:
+            return LoginResult("failed", f"AUTH {mechanism} exchange broke off: {exc}")
         if reply.code == 235:
             return LoginResult("ok", f"AUTH {mechanism} accepted")
         return LoginResult("failed", f"AUTH {mechanism} refused: {reply.code} {reply.text}")
@@ -125,7 +118,3 @@ class ProbeSession:
         # the peer; the second one aborts (the stream's contract). A probe never waits on a
         # server it is done with, and an event loop ending mid-exchange would leak the socket.
         await self.stream.aclose()
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")

@@ -37,6 +37,7 @@ from ._sasl import (
     Plain,
     XOAuth2,
     password_authenticator,
+    sasl_dialogue,
 )
 from ._state import SEND_TRANSITIONS, ClientState
 
@@ -78,4 +79,5 @@ __all__ = [
     "check_argument",
     "encode_data",
     "password_authenticator",
+    "sasl_dialogue",
 ]

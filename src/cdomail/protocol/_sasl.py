@@ -8,11 +8,16 @@ implementing :class:`Authenticator`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+from collections.abc import Generator
 from typing import Protocol
 
-from ..errors import LocalProtocolError
+from ..errors import CdoMailError, LocalProtocolError, RemoteProtocolError
+from ._commands import Auth, AuthResponse, Command
+from ._reply import Reply
 
 #: smtplib's _MAXCHALLENGE: a server that keeps challenging is stalling or probing.
 MAX_CHALLENGES = 5
@@ -136,3 +141,38 @@ def password_authenticator(mechanism: str, username: str, password: str) -> Auth
         return factories[mechanism.upper()](username, password)
     except KeyError:
         raise LocalProtocolError(f"unsupported SASL mechanism: {mechanism}") from None
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def sasl_dialogue(authenticator: Authenticator) -> Generator[Command, Reply, Reply]:
+    """The AUTH exchange as a generator, for every driver (RFC 4954 §4).
+
+    It yields each command to send; the driver sends it and passes the reply back with
+    ``.send(reply)``; the generator returns the final (non-334) reply. A challenge that
+    is not base64, one the mechanism cannot answer, or one too many is answered with
+    ``*`` (cancel) first, then raised.
+    """
+    reply = yield Auth(authenticator.mechanism, _b64(authenticator.initial_response()))
+    rounds = 0
+    while reply.code == 334:
+        rounds += 1
+        failure: CdoMailError | None = None
+        answer = b""
+        if rounds > MAX_CHALLENGES:
+            failure = RemoteProtocolError(f"more than {MAX_CHALLENGES} AUTH challenges")
+        else:
+            try:
+                answer = authenticator.respond(
+                    base64.b64decode(reply.text.strip(), validate=True))
+            except (binascii.Error, ValueError):
+                failure = RemoteProtocolError("AUTH challenge is not valid base64")
+            except CdoMailError as exc:
+                failure = exc
+        if failure is not None:
+            yield AuthResponse("*")
+            raise failure
+        reply = yield AuthResponse(_b64(answer) or "")
+    return reply
