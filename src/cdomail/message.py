@@ -306,7 +306,12 @@ def prepare(
         raise InputError("message chunks must be bytes", field="message")
     if whole is not None:
         _check_line_lengths(rest)
-    header_sender, header_recipients = _envelope_from_headers(header_block)
+    header_sender: str | None
+    header_recipients: list[str]
+    if sender is not None and recipients is not None:
+        header_sender, header_recipients = sender, []  # the caller's envelope: no parse needed
+    else:
+        header_sender, header_recipients = _envelope_from_headers(header_block)
     header_block = _clean_header_block(header_block)
     envelope_sender = sender if sender is not None else header_sender
     if envelope_sender is None:
