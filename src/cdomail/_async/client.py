@@ -538,8 +538,7 @@ class AsyncSMTPClient:
             self._bdat_trusted = True
 
     async def _dispatch_next(self, outstanding: deque[Transaction]) -> None:
-        conn = self._require_conn()
-        reply = await self._read_reply(_timeout_key(conn))
+        reply = await self._read_reply()
         tx = reply.tag
         if isinstance(tx, Transaction):
             tx.on_reply(reply)
@@ -599,14 +598,18 @@ class AsyncSMTPClient:
             await self._abort()
             raise
 
-    async def _read_reply(self, what: str) -> Reply:
+    async def _read_reply(self, what: str | None = None) -> Reply:
+        """The next reply; ``what`` names the timeout (default: the oldest pending verb's)."""
         conn = self._require_conn()
         stream = self._require_stream()
         try:
-            end = self._clock.reply_deadline(what)
+            end: float | None = None
             while True:
                 event = conn.next_event()
                 if event is NEED_DATA:
+                    # Hot path: the deadline is only worked out when we really have to wait.
+                    if end is None:
+                        end = self._clock.reply_deadline(what or _timeout_key(conn))
                     conn.receive_data(await stream.read(READ_SIZE, self._clock.remaining(end)))
                     continue
                 if isinstance(event, Reply):

@@ -539,8 +539,7 @@ class SMTPClient:
             self._bdat_trusted = True
 
     def _dispatch_next(self, outstanding: deque[Transaction]) -> None:
-        conn = self._require_conn()
-        reply = self._read_reply(_timeout_key(conn))
+        reply = self._read_reply()
         tx = reply.tag
         if isinstance(tx, Transaction):
             tx.on_reply(reply)
@@ -600,14 +599,18 @@ class SMTPClient:
             self._abort()
             raise
 
-    def _read_reply(self, what: str) -> Reply:
+    def _read_reply(self, what: str | None = None) -> Reply:
+        """The next reply; ``what`` names the timeout (default: the oldest pending verb's)."""
         conn = self._require_conn()
         stream = self._require_stream()
         try:
-            end = self._clock.reply_deadline(what)
+            end: float | None = None
             while True:
                 event = conn.next_event()
                 if event is NEED_DATA:
+                    # Hot path: the deadline is only worked out when we really have to wait.
+                    if end is None:
+                        end = self._clock.reply_deadline(what or _timeout_key(conn))
                     conn.receive_data(stream.read(READ_SIZE, self._clock.remaining(end)))
                     continue
                 if isinstance(event, Reply):
