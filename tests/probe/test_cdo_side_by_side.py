@@ -32,7 +32,7 @@ from cdomail.probe import CdoPrediction, probe
 from cdomail.result import SendResult
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 
-from ._servers import TinyServer, free_port, silent
+from ._servers import TinyServer, free_port, http_error_at_once, silent
 
 CONNECT_TO = "urn:cdomail:configuration:connectto"
 CAFILE = "urn:cdomail:configuration:cafile"
@@ -125,3 +125,18 @@ def test_closed_and_silent_ports_match_cdo(lab: Lab) -> None:
                                         (False, port_report.cdo_usessl_false)):
                 actual, elapsed = cdo_send_to(target, configured, use_ssl)
                 assert_agrees(prediction, actual, elapsed)
+
+
+def test_not_smtp_server_matches_cdo() -> None:
+    # Whatever speaks first but not SMTP is a failure to connect for CDO (0x80040213), and
+    # the probe predicts exactly that.
+    with TinyServer(http_error_at_once) as http:
+        target = ("127.0.0.1", http.port)
+        report = asyncio.run(probe("localhost", [587], timeout=CDO_TIMEOUT,
+                                   connect_to={587: target}))
+        [port_report] = report.ports
+        assert port_report.verdict.value == "not-smtp"
+        for use_ssl, prediction in ((True, port_report.cdo_usessl_true),
+                                    (False, port_report.cdo_usessl_false)):
+            actual, elapsed = cdo_send_to(target, 587, use_ssl)
+            assert_agrees(prediction, actual, elapsed)
