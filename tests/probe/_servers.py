@@ -90,8 +90,38 @@ def _wait_readable(conn: socket.socket, stop: threading.Event) -> bool:
     return False
 
 
+def _answer_commands(
+    sock: socket.socket, stop: threading.Event, answer: Callable[[bytes], bytes | None],
+    *, wait: bool = True,
+) -> None:
+    """Read CRLF-terminated commands and send ``answer(verb)``; ``None`` ends the session."""
+    buffer = b""
+    while not stop.is_set() and (not wait or _wait_readable(sock, stop)):
+        data = sock.recv(4096)
+        if not data:
+            return
+        buffer += data
+        while b"\r\n" in buffer:
+            line, buffer = buffer.split(b"\r\n", 1)
+            reply = answer(line.split(b" ")[0].upper())
+            if reply is None:
+                return
+            sock.sendall(reply)
+
+
+def _quit_or(replies: dict[bytes, bytes], otherwise: bytes) -> Callable[[bytes], bytes | None]:
+    def answer(verb: bytes) -> bytes | None:
+        if verb == b"QUIT":
+            return None
+        return replies.get(verb, otherwise)
+
+    return answer
+
+
 def smtps_with(context: ssl.SSLContext) -> Handler:
     """An implicit-TLS SMTP server presenting ``context``'s certificate (greeting, EHLO, QUIT)."""
+    answer = _quit_or({b"EHLO": b"250-tiny.test\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 1000\r\n"},
+                      b"502 not here\r\n")
 
     def handler(conn: socket.socket, stop: threading.Event) -> None:
         if not _wait_readable(conn, stop):
@@ -99,51 +129,38 @@ def smtps_with(context: ssl.SSLContext) -> Handler:
         conn.settimeout(2)
         with context.wrap_socket(conn, server_side=True) as tls:
             tls.sendall(b"220 tiny.test ESMTP\r\n")
-            buffer = b""
-            while not stop.is_set():
-                data = tls.recv(4096)
-                if not data:
-                    return
-                buffer += data
-                while b"\r\n" in buffer:
-                    line, buffer = buffer.split(b"\r\n", 1)
-                    verb = line.split(b" ")[0].upper()
-                    if verb == b"EHLO":
-                        tls.sendall(b"250-tiny.test\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 1000\r\n")
-                    elif verb == b"QUIT":
-                        tls.sendall(b"221 bye\r\n")
-                        return
-                    else:
-                        tls.sendall(b"502 not here\r\n")
+            # TLS may hold decrypted bytes select() cannot see: read without waiting first.
+            _answer_commands(tls, stop, _with_bye(tls, answer), wait=False)
 
     return handler
 
 
 def plain_smtp(greeting: bytes, *, ehlo: bool = True) -> Handler:
     """A plaintext SMTP server with the given greeting; ``ehlo=False`` knows only HELO."""
+    replies = {b"HELO": b"250 old.test\r\n"}
+    if ehlo:
+        replies[b"EHLO"] = b"250-old.test\r\n250 8BITMIME\r\n"
+    answer = _quit_or(replies, b"502 5.5.1 unknown command\r\n")
 
     def handler(conn: socket.socket, stop: threading.Event) -> None:
         conn.sendall(greeting + b"\r\n")
-        buffer = b""
-        while not stop.is_set() and _wait_readable(conn, stop):
-            data = conn.recv(4096)
-            if not data:
-                return
-            buffer += data
-            while b"\r\n" in buffer:
-                line, buffer = buffer.split(b"\r\n", 1)
-                verb = line.split(b" ")[0].upper()
-                if verb == b"EHLO" and ehlo:
-                    conn.sendall(b"250-old.test\r\n250 8BITMIME\r\n")
-                elif verb == b"HELO":
-                    conn.sendall(b"250 old.test\r\n")
-                elif verb == b"QUIT":
-                    conn.sendall(b"221 bye\r\n")
-                    return
-                else:
-                    conn.sendall(b"502 5.5.1 unknown command\r\n")
+        _answer_commands(conn, stop, _with_bye(conn, answer))
 
     return handler
+
+
+def _with_bye(
+    sock: socket.socket, answer: Callable[[bytes], bytes | None]
+) -> Callable[[bytes], bytes | None]:
+    """Say 221 before ending the session on QUIT."""
+
+    def wrapped(verb: bytes) -> bytes | None:
+        reply = answer(verb)
+        if reply is None:
+            sock.sendall(b"221 bye\r\n")
+        return reply
+
+    return wrapped
 
 
 def free_port() -> int:
