@@ -98,7 +98,7 @@ class Transaction:
         for reply in (self.mail_reply, *self.rcpt_replies.values(), self.data_reply,
                       self.final_reply):
             if reply is not None and reply.code == 421:
-                return ServiceClosing(reply.code, reply.text, command=_verb(reply),
+                return ServiceClosing(reply.code, reply.text, command=reply.verb,
                                       enhanced_status=reply.enhanced_status)
         if self.mail_reply is not None and self.mail_reply.code >= 400:
             return SenderRefused(self.mail_reply.code, self.mail_reply.text,
@@ -111,7 +111,7 @@ class Transaction:
             ])
         for reply in (self.data_reply, self.final_reply):
             if reply is not None and reply.code >= 400:
-                return DataRefused(reply.code, reply.text, command=_verb(reply),
+                return DataRefused(reply.code, reply.text, command=reply.verb,
                                    enhanced_status=reply.enhanced_status)
         return None
 
@@ -130,6 +130,3 @@ class Transaction:
             size=self.size,
         )
 
-
-def _verb(reply: Reply) -> str:
-    return reply.command.verb if reply.command is not None else ""

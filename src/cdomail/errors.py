@@ -76,10 +76,14 @@ class CdoMailError(Exception):
     """Root of every error raised by cdomail."""
 
 
-def printable(text: str) -> str:
-    """Server text made safe to show: control and ANSI characters escaped (security case 28)."""
+def printable(text: str, *, newlines: bool = True) -> str:
+    """Server text made safe to show: control and ANSI characters escaped (security case 28).
+
+    ``newlines=False`` escapes line breaks too (one transcript entry stays one line).
+    """
     return "".join(
-        c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode("ascii")
+        c if c.isprintable() or (newlines and c == "\n")
+        else c.encode("unicode_escape").decode("ascii")
         for c in text
     )
 

@@ -28,7 +28,7 @@ from email.parser import HeaderParser
 from typing import BinaryIO, Protocol
 
 from .errors import InputError
-from .protocol import MAX_CONTENT_LINE
+from .protocol import MAX_CONTENT_LINE, is_esmtp_parameter
 
 #: Defects that do not make an address ambiguous: UTF-8 local parts (RFC 6532) and
 #: obsolete-but-unambiguous syntax such as an unquoted "J. Doe". Anything else, e.g.
@@ -71,9 +71,6 @@ def check_address(address: str, field_name: str, *, allow_empty: bool = False) -
     return address
 
 
-_OPTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(=[\x21-\x3c\x3e-\x7e\x80-\U0010ffff]+)?")
-
-
 def check_options(options: Iterable[str], field_name: str) -> tuple[str, ...]:
     """ESMTP parameters (``SIZE=10``, ``NOTIFY=FAILURE``) checked like every other input."""
     if isinstance(options, str):
@@ -81,7 +78,7 @@ def check_options(options: Iterable[str], field_name: str) -> tuple[str, ...]:
                          field=field_name)
     checked = tuple(options)
     for option in checked:
-        if not isinstance(option, str) or not _OPTION.fullmatch(option):
+        if not isinstance(option, str) or not is_esmtp_parameter(option):
             raise InputError(f"{field_name} has an invalid ESMTP parameter {option!r}"
                              " (control characters and spaces are not allowed)",
                              field=field_name)
@@ -338,7 +335,8 @@ def prepare(
                 raise InputError("message chunks must be bytes", field="message")
             yield bytes(chunk)
 
-    size = len(header_block) + len(whole) - len(header_block) if whole is not None else None
+    # SIZE (RFC 1870) of what is sent: the cleaned header block (Bcc gone) and the body.
+    size = len(header_block) + len(rest) if whole is not None else None
     eight_bit = None if whole is None else not whole.isascii()
     return PreparedMessage(
         sender=envelope_sender,

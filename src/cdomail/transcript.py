@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .errors import printable
+
 
 def escape(data: bytes) -> str:
     """Printable text for a protocol line: non-printables become ``\\xNN`` escapes."""
-    text = data.decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return printable(data.decode("utf-8", "backslashreplace"), newlines=False)
 
 
 @dataclass(frozen=True)

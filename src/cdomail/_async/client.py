@@ -40,6 +40,7 @@ from ..message import MessageInput, PreparedMessage, check_options, prepare
 from ..protocol import (
     NEED_DATA,
     ClientConnection,
+    ClientState,
     Command,
     ConnectionClosed,
     Data,
@@ -59,6 +60,9 @@ from ..tls import TLSInfo, TLSMode, check_pin, diagnose_handshake, tls_info
 from ..transcript import Transcript
 
 READ_SIZE = 64 * 1024
+#: A QUIT here would be read as message text (mid-content) or cannot be sent at all.
+_NO_QUIT_STATES = (ClientState.CONTENT, ClientState.BDAT, ClientState.TLS_HANDSHAKE,
+                   ClientState.CLOSED)
 #: Writes of message content are gathered up to this size (fewer syscalls, full segments).
 WRITE_SIZE = 256 * 1024
 #: BDAT chunk size: big enough that per-chunk replies stay few, small enough to stream.
@@ -443,13 +447,9 @@ class AsyncSMTPClient:
         self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
     ) -> bool:
         """Without PIPELINING, learn the verdicts so far; True when the envelope was refused."""
-        conn = self._require_conn()
-        if conn.pipelining:
+        if self._require_conn().pipelining:
             return False
-        await self._flush(group)
-        group.clear()
-        while conn.pending:
-            await self._dispatch_next(outstanding)
+        await self._settle(group, outstanding)
         if tx.failed_before_content:
             tx.abandoned = True
             return True
@@ -460,24 +460,35 @@ class AsyncSMTPClient:
     ) -> bytes:
         """The bytes for ``command``; without PIPELINING, first finish the previous exchange."""
         conn = self._require_conn()
-        if conn.pending and not conn.pipelining:
-            await self._flush(group)
-            group.clear()
-            while conn.pending:
-                await self._dispatch_next(outstanding)
+        if conn.pending:
+            await self._settle(group, outstanding)
         data = conn.send(command, tag=tag)
         if self.transcript is not None:
             self.transcript.client(command.redacted(), tls=conn.tls_active)
         return data
+
+    async def _settle(self, group: bytearray, outstanding: deque[Transaction]) -> None:
+        """Without PIPELINING (RFC 2920): write what is queued and read every pending reply
+        before the next command (strict lock-step, security case 57)."""
+        conn = self._require_conn()
+        if conn.pipelining:
+            return
+        await self._flush(group)
+        group.clear()
+        while conn.pending:
+            await self._dispatch_next(outstanding)
+
+    def _refuse_8bit(self, chunk: bytes, allow_8bit: bool) -> None:
+        if not allow_8bit and not chunk.isascii():
+            raise InputError("the message has 8-bit content and the server does not offer"
+                             " 8BITMIME", field="body")
 
     async def _write_content(self, tx: Transaction) -> bytearray:
         conn = self._require_conn()
         buffer = bytearray()
         allow_8bit = self.extensions.has("8BITMIME")
         for chunk in tx.prepared.chunks():
-            if not allow_8bit and not chunk.isascii():
-                raise InputError("the message has 8-bit content and the server does not offer"
-                                 " 8BITMIME", field="body")
+            self._refuse_8bit(chunk, allow_8bit)
             tx.size += len(chunk)
             buffer += conn.send_content(chunk)
             if len(buffer) >= WRITE_SIZE:
@@ -491,25 +502,18 @@ class AsyncSMTPClient:
         self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
     ) -> None:
         conn = self._require_conn()
-        if conn.pending and not conn.pipelining:
-            await self._flush(group)
-            group = bytearray()
-            while conn.pending:
-                await self._dispatch_next(outstanding)
+        if conn.pending:
+            await self._settle(group, outstanding)
         conn.start_bdat()
         allow_8bit = self.extensions.has("8BITMIME")
         pending = b""
         for chunk in _rechunk(tx.prepared.chunks(), BDAT_CHUNK):
-            if not allow_8bit and not chunk.isascii():
-                raise InputError("the message has 8-bit content and the server does not offer"
-                                 " 8BITMIME", field="body")
+            self._refuse_8bit(chunk, allow_8bit)
             if pending:
                 group += conn.send_bdat(pending, last=False, tag=tx)
                 await self._flush(group)
-                group = bytearray()
-                if not conn.pipelining:
-                    while conn.pending:
-                        await self._dispatch_next(outstanding)
+                group.clear()
+                await self._settle(group, outstanding)
                 if tx.final_reply is not None:
                     # RFC 3030 §2 (case 44): a refused chunk ends the transaction: send no
                     # more chunks; the caller resets with RSET.
@@ -545,7 +549,7 @@ class AsyncSMTPClient:
             if tx.use_bdat and tx.final_reply is reply and reply.code == 250:
                 self._bdat_trusted = True
         if reply.code == 421:
-            raise ServiceClosing(reply.code, reply.text, command=_verb(reply),
+            raise ServiceClosing(reply.code, reply.text, command=reply.verb,
                                  enhanced_status=reply.enhanced_status)
 
     def _failure_for(self, tx: Transaction, exc: CdoMailError) -> CdoMailError:
@@ -646,7 +650,7 @@ class AsyncSMTPClient:
         """QUIT and close, ignoring failures: used on the way out of an error."""
         try:
             conn = self._require_conn()
-            if conn.state.value in ("content", "bdat", "tls-handshake", "closed"):
+            if conn.state in _NO_QUIT_STATES:
                 # Mid-content QUIT would be read as message text: just close.
                 raise LocalProtocolError("no QUIT in this state")
             if not conn.pending:
@@ -684,10 +688,6 @@ class AsyncSMTPClient:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _verb(reply: Reply) -> str:
-    return reply.command.verb if reply.command is not None else ""
 
 
 def _timeout_key(conn: ClientConnection) -> str:

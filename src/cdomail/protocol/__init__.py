@@ -23,6 +23,7 @@ from ._commands import (
     Rset,
     StartTLS,
     check_argument,
+    is_esmtp_parameter,
 )
 from ._connection import NEED_DATA, ClientConnection, ConnectionClosed, Event
 from ._data import MAX_CONTENT_LINE, ContentEncoder, encode_data
@@ -78,6 +79,7 @@ __all__ = [
     "XOAuth2",
     "check_argument",
     "encode_data",
+    "is_esmtp_parameter",
     "password_authenticator",
     "sasl_dialogue",
 ]

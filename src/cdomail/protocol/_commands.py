@@ -19,6 +19,11 @@ _OPTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(=[\x21-\x3c\x3e-\x7e\x80-\U0010f
 _MECHANISM = re.compile(r"[A-Z0-9_-]{1,20}")
 
 
+def is_esmtp_parameter(text: str) -> bool:
+    """``KEYWORD`` or ``KEYWORD=value`` (RFC 5321 §4.1.2 esmtp-param), nothing else."""
+    return _OPTION.fullmatch(text) is not None
+
+
 def check_argument(value: str, what: str) -> str:
     """Raise :class:`LocalProtocolError` when ``value`` contains a control character."""
     if _CONTROL.search(value):
@@ -36,7 +41,7 @@ def _check_path(address: str, what: str) -> str:
 def _check_options(options: tuple[str, ...], what: str) -> None:
     for option in options:
         check_argument(option, what)
-        if not _OPTION.fullmatch(option):
+        if not is_esmtp_parameter(option):
             raise LocalProtocolError(f"{what} is not an ESMTP parameter: {option!r}")
 
 

@@ -52,6 +52,11 @@ class Reply:
         return None
 
     @property
+    def verb(self) -> str:
+        """The verb of the command this reply answers (``""`` for the greeting)."""
+        return self.command.verb if self.command is not None else ""
+
+    @property
     def text(self) -> str:
         """The reply text, lines joined with newlines."""
         return "\n".join(self.lines)
