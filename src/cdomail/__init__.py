@@ -35,7 +35,7 @@ from .errors import (
     TLSHandshakeError,
     TLSRequired,
 )
-from .message import MessageInput
+from .message import MessageInput, OutgoingMessage
 from .pool import Pool
 from .protocol import Reply
 from .result import SendResult
@@ -75,6 +75,7 @@ __all__ = [
     "DataRefused",
     "FingerprintMismatch",
     "InputError",
+    "OutgoingMessage",
     "Pool",
     "ProtocolError",
     "RecipientRefused",

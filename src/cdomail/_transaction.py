@@ -7,6 +7,8 @@ interleave on one connection; each reply carries its transaction as ``tag``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .errors import (
     CdoMailError,
     DataRefused,
@@ -16,9 +18,37 @@ from .errors import (
     ServiceClosing,
 )
 from .message import PreparedMessage
-from .protocol import Bdat, Data, EndOfData, MailFrom, RcptTo, Reply
+from .protocol import Bdat, Data, EndOfData, Extensions, MailFrom, RcptTo, Reply
 from .result import SendResult
 from .tls import TLSInfo
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFeatures:
+    """What the current session allows, read once from the EHLO reply per batch.
+
+    A batch of thousands of transactions asks these questions for every message;
+    the answers cannot change until the next EHLO.
+    """
+
+    pipelining: bool
+    chunking: bool
+    eight_bit_mime: bool
+    smtputf8: bool
+    size: bool
+
+    @classmethod
+    def of(
+        cls, extensions: Extensions, *, pipelining: bool, allow_chunking: bool
+    ) -> SessionFeatures:
+        """``pipelining``: what the connection decided (RFC 2920 advertised, not disabled)."""
+        return cls(
+            pipelining=pipelining,
+            chunking=allow_chunking and extensions.has("CHUNKING"),
+            eight_bit_mime=extensions.has("8BITMIME"),
+            smtputf8=extensions.has("SMTPUTF8"),
+            size=extensions.has("SIZE"),
+        )
 
 
 class Transaction:
@@ -43,13 +73,14 @@ class Transaction:
     def on_reply(self, reply: Reply) -> None:
         """Record a reply addressed to this transaction."""
         command = reply.command
-        if isinstance(command, MailFrom):
-            self.mail_reply = reply
-        elif isinstance(command, RcptTo):
+        # Exact types, most frequent first: this runs for every reply of a batch.
+        if type(command) is RcptTo:
             self.rcpt_replies[command.address] = reply
-        elif isinstance(command, Data):
+        elif type(command) is MailFrom:
+            self.mail_reply = reply
+        elif type(command) is Data:
             self.data_reply = reply
-        elif isinstance(command, EndOfData):
+        elif type(command) is EndOfData:
             self.final_reply = reply
         elif (
             isinstance(command, Bdat)
@@ -64,6 +95,14 @@ class Transaction:
     def accepted(self) -> dict[str, Reply]:
         """Recipients the server accepted."""
         return {a: r for a, r in self.rcpt_replies.items() if r.code < 400}
+
+    @property
+    def any_accepted(self) -> bool:
+        """At least one recipient was accepted (without building :attr:`accepted`)."""
+        for reply in self.rcpt_replies.values():  # noqa: SIM110 (no generator: runs per message)
+            if reply.code < 400:
+                return True
+        return False
 
     @property
     def done(self) -> bool:
@@ -87,7 +126,7 @@ class Transaction:
         if self.mail_reply is not None and self.mail_reply.code >= 400:
             return True
         expected = len(self.prepared.recipients)
-        if len(self.rcpt_replies) == expected and not self.accepted:
+        if len(self.rcpt_replies) == expected and not self.any_accepted:
             return True
         return self.data_reply is not None and self.data_reply.code != 354
 
@@ -95,6 +134,16 @@ class Transaction:
         """The verdict as an exception, or ``None`` when the message was accepted."""
         if self.failure is not None:
             return self.failure
+        final = self.final_reply
+        if (
+            final is not None
+            and final.code < 400
+            and (self.mail_reply is None or self.mail_reply.code < 400)
+            and self.any_accepted
+        ):
+            # Accepted: the common case, decided before building the refusals below
+            # (a 421 would have closed the connection before any final reply).
+            return None
         for reply in (self.mail_reply, *self.rcpt_replies.values(), self.data_reply,
                       self.final_reply):
             if reply is not None and reply.code == 421:
@@ -104,7 +153,7 @@ class Transaction:
             return SenderRefused(self.mail_reply.code, self.mail_reply.text,
                                  sender=self.prepared.sender,
                                  enhanced_status=self.mail_reply.enhanced_status)
-        if self.rcpt_replies and not self.accepted:
+        if self.rcpt_replies and not self.any_accepted:
             return RecipientsRefused([
                 RecipientRefused(r.code, r.text, recipient=a, enhanced_status=r.enhanced_status)
                 for a, r in self.rcpt_replies.items()
@@ -117,13 +166,17 @@ class Transaction:
 
     def result(self, tls_mode: str) -> SendResult:
         """The SendResult for the caller."""
+        accepted: dict[str, Reply] = {}
+        refused: dict[str, Reply] = {}
+        for address, reply in self.rcpt_replies.items():
+            (accepted if reply.code < 400 else refused)[address] = reply
         return SendResult(
             sender=self.prepared.sender,
             recipients=list(self.prepared.recipients),
             tls_mode=tls_mode,
             tls=self.tls,
-            accepted=self.accepted,
-            refused={a: r for a, r in self.rcpt_replies.items() if r.code >= 400},
+            accepted=accepted,
+            refused=refused,
             reply=self.final_reply,
             error=self.error(),
             content_command="BDAT" if self.use_bdat else "DATA",

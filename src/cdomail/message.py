@@ -54,8 +54,16 @@ class Readable(Protocol):
 MessageInput = EmailMessage | bytes | bytearray | memoryview | BinaryIO | Readable | Iterable[bytes]
 
 
+#: Addresses already found valid. Bulk sends repeat the same few addresses; the cache is
+#: bounded and holds only addresses that passed every check below.
+_VALID_ADDRESSES: set[str] = set()
+_VALID_ADDRESSES_MAX = 4096
+
+
 def check_address(address: str, field_name: str, *, allow_empty: bool = False) -> str:
     """Validate one envelope address strictly; return it unchanged."""
+    if address in _VALID_ADDRESSES and type(address) is str:
+        return address
     if not isinstance(address, str):
         raise InputError(f"{field_name} must be a string, not {type(address).__name__}",
                          field=field_name)
@@ -68,6 +76,9 @@ def check_address(address: str, field_name: str, *, allow_empty: bool = False) -
         raise InputError(f"{field_name} is not a valid address: {address!r}", field=field_name)
     if len(address.encode()) > 254:
         raise InputError(f"{field_name} is longer than 254 octets", field=field_name)
+    if len(_VALID_ADDRESSES) >= _VALID_ADDRESSES_MAX:
+        _VALID_ADDRESSES.clear()
+    _VALID_ADDRESSES.add(address)
     return address
 
 
@@ -106,9 +117,17 @@ class PreparedMessage:
     mail_options: tuple[str, ...] = ()
     rcpt_options: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+    #: The whole message (cleaned header block and body) when it was given at once:
+    #: sent as one chunk, and can be sent again.
+    content: bytes | None = None
 
     def chunks(self) -> Iterator[bytes]:
         """The whole message: header block, then the body."""
+        if self.content is not None:
+            return iter((self.content,))
+        return self._streamed()
+
+    def _streamed(self) -> Iterator[bytes]:
         yield self.header_block
         yield from self.body_chunks
 
@@ -141,6 +160,10 @@ def _check_line_lengths(whole: bytes) -> None:
     # byte is written; a streamed message is checked as it goes (the connection then closes).
     if not whole:
         return
+    # Common case first: split at LF only (a CR counts towards its line, so this can only
+    # overestimate); the exact measure runs only when that estimate is over the limit.
+    if max(map(len, whole.split(b"\n"))) <= MAX_CONTENT_LINE:
+        return
     longest = max(map(len, whole.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")))
     if longest > MAX_CONTENT_LINE:
         raise InputError(f"the message has a line of {longest} octets; at most "
@@ -148,8 +171,22 @@ def _check_line_lengths(whole: bytes) -> None:
                          "base64)", field="body")
 
 
+#: A header block that needs no change: header lines (with continuations), CRLF line ends
+#: throughout, ending in the empty line. Anything else takes the line-by-line path below,
+#: which is the one that names the problem.
+_PLAIN_HEADER_BLOCK = re.compile(
+    rb"(?:[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*)+\r\n"
+)
+
+
 def _clean_header_block(block: bytes) -> bytes:
     """Drop Bcc, and refuse anything in the header block that is not a header line."""
+    if (
+        _PLAIN_HEADER_BLOCK.fullmatch(block)
+        and b"bcc:" not in block.lower()  # even in a value: then the careful path decides
+        and max(map(len, block.split(b"\n"))) <= MAX_CONTENT_LINE
+    ):
+        return block
     # A lone CR or LF among CRLF line ends is a line break smuggled inside a header value
     # (security case 51): on the wire it would end the header or the header block.
     stray = block.replace(b"\r\n", b"") if b"\r\n" in block else block.replace(b"\n", b"")
@@ -198,7 +235,8 @@ _SIMPLE_MAILBOX = re.compile(
     r"\s*(?:[^<>\"(),;:@\\\[\]]*<(?P<bracketed>[^\s<>()\[\]\\,;:@\"]+@[^\s<>()\[\]\\,;:@\"]+)>"
     r"|(?P<bare>[^\s<>()\[\]\\,;:@\"]+@[^\s<>()\[\]\\,;:@\"]+))\s*"
 )
-_ENVELOPE_HEADERS = (b"from", b"sender", b"to", b"cc", b"bcc")
+#: An address header with its continuation lines (unfolded by the caller).
+_ENVELOPE_HEADER = re.compile(rb"\n(from|sender|to|cc|bcc):([^\n]*(?:\n[ \t][^\n]*)*)")
 
 
 def _fast_envelope(block: bytes) -> tuple[str | None, list[str]] | None:
@@ -208,22 +246,14 @@ def _fast_envelope(block: bytes) -> tuple[str | None, list[str]] | None:
     words): then the strict ``email.policy.default`` parser decides. Parsing every
     message with it costs about a millisecond, which dominated a pipelined batch.
     """
-    values: list[tuple[bytes, list[bytes]]] = []
-    current: list[bytes] | None = None
-    for line in block.split(b"\n"):
-        if line[:1] in (b" ", b"\t"):
-            if current is not None:
-                current.append(line)
-            continue
-        name, colon, value = line.partition(b":")
-        current = None
-        if colon and name.lower() in _ENVELOPE_HEADERS:
-            current = [value]
-            values.append((name.lower(), current))
     addresses: dict[bytes, list[str]] = {}
-    for key, parts in values:
+    # Matched in a lower-cased copy that starts with LF (so the pattern starts with a
+    # literal, which the regex engine finds fast); values are cut from the original.
+    for found in _ENVELOPE_HEADER.finditer(b"\n" + block.lower()):
+        key = found[1]
+        value = block[found.start(2) - 1 : found.end(2) - 1]
         try:
-            text = b" ".join(p.strip() for p in parts).decode("ascii")
+            text = b" ".join(value.split()).decode("ascii")
         except UnicodeDecodeError:
             return None
         if "=?" in text:
@@ -274,6 +304,9 @@ def _serialise(message: EmailMessage) -> bytes:
         raise InputError(f"the message cannot be serialised: {exc}", field="message") from None
 
 
+_BYTES_TYPES = (bytes, bytearray, memoryview)
+
+
 def prepare(
     message: MessageInput,
     *,
@@ -281,18 +314,44 @@ def prepare(
     recipients: Sequence[str] | None = None,
 ) -> PreparedMessage:
     """Check the input and work out the envelope; stream nothing yet."""
-    whole: bytes | None = None
-    if isinstance(message, EmailMessage):
-        whole = _serialise(message)
-    elif isinstance(message, bytes | bytearray | memoryview):
+    if isinstance(message, _BYTES_TYPES):
         whole = bytes(message)
-    elif isinstance(message, str):
+    elif isinstance(message, EmailMessage):
+        whole = _serialise(message)
+    else:
+        return _prepare_stream(message, sender, recipients)
+    # The whole message is here: check all of it now, and send it as one chunk.
+    split = _split_header_block(whole)
+    if split is None and len(whole) > MAX_HEADER_BLOCK:
+        raise InputError("header block is larger than 1 MiB, or the message has no body "
+                         "separator", field="headers")
+    header_block, rest = split if split is not None else (whole, b"")  # headers only: legal
+    _check_line_lengths(rest)
+    header_block, envelope_sender, envelope_recipients = _envelope(header_block, sender,
+                                                                   recipients)
+    # SIZE (RFC 1870) of what is sent: the cleaned header block (Bcc gone) and the body.
+    content = header_block + rest
+    return PreparedMessage(
+        sender=envelope_sender,
+        recipients=envelope_recipients,
+        header_block=header_block,
+        body_chunks=iter(()),
+        size=len(content),
+        eight_bit=not whole.isascii(),
+        smtputf8=_needs_smtputf8(envelope_sender, envelope_recipients),
+        content=content,
+    )
+
+
+def _prepare_stream(
+    message: MessageInput, sender: str | None, recipients: Sequence[str] | None
+) -> PreparedMessage:
+    """A message given as a file or chunks: read the header block, stream the body."""
+    if isinstance(message, str):
         raise InputError("message must be bytes or an EmailMessage, not str (encode it first)",
                          field="message")
-    if whole is not None:
-        chunks: Iterator[bytes] = iter((whole,))
-    elif hasattr(message, "read"):
-        chunks = _iter_readable(message)  # type: ignore[arg-type]
+    if hasattr(message, "read"):
+        chunks: Iterator[bytes] = _iter_readable(message)  # type: ignore[arg-type]
     elif isinstance(message, Iterable):
         chunks = iter(message)  # type: ignore[arg-type]
     else:
@@ -301,8 +360,30 @@ def prepare(
     header_block, rest = _read_header_block(chunks)
     if isinstance(rest, str):
         raise InputError("message chunks must be bytes", field="message")
-    if whole is not None:
-        _check_line_lengths(rest)
+    header_block, envelope_sender, envelope_recipients = _envelope(header_block, sender,
+                                                                   recipients)
+
+    def body() -> Iterator[bytes]:
+        if rest:
+            yield rest
+        for chunk in chunks:
+            if not isinstance(chunk, _BYTES_TYPES):
+                raise InputError("message chunks must be bytes", field="message")
+            yield bytes(chunk)
+
+    return PreparedMessage(
+        sender=envelope_sender,
+        recipients=envelope_recipients,
+        header_block=header_block,
+        body_chunks=body(),
+        smtputf8=_needs_smtputf8(envelope_sender, envelope_recipients),
+    )
+
+
+def _envelope(
+    header_block: bytes, sender: str | None, recipients: Sequence[str] | None
+) -> tuple[bytes, str, list[str]]:
+    """The cleaned header block, and the checked envelope (given, or from the headers)."""
     header_sender: str | None
     header_recipients: list[str]
     if sender is not None and recipients is not None:
@@ -315,38 +396,48 @@ def prepare(
         raise InputError("no sender: pass sender= or put a From: header in the message",
                          field="sender")
     check_address(envelope_sender, "sender", allow_empty=True)
-    given = recipients if recipients is not None else header_recipients
-    envelope_recipients = list(dict.fromkeys(given))
     if isinstance(recipients, str):
         raise InputError("recipients must be a list of addresses, not one string",
                          field="recipients")
+    given = recipients if recipients is not None else header_recipients
+    envelope_recipients = list(dict.fromkeys(given))
     if not envelope_recipients:
         raise InputError("no recipients: pass recipients= or put To/Cc/Bcc headers in the "
                          "message", field="recipients")
     for address in envelope_recipients:
         check_address(address, "recipient")
-    smtputf8 = any(needs_smtputf8(a) for a in (envelope_sender, *envelope_recipients))
+    return header_block, envelope_sender, envelope_recipients
 
-    def body() -> Iterator[bytes]:
-        if rest:
-            yield rest
-        for chunk in chunks:
-            if not isinstance(chunk, bytes | bytearray | memoryview):
-                raise InputError("message chunks must be bytes", field="message")
-            yield bytes(chunk)
 
-    # SIZE (RFC 1870) of what is sent: the cleaned header block (Bcc gone) and the body.
-    size = len(header_block) + len(rest) if whole is not None else None
-    eight_bit = None if whole is None else not whole.isascii()
-    return PreparedMessage(
-        sender=envelope_sender,
-        recipients=envelope_recipients,
-        header_block=header_block,
-        body_chunks=body(),
-        size=size,
-        eight_bit=eight_bit,
-        smtputf8=smtputf8,
-    )
+def _needs_smtputf8(sender: str, recipients: list[str]) -> bool:
+    return needs_smtputf8(sender) or needs_smtputf8("".join(recipients))
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message together with its own envelope, for ``send_many``.
+
+    ``send_many(messages)`` takes plain messages (the envelope then comes from the
+    From/Sender/To/Cc/Bcc headers) or these, which carry what ``send()`` takes as
+    keywords: an explicit ``sender`` and ``recipients`` (no header parsing) and ESMTP
+    parameters for MAIL and RCPT. Everything is checked before any byte is sent.
+    """
+
+    message: MessageInput
+    sender: str | None = None
+    recipients: Sequence[str] | None = None
+    mail_options: Sequence[str] = ()
+    rcpt_options: Sequence[str] = ()
+
+
+def prepare_outgoing(item: MessageInput | OutgoingMessage) -> PreparedMessage:
+    """:func:`prepare` for an item of ``send_many``: a message, or an OutgoingMessage."""
+    if not isinstance(item, OutgoingMessage):
+        return prepare(item)
+    prepared = prepare(item.message, sender=item.sender, recipients=item.recipients)
+    prepared.mail_options = check_options(item.mail_options, "mail_options")
+    prepared.rcpt_options = check_options(item.rcpt_options, "rcpt_options")
+    return prepared
 
 
 def as_stream(data: bytes) -> BinaryIO:

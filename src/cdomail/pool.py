@@ -60,7 +60,7 @@ from .errors import (
     TimeoutError,
     TransportError,
 )
-from .message import MessageInput, PreparedMessage, prepare
+from .message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
 from .result import SendResult
 
 __all__ = ["Pool"]
@@ -83,18 +83,11 @@ class _Outcome(enum.Enum):
 class _Job:
     """One message on its way: its input, its envelope, its attempts, and its future."""
 
-    def __init__(
-        self,
-        message: MessageInput,
-        sender: str | None,
-        recipients: Sequence[str] | None,
-        future: asyncio.Future[SendResult],
-    ) -> None:
+    def __init__(self, item: OutgoingMessage, future: asyncio.Future[SendResult]) -> None:
         # Raises InputError before anything is queued (rule: bad input, no byte sent).
-        prepared = prepare(message, sender=sender, recipients=recipients)
-        self.source: MessageInput | None = _reusable_source(message)
-        self.sender = sender
-        self.recipients = recipients
+        prepared = prepare_outgoing(item)
+        source = _reusable_source(item.message)
+        self.source = None if source is None else dataclasses.replace(item, message=source)
         self.future = future
         self.attempts = 0
         self.body_read = False
@@ -118,9 +111,7 @@ class _Job:
             return True
         if self.source is None:
             return False
-        self.prepared = self._watched(
-            prepare(self.source, sender=self.sender, recipients=self.recipients)
-        )
+        self.prepared = self._watched(prepare_outgoing(self.source))
         return True
 
     def resolve(self, result: SendResult) -> None:
@@ -233,7 +224,8 @@ class Pool:
     ) -> SendResult:
         """Send one message through the pool: raise its error, or return its result."""
         self._check_open()
-        job = _Job(message, sender, recipients, asyncio.get_running_loop().create_future())
+        job = _Job(OutgoingMessage(message, sender, recipients),
+                   asyncio.get_running_loop().create_future())
         self._enqueue([job])
         try:
             result = await job.future
@@ -244,8 +236,13 @@ class Pool:
             raise result.error
         return result
 
-    async def send_many(self, messages: Iterable[MessageInput]) -> list[SendResult]:
+    async def send_many(
+        self, messages: Iterable[MessageInput | OutgoingMessage]
+    ) -> list[SendResult]:
         """Send many messages across the pool's connections.
+
+        Each item is a message (envelope from its headers) or an
+        :class:`~cdomail.OutgoingMessage` with its own envelope and parameters.
 
         Returns one result per message, in the order given; a message that failed
         has ``result.error`` set (bad input, a refusal, or a connection failure
@@ -262,7 +259,8 @@ class Pool:
         slots: list[_Job | SendResult] = []
         for message in inputs:
             try:
-                slots.append(_Job(message, None, None, loop.create_future()))
+                item = message if isinstance(message, OutgoingMessage) else OutgoingMessage(message)
+                slots.append(_Job(item, loop.create_future()))
             except InputError as exc:
                 slots.append(self._unsent(None, exc))
         jobs = [slot for slot in slots if isinstance(slot, _Job)]

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._backends._async_stream import AsyncNetworkStream, open_async_stream
 from .._config import ClientConfig, Clock
-from .._transaction import Transaction
+from .._transaction import SessionFeatures, Transaction
 from ..errors import (
     AuthenticationFailed,
     AuthenticationRefusedLocally,
@@ -36,7 +36,7 @@ from ..errors import (
     TimeoutError,
     TLSRequired,
 )
-from ..message import MessageInput, PreparedMessage, check_options, prepare
+from ..message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
 from ..protocol import (
     NEED_DATA,
     ClientConnection,
@@ -277,32 +277,25 @@ class AsyncSMTPClient:
         rcpt_options: Sequence[str] = (),
     ) -> SendResult:
         """Send one message: raise its error, or return its result (some may be refused)."""
-        prepared = prepare(message, sender=sender, recipients=recipients)
-        prepared.mail_options = check_options(mail_options, "mail_options")
-        prepared.rcpt_options = check_options(rcpt_options, "rcpt_options")
+        prepared = prepare_outgoing(OutgoingMessage(message, sender, recipients,
+                                                    mail_options, rcpt_options))
         [result] = await self._send_prepared(iter([prepared]))
         if result.error is not None:
             raise result.error
         return result
 
-    async def send_many(self, messages: Iterable[MessageInput]) -> list[SendResult]:
+    async def send_many(
+        self, messages: Iterable[MessageInput | OutgoingMessage]
+    ) -> list[SendResult]:
         """Send many messages over this connection, pipelined when the server allows.
 
+        Each item is a message (envelope from its headers) or an
+        :class:`~cdomail.OutgoingMessage` with its own envelope and parameters.
         Returns one result per message, in order; a message that failed has
         ``result.error`` set (bad input, a refusal, or a connection failure, after
         which the remaining messages are reported as not sent).
         """
-        results: list[SendResult] = []
-        pending: list[PreparedMessage] = []
-        for message in messages:
-            try:
-                pending.append(prepare(message))
-            except InputError as exc:
-                results.extend(await self._send_prepared(iter(pending)))
-                pending = []
-                results.append(self._unsent_result(None, exc))
-        results.extend(await self._send_prepared(iter(pending)))
-        return results
+        return await self._send_prepared(_prepared_items(messages))
 
     def _unsent_result(self, prepared: PreparedMessage | None, error: CdoMailError) -> SendResult:
         return SendResult(
@@ -313,29 +306,58 @@ class AsyncSMTPClient:
             error=error,
         )
 
-    async def _send_prepared(self, items: Iterator[PreparedMessage]) -> list[SendResult]:
-        batch = list(items)
-        if not batch:
-            return []
+    def _unsent(self, item: PreparedMessage | InputError, failure: CdoMailError) -> SendResult:
+        """The result of an item never sent: its own input error, or ``failure``."""
+        if isinstance(item, InputError):
+            return self._unsent_result(None, item)
+        return self._unsent_result(item, failure)
+
+    async def _send_prepared(
+        self, items: Iterator[PreparedMessage | InputError]
+    ) -> list[SendResult]:
+        """Send each prepared message (an InputError item is reported, not sent).
+
+        ``items`` is consumed lazily: the next message is prepared while the server
+        answers the current one, so its checks cost no time on a pipelined stream.
+        """
+        slots: list[Transaction | SendResult] = []
+        item = next(items, None)
+        while isinstance(item, InputError):  # nothing to send yet: no need to connect
+            slots.append(self._unsent_result(None, item))
+            item = next(items, None)
+        if item is None:
+            return [s for s in slots if isinstance(s, SendResult)]
         await self.connect()
         await self._refuse_idle_input()
+        conn = self._require_conn()
+        features = SessionFeatures.of(self.extensions, pipelining=conn.pipelining,
+                                      allow_chunking=self.config.chunking)
         transactions: list[Transaction] = []
-        slots: list[Transaction | SendResult] = []
         outstanding: deque[Transaction] = deque()
         mode = self.config.effective_mode.value
         try:
-            tail = bytearray()
-            for prepared in batch:
-                try:
-                    self._check_extensions(prepared)
-                except InputError as exc:
-                    slots.append(self._unsent_result(prepared, exc))
+            tail: bytearray | None = bytearray()
+            while item is not None:
+                current, item = item, None
+                if isinstance(current, InputError):
+                    slots.append(self._unsent_result(None, current))
+                    item = next(items, None)
                     continue
-                tx = Transaction(prepared, self._tls)
+                try:
+                    _check_features(current, features)
+                except InputError as exc:
+                    slots.append(self._unsent_result(current, exc))
+                    item = next(items, None)
+                    continue
+                tx = Transaction(current, self._tls)
                 transactions.append(tx)
                 slots.append(tx)
-                tail = await self._start_transaction(tx, tail, outstanding)
-            await self._flush(tail)
+                tail = await self._begin_transaction(tx, features, tail or bytearray(),
+                                                     outstanding)
+                item = next(items, None)  # prepared while the server answers
+                if tail is None:
+                    tail = await self._finish_transaction(tx, features, outstanding)
+            await self._flush(tail or b"")
             while outstanding:
                 await self._collect(outstanding)
             if any(tx.final_reply is not None and tx.final_reply.code >= 400
@@ -352,52 +374,43 @@ class AsyncSMTPClient:
             for tx in transactions:
                 if not tx.done:
                     tx.failure = self._failure_for(tx, failure)
-            slots += [self._unsent_result(p, failure) for p in batch[len(slots):]]
+            if item is not None:
+                slots.append(self._unsent(item, failure))
+            slots += [self._unsent(rest, failure) for rest in items]
         return [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
 
-    def _check_extensions(self, prepared: PreparedMessage) -> None:
-        extensions = self.extensions
-        if prepared.smtputf8 and not extensions.has("SMTPUTF8"):
-            raise InputError("an address is not ASCII and the server does not offer SMTPUTF8"
-                             " (RFC 6531)", field="recipient")
-        if prepared.eight_bit and not extensions.has("8BITMIME"):
-            raise InputError("the message has 8-bit content and the server does not offer"
-                             " 8BITMIME: encode the body (quoted-printable or base64)",
-                             field="body")
-
-    def _mail_options(self, prepared: PreparedMessage) -> tuple[str, ...]:
-        extensions = self.extensions
-        options: list[str] = []
-        if prepared.size is not None and extensions.has("SIZE"):
-            options.append(f"SIZE={prepared.size}")  # RFC 1870: lets the server refuse early
-        if prepared.eight_bit is not False and extensions.has("8BITMIME"):
-            options.append("BODY=8BITMIME")
-        if prepared.smtputf8:
-            options.append("SMTPUTF8")
-        return (*options, *prepared.mail_options)
-
-    async def _start_transaction(
-        self, tx: Transaction, tail: bytearray, outstanding: deque[Transaction]
-    ) -> bytearray:
-        """Write one transaction (prefixed by ``tail``); return what must precede the next."""
-        conn = self._require_conn()
+    async def _begin_transaction(
+        self,
+        tx: Transaction,
+        features: SessionFeatures,
+        tail: bytearray,
+        outstanding: deque[Transaction],
+    ) -> bytearray | None:
+        """Write one transaction (prefixed by ``tail``); return what must precede the next,
+        or ``None`` when its DATA reply is still due (then ``_finish_transaction``)."""
         prepared = tx.prepared
-        tx.use_bdat = self.config.chunking and self.extensions.has("CHUNKING")
+        tx.use_bdat = features.chunking
         group = tail
         if tx.use_bdat and outstanding:
             # The previous transaction's verdict is not known yet: if it failed half-way
             # the server may still hold its transaction open (RFC 3030 §2), so reset first.
             group += await self._queue(Rset(), None, group, outstanding)
-        group += await self._queue(MailFrom(prepared.sender, self._mail_options(prepared)),
-                                   tx, group, outstanding)
-        if await self._refused_in_lock_step(tx, group, outstanding):
-            return bytearray(await self._queue(Rset(), None, group, outstanding))
-        for recipient in prepared.recipients:
-            group += await self._queue(RcptTo(recipient, prepared.rcpt_options), tx, group,
-                                       outstanding)
-        if await self._refused_in_lock_step(tx, group, outstanding):
-            # Case 38: every recipient refused: no DATA at all (only pipelining forces it).
-            return bytearray(await self._queue(Rset(), None, group, outstanding))
+        mail = MailFrom(prepared.sender, _mail_options(prepared, features))
+        recipients = [RcptTo(r, prepared.rcpt_options) for r in prepared.recipients]
+        if features.pipelining:
+            # RFC 2920 §3.1: MAIL and every RCPT go out in one group (with DATA below).
+            group += self._encode(mail, tx)
+            for rcpt in recipients:
+                group += self._encode(rcpt, tx)
+        else:
+            group += await self._queue(mail, tx, group, outstanding)
+            if await self._refused_in_lock_step(tx, group, outstanding):
+                return bytearray(await self._queue(Rset(), None, group, outstanding))
+            for rcpt in recipients:
+                group += await self._queue(rcpt, tx, group, outstanding)
+            if await self._refused_in_lock_step(tx, group, outstanding):
+                # Case 38: every recipient refused: no DATA at all (only pipelining forces it).
+                return bytearray(await self._queue(Rset(), None, group, outstanding))
         if tx.use_bdat:
             if not self._bdat_trusted or prepared.size is None or prepared.size > BDAT_CHUNK:
                 # Until one transaction has gone through, or when the content is large,
@@ -412,17 +425,24 @@ class AsyncSMTPClient:
                 if tx.failed_before_content:
                     tx.abandoned = True
                     return bytearray(await self._queue(Rset(), None, group, outstanding))
-            await self._write_bdat(tx, group, outstanding)
+            await self._write_bdat(tx, features, group, outstanding)
             if tx.abandoned:
                 return bytearray(await self._queue(Rset(), None, bytearray(), outstanding))
             outstanding.append(tx)
-            window = TRANSACTION_WINDOW if conn.pipelining else 0
+            window = TRANSACTION_WINDOW if features.pipelining else 0
             while len(outstanding) > window:
                 await self._collect(outstanding)
             return bytearray()
         group += await self._queue(Data(), tx, group, outstanding)
         await self._flush(group)
         outstanding.append(tx)
+        return None
+
+    async def _finish_transaction(
+        self, tx: Transaction, features: SessionFeatures, outstanding: deque[Transaction]
+    ) -> bytearray:
+        """After DATA: the content on a 354; return what must precede the next transaction."""
+        conn = self._require_conn()
         while tx.data_reply is None:
             await self._dispatch_next(outstanding)
         tail = bytearray()
@@ -430,7 +450,7 @@ class AsyncSMTPClient:
             # DATA refused: no content; RSET in case MAIL and RCPT left a transaction open.
             tail += await self._queue(Rset(), None, tail, outstanding)
             return tail
-        if not tx.accepted:
+        if not tx.any_accepted:
             # RFC 2920 §3.1 (case 39): every RCPT failed yet DATA got 354: send no
             # content, just end it, then reset.
             tail += conn.end_content()
@@ -439,7 +459,7 @@ class AsyncSMTPClient:
         # The end of the content is not written yet: it goes out together with the next
         # transaction's MAIL/RCPT/DATA (RFC 2920 §3.1: content may open a group), so a
         # stream of small messages costs one write and one round trip each.
-        tail += await self._write_content(tx)
+        tail += await self._write_content(tx, features)
         tail += conn.end_content()
         return tail
 
@@ -447,8 +467,6 @@ class AsyncSMTPClient:
         self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
     ) -> bool:
         """Without PIPELINING, learn the verdicts so far; True when the envelope was refused."""
-        if self._require_conn().pipelining:
-            return False
         await self._settle(group, outstanding)
         if tx.failed_before_content:
             tx.abandoned = True
@@ -460,8 +478,13 @@ class AsyncSMTPClient:
     ) -> bytes:
         """The bytes for ``command``; without PIPELINING, first finish the previous exchange."""
         conn = self._require_conn()
-        if conn.pending:
+        if conn.pending and not conn.pipelining:
             await self._settle(group, outstanding)
+        return self._encode(command, tag)
+
+    def _encode(self, command: Command, tag: object) -> bytes:
+        """The bytes for ``command``, queued in the core (and shown in the transcript)."""
+        conn = self._require_conn()
         data = conn.send(command, tag=tag)
         if self.transcript is not None:
             self.transcript.client(command.redacted(), tls=conn.tls_active)
@@ -483,32 +506,40 @@ class AsyncSMTPClient:
             raise InputError("the message has 8-bit content and the server does not offer"
                              " 8BITMIME", field="body")
 
-    async def _write_content(self, tx: Transaction) -> bytearray:
+    async def _write_content(self, tx: Transaction, features: SessionFeatures) -> bytearray:
         conn = self._require_conn()
         buffer = bytearray()
-        allow_8bit = self.extensions.has("8BITMIME")
+        # Whole messages were checked for 8-bit content before the transaction began.
+        scan_8bit = tx.prepared.eight_bit is None
         for chunk in tx.prepared.chunks():
-            self._refuse_8bit(chunk, allow_8bit)
+            if scan_8bit:
+                self._refuse_8bit(chunk, features.eight_bit_mime)
             tx.size += len(chunk)
             buffer += conn.send_content(chunk)
             if len(buffer) >= WRITE_SIZE:
                 await self._write(buffer, "BLOCK")
                 buffer = bytearray()
         tx.content_sent = True
-        self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)
+        if self.transcript is not None:
+            self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)
         return buffer
 
     async def _write_bdat(
-        self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
+        self,
+        tx: Transaction,
+        features: SessionFeatures,
+        group: bytearray,
+        outstanding: deque[Transaction],
     ) -> None:
         conn = self._require_conn()
         if conn.pending:
             await self._settle(group, outstanding)
         conn.start_bdat()
-        allow_8bit = self.extensions.has("8BITMIME")
+        scan_8bit = tx.prepared.eight_bit is None
         pending = b""
         for chunk in _rechunk(tx.prepared.chunks(), BDAT_CHUNK):
-            self._refuse_8bit(chunk, allow_8bit)
+            if scan_8bit:
+                self._refuse_8bit(chunk, features.eight_bit_mime)
             if pending:
                 group += conn.send_bdat(pending, last=False, tag=tx)
                 await self._flush(group)
@@ -542,15 +573,23 @@ class AsyncSMTPClient:
             self._bdat_trusted = True
 
     async def _dispatch_next(self, outstanding: deque[Transaction]) -> None:
+        """Hand the next reply, and every reply already received after it, to its
+        transaction (one wait at most; a pipelined group's replies usually come together)."""
         reply = await self._read_reply()
-        tx = reply.tag
-        if isinstance(tx, Transaction):
-            tx.on_reply(reply)
-            if tx.use_bdat and tx.final_reply is reply and reply.code == 250:
-                self._bdat_trusted = True
-        if reply.code == 421:
-            raise ServiceClosing(reply.code, reply.text, command=reply.verb,
-                                 enhanced_status=reply.enhanced_status)
+        conn = self._require_conn()
+        while True:
+            tx = reply.tag
+            if isinstance(tx, Transaction):
+                tx.on_reply(reply)
+                if tx.use_bdat and tx.final_reply is reply and reply.code == 250:
+                    self._bdat_trusted = True
+            if reply.code == 421:
+                raise ServiceClosing(reply.code, reply.text, command=reply.verb,
+                                     enhanced_status=reply.enhanced_status)
+            event = conn.next_event()
+            if event is NEED_DATA:
+                return
+            reply = self._reply_from(event)
 
     def _failure_for(self, tx: Transaction, exc: CdoMailError) -> CdoMailError:
         if tx.content_sent and tx.final_reply is None and isinstance(exc, TimeoutError):
@@ -616,19 +655,23 @@ class AsyncSMTPClient:
                         end = self._clock.reply_deadline(what or _timeout_key(conn))
                     conn.receive_data(await stream.read(READ_SIZE, self._clock.remaining(end)))
                     continue
-                if isinstance(event, Reply):
-                    if self.transcript is not None:
-                        self.transcript.server(event.lines, event.code, tls=conn.tls_active)
-                    return event
-                raise ServerDisconnected(
-                    f"{self.config.host}:{self.config.port} closed the connection"
-                    + (f" while {event.pending[0].verb} awaited its reply" if event.pending
-                       else "")
-                )
+                return self._reply_from(event)
         except CdoMailError:
             # Security rule 4: after a timeout or a broken reply the connection is never reused.
             await self._abort()
             raise
+
+    def _reply_from(self, event: Reply | ConnectionClosed) -> Reply:
+        """The reply (shown in the transcript), or the error for a closed connection."""
+        if isinstance(event, Reply):
+            if self.transcript is not None:
+                self.transcript.server(event.lines, event.code,
+                                       tls=self._require_conn().tls_active)
+            return event
+        raise ServerDisconnected(
+            f"{self.config.host}:{self.config.port} closed the connection"
+            + (f" while {event.pending[0].verb} awaited its reply" if event.pending else "")
+        )
 
     def _event(self, text: str, *, tls: bool = False) -> None:
         if self.transcript is not None:
@@ -688,6 +731,39 @@ class AsyncSMTPClient:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _prepared_items(
+    messages: Iterable[MessageInput | OutgoingMessage],
+) -> Iterator[PreparedMessage | InputError]:
+    """Each message checked and prepared in turn; bad input becomes its InputError."""
+    for message in messages:
+        try:
+            yield prepare_outgoing(message)
+        except InputError as exc:
+            yield exc
+
+
+def _check_features(prepared: PreparedMessage, features: SessionFeatures) -> None:
+    """Refuse, before its first command, a message this session cannot carry."""
+    if prepared.smtputf8 and not features.smtputf8:
+        raise InputError("an address is not ASCII and the server does not offer SMTPUTF8"
+                         " (RFC 6531)", field="recipient")
+    if prepared.eight_bit and not features.eight_bit_mime:
+        raise InputError("the message has 8-bit content and the server does not offer"
+                         " 8BITMIME: encode the body (quoted-printable or base64)",
+                         field="body")
+
+
+def _mail_options(prepared: PreparedMessage, features: SessionFeatures) -> tuple[str, ...]:
+    options: list[str] = []
+    if prepared.size is not None and features.size:
+        options.append(f"SIZE={prepared.size}")  # RFC 1870: lets the server refuse early
+    if prepared.eight_bit is not False and features.eight_bit_mime:
+        options.append("BODY=8BITMIME")
+    if prepared.smtputf8:
+        options.append("SMTPUTF8")
+    return (*options, *prepared.mail_options)
 
 
 def _timeout_key(conn: ClientConnection) -> str:

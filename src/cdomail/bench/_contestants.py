@@ -234,23 +234,30 @@ def _check_all_accepted(results: Sequence[Any], expected: int, name: str) -> Non
             raise RuntimeError(f"{name}: recipients refused: {result.refused}")
 
 
+def _with_envelope(messages: Sequence[bytes]) -> list[Any]:
+    """The messages as ``cdomail.OutgoingMessage`` with the envelope the peers are given."""
+    (outgoing,) = import_cdomail("OutgoingMessage")
+    return [outgoing(message, sender=SENDER, recipients=[RECIPIENT]) for message in messages]
+
+
 def run_cdomail_sync(endpoint: Endpoint, messages: Sequence[bytes], connections: int) -> float:
     """cdomail ``SMTPClient.send_many`` on one connection (pipelined when advertised)."""
     _require_one_connection(connections, "cdomail sync")
     (client_class,) = import_cdomail("SMTPClient")
+    items = _with_envelope(messages)
     start = time.perf_counter()
     with client_class(
         endpoint.host, endpoint.port, local_hostname=LOCAL_HOSTNAME,
         **_cdomail_tls_options(endpoint),
     ) as client:  # fmt: skip
-        results = client.send_many(messages)
+        results = client.send_many(items)
     elapsed = time.perf_counter() - start
     _check_all_accepted(results, len(messages), "cdomail sync")
     return elapsed
 
 
 async def _cdomail_async_session(
-    client_class: Any, endpoint: Endpoint, messages: Sequence[bytes]
+    client_class: Any, endpoint: Endpoint, messages: Sequence[Any]
 ) -> list[Any]:
     async with client_class(
         endpoint.host, endpoint.port, local_hostname=LOCAL_HOSTNAME,
@@ -267,7 +274,8 @@ def run_cdomail_async(endpoint: Endpoint, messages: Sequence[bytes], connections
     except ContestantUnavailable:
         pool_class = None
     (client_class,) = import_cdomail("AsyncSMTPClient")
-    shares = [messages[i::connections] for i in range(connections)]
+    items = _with_envelope(messages)
+    shares = [items[i::connections] for i in range(connections)]
 
     async def with_clients() -> list[Any]:
         batches = await asyncio.gather(
@@ -280,7 +288,7 @@ def run_cdomail_async(endpoint: Endpoint, messages: Sequence[bytes], connections
             endpoint.host, endpoint.port, max_connections=connections,
             local_hostname=LOCAL_HOSTNAME, **_cdomail_tls_options(endpoint),
         ) as pool:  # fmt: skip
-            results: list[Any] = await pool.send_many(messages)
+            results: list[Any] = await pool.send_many(items)
         return results
 
     async def main() -> tuple[float, list[Any]]:

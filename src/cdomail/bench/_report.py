@@ -233,9 +233,11 @@ def render_markdown(results: BenchResults, command: str, chart_name: str | None)
         "connection at the nominal RTT; for 1 and 4 it is the sink's own rate (below).",
         "- *cdomail ÷ this*: cdomail's messages/s divided by this contestant's (for the "
         "attachment: how many times faster cdomail was).",
-        "- smtplib and aiosmtplib are given the envelope (`sendmail(from, [to], bytes)`); "
-        "cdomail's `send_many(messages)` derives and checks it from each message's headers, "
-        "so that work is inside cdomail's time. smtp-source sends copies of the same message "
+        "- Every Python contestant is given the same envelope: smtplib and aiosmtplib as "
+        "`sendmail(from, [to], bytes)`, cdomail as `send_many([OutgoingMessage(bytes, "
+        "sender=from, recipients=[to]), ...])`. cdomail still checks each address and the "
+        "header block (no bare CR/LF, no line over 998 octets, Bcc removed) before sending; "
+        "that work is inside its time. smtp-source sends copies of the same message "
         "(`-F`), with `-d` (one session for all messages).",
         "- smtp-sink does not implement CHUNKING, so BDAT is not exercised here; every "
         "contestant uses DATA.",

@@ -31,17 +31,22 @@ def check_argument(value: str, what: str) -> str:
     return value
 
 
+_NOT_IN_PATH = re.compile(r"[\x00-\x1f\x7f<> ]")
+
+
 def _check_path(address: str, what: str) -> str:
-    check_argument(address, what)
-    if any(c in address for c in "<> "):
+    if _NOT_IN_PATH.search(address):  # one scan for the common, clean case
+        check_argument(address, what)
         raise LocalProtocolError(f"{what} contains '<', '>' or a space: {address!r}")
     return address
 
 
 def _check_options(options: tuple[str, ...], what: str) -> None:
     for option in options:
-        check_argument(option, what)
+        # The parameter syntax admits no control character, so one match settles the
+        # common case; check_argument then only words the error.
         if not is_esmtp_parameter(option):
+            check_argument(option, what)
             raise LocalProtocolError(f"{what} is not an ESMTP parameter: {option!r}")
 
 
@@ -61,6 +66,8 @@ class Command:
     ends_group: ClassVar[bool] = False
     #: The command line carries a secret (AUTH initial response, SASL answers).
     secret: ClassVar[bool] = False
+    #: Its reply can change the connection's state (EHLO, STARTTLS, AUTH, DATA, QUIT).
+    reply_moves_state: ClassVar[bool] = False
 
     def to_bytes(self) -> bytes:
         """The command line, CRLF included."""
@@ -77,6 +84,7 @@ class Ehlo(Command):
 
     name: str
     verb: ClassVar[str] = "EHLO"
+    reply_moves_state: ClassVar[bool] = True
     ends_group: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -100,6 +108,7 @@ class StartTLS(Command):
     """STARTTLS (RFC 3207)."""
 
     verb: ClassVar[str] = "STARTTLS"
+    reply_moves_state: ClassVar[bool] = True
     ends_group: ClassVar[bool] = True
 
 
@@ -110,6 +119,7 @@ class Auth(Command):
     mechanism: str
     initial_response: str | None = field(default=None, repr=False)
     verb: ClassVar[str] = "AUTH"
+    reply_moves_state: ClassVar[bool] = True
     ends_group: ClassVar[bool] = True
     secret: ClassVar[bool] = True
 
@@ -137,6 +147,7 @@ class AuthResponse(Command):
 
     data: str = field(repr=False)
     verb: ClassVar[str] = "AUTH-RESPONSE"
+    reply_moves_state: ClassVar[bool] = True
     ends_group: ClassVar[bool] = True
     secret: ClassVar[bool] = True
 
@@ -163,7 +174,7 @@ class MailFrom(Command):
         _check_options(self.options, "MAIL parameter")
 
     def to_bytes(self) -> bytes:
-        tail = "".join(" " + o for o in self.options)
+        tail = " " + " ".join(self.options) if self.options else ""
         return _utf8(f"MAIL FROM:<{self.address}>{tail}\r\n")
 
 
@@ -182,7 +193,7 @@ class RcptTo(Command):
         _check_options(self.options, "RCPT parameter")
 
     def to_bytes(self) -> bytes:
-        tail = "".join(" " + o for o in self.options)
+        tail = " " + " ".join(self.options) if self.options else ""
         return _utf8(f"RCPT TO:<{self.address}>{tail}\r\n")
 
 
@@ -191,6 +202,7 @@ class Data(Command):
     """DATA (RFC 5321 §4.1.1.4); content follows only after a 354."""
 
     verb: ClassVar[str] = "DATA"
+    reply_moves_state: ClassVar[bool] = True
     ends_group: ClassVar[bool] = True
 
 
@@ -240,4 +252,5 @@ class Quit(Command):
     """QUIT (RFC 5321 §4.1.1.10)."""
 
     verb: ClassVar[str] = "QUIT"
+    reply_moves_state: ClassVar[bool] = True
     ends_group: ClassVar[bool] = True

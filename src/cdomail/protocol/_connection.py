@@ -41,6 +41,11 @@ from ._extensions import Extensions
 from ._reply import MAX_LINE_LENGTH, MAX_REPLY_LENGTH, Reply, ReplyParser
 from ._state import SEND_TRANSITIONS, ClientState
 
+#: Nothing may be written in these states, whatever the command (see ``_check_can_write``).
+_NO_WRITE_STATES = frozenset((ClientState.CLOSED, ClientState.TLS_HANDSHAKE))
+#: Commands with rules beyond the state table (checked in ``_check_special``).
+_CHECKED_BEFORE_SENDING = (StartTLS, Auth, AuthResponse, Bdat)
+
 
 class _Sentinel(enum.Enum):
     NEED_DATA = "NEED_DATA"
@@ -77,6 +82,7 @@ class ClientConnection:
         self.state = ClientState.CONNECTING
         #: Extensions from the last successful EHLO; ``None`` before it (and after STARTTLS).
         self.extensions: Extensions | None = None
+        self._pipelining = False  # worked out when the extensions change: read per command
         #: True once the driver reported a completed TLS handshake (or implicit TLS).
         self.tls_active = False
         self.authenticated = False
@@ -109,20 +115,32 @@ class ClientConnection:
     @property
     def pipelining(self) -> bool:
         """Whether commands may be pipelined: advertised (RFC 2920) and not disabled."""
-        return (
-            self._allow_pipelining
-            and self.extensions is not None
-            and self.extensions.has("PIPELINING")
+        return self._pipelining
+
+    def _set_extensions(self, extensions: Extensions | None) -> None:
+        self.extensions = extensions
+        self._pipelining = (
+            self._allow_pipelining and extensions is not None and extensions.has("PIPELINING")
         )
 
     # -- sending -------------------------------------------------------------------
 
     def send(self, command: Command, *, tag: object = None) -> bytes:
         """Validate ``command`` against the state and return its bytes to write."""
-        self._check_can_write(command)
+        if self._pending or self.state in _NO_WRITE_STATES:
+            self._check_can_write(command)
         transitions = SEND_TRANSITIONS.get(type(command))
         if transitions is None or self.state not in transitions:
             raise LocalProtocolError(f"cannot send {command.verb} in state {self.state.value}")
+        if isinstance(command, _CHECKED_BEFORE_SENDING):
+            self._check_special(command)
+        data = command.to_bytes()
+        self.state = transitions[self.state]
+        self._pending.append((command, tag))
+        return data
+
+    def _check_special(self, command: Command) -> None:
+        """Rules beyond the state table: extensions, TLS state, SASL turn-taking."""
         if isinstance(command, StartTLS):
             if self.tls_active:
                 raise LocalProtocolError("STARTTLS on a connection that already uses TLS")
@@ -135,10 +153,6 @@ class ClientConnection:
             self._challenge_open = False
         if isinstance(command, Bdat):
             raise LocalProtocolError("use send_bdat() for BDAT")
-        data = command.to_bytes()
-        self.state = transitions[self.state]
-        self._pending.append((command, tag))
-        return data
 
     def send_content(self, chunk: bytes) -> bytes:
         """Encode one chunk of message content after DATA's 354."""
@@ -218,10 +232,11 @@ class ClientConnection:
         if self.state is ClientState.TLS_HANDSHAKE:
             self._poison("data arrived after the STARTTLS 220 and before the TLS handshake")
         replies = self._parser.feed(data)
+        append = self._events.append
         for index, reply in enumerate(replies):
             if self.closed:
                 break  # after a 421 nothing the server says is acted on (security case 31)
-            self._events.append(self._pair(reply))
+            append(self._pair(reply))
             if self.state is ClientState.TLS_HANDSHAKE and (
                 index < len(replies) - 1 or self._parser.buffered
             ):
@@ -244,7 +259,7 @@ class ClientConnection:
         self.tls_active = True
         if self.state is ClientState.TLS_HANDSHAKE:
             self.state = ClientState.GREETED
-            self.extensions = None
+            self._set_extensions(None)
             self.authenticated = False
             self._parser.clear()
 
@@ -258,7 +273,10 @@ class ClientConnection:
             raise self._poison(f"unsolicited reply from the server: {code}")
         command, tag = self._pending.popleft()
         paired = Reply(code, lines, command, tag)
-        self._apply(paired, command)
+        # Replies to MAIL, RCPT, the end of data, RSET and NOOP move no state: the hot
+        # path of a pipelined batch skips _apply for them.
+        if code == 421 or command.reply_moves_state:
+            self._apply(paired, command)
         return paired
 
     def _apply(self, reply: Reply, command: Command) -> None:
@@ -268,11 +286,18 @@ class ClientConnection:
             # RFC 5321 §3.8: the server is closing; nothing more will be answered.
             self._close()
             return
-        if isinstance(command, Ehlo):
+        if isinstance(command, Data):  # first: the one that comes with every message
+            if code == 354:
+                self.state = ClientState.CONTENT
+                self._encoder = ContentEncoder(dot_stuff=True)
+                self._content_tag = reply.tag
+            else:
+                self.state = ClientState.READY
+        elif isinstance(command, Ehlo):
             if code == 250:
                 self.state = ClientState.READY
                 is_helo = command.verb == "HELO"
-                self.extensions = Extensions() if is_helo else Extensions.parse(reply.lines)
+                self._set_extensions(Extensions() if is_helo else Extensions.parse(reply.lines))
         elif isinstance(command, StartTLS):
             # RFC 3207 §4: only 220 means "go ahead"; 454, 501 ... leave us in plaintext.
             self.state = ClientState.TLS_HANDSHAKE if code == 220 else ClientState.READY
@@ -282,13 +307,6 @@ class ClientConnection:
             else:
                 self.state = ClientState.READY
                 self.authenticated = code == 235
-        elif isinstance(command, Data):
-            if code == 354:
-                self.state = ClientState.CONTENT
-                self._encoder = ContentEncoder(dot_stuff=True)
-                self._content_tag = reply.tag
-            else:
-                self.state = ClientState.READY
         elif isinstance(command, Quit):
             self._close()
 

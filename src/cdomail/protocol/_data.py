@@ -68,28 +68,39 @@ class ContentEncoder:
     def _normalise(self, data: bytes) -> bytes:
         if not data:
             return b""
-        # Work in LF-only form, then expand: CRLF -> LF, lone CR -> LF, LF -> CRLF.
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\r\n")
+        line_ends = len(lines) - 1
+        if data.count(b"\n") == line_ends and data.count(b"\r") == line_ends:
+            # Already CRLF throughout (the usual case): no copy to normalise, and the
+            # lines split here serve the length check too.
+            newline = b"\r\n"
+        else:
+            # Work in LF-only form, then expand: CRLF -> LF, lone CR -> LF, LF -> CRLF.
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            newline = b"\n"
+            lines = data.split(newline) if self._check_length else lines
         if self._check_length:
-            self._check_lines(data)
+            self._check_lines(lines)
         if self._dot_stuff:
             if self._at_line_start and data.startswith(b"."):
                 data = b"." + data
-            data = data.replace(b"\n.", b"\n..")
+            stuffed = newline + b"."
+            if stuffed in data:
+                data = data.replace(stuffed, stuffed + b".")
         self._at_line_start = data.endswith(b"\n")
-        return data.replace(b"\n", b"\r\n")
+        return data if newline == b"\r\n" else data.replace(b"\n", b"\r\n")
 
-    def _check_lines(self, data: bytes) -> None:
-        first_end = data.find(b"\n")
-        if first_end < 0:
-            self._line_length += len(data)
-        else:
-            longest = max(map(len, data[first_end + 1 :].split(b"\n")))
-            if self._line_length + first_end > MAX_CONTENT_LINE or longest > MAX_CONTENT_LINE:
-                self._too_long()
-            self._line_length = len(data) - data.rfind(b"\n") - 1
-        if self._line_length > MAX_CONTENT_LINE:
+    def _check_lines(self, lines: list[bytes]) -> None:
+        """``lines``: the chunk split at its line ends (the last one may be unfinished)."""
+        # The first piece continues the unfinished line of the previous chunk.
+        if self._line_length + len(lines[0]) > MAX_CONTENT_LINE:
             self._too_long()
+        if len(lines) == 1:
+            self._line_length += len(lines[0])
+            return
+        if max(map(len, lines)) > MAX_CONTENT_LINE:
+            self._too_long()
+        self._line_length = len(lines[-1])
 
     @staticmethod
     def _too_long() -> None:

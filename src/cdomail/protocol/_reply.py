@@ -76,6 +76,11 @@ class Reply:
 
 
 _VALID_FIRST_DIGITS = frozenset(b"2345")
+#: A well-formed reply line (RFC 5321 §4.2): code, then " ", "-" or nothing, then text.
+#: Lines it does not match go through ``_check_line``, which names the problem.
+#: Lines that are each a whole reply: "NNN text" or a bare "NNN" (no "NNN-" continuation).
+_SINGLE_LINE_REPLIES = re.compile(rb"(?:[2-5][0-9][0-9](?: [^\n]*|\r?)\n)*")
+_REPLY_LINE = re.compile(rb"([2-5][0-9][0-9])([ -]|(?=\r?\Z))(.*?)\r?", re.DOTALL)
 
 
 class ReplyParser:
@@ -116,6 +121,19 @@ class ReplyParser:
                 f"reply line longer than {self._max_line} bytes without a line end"
             )
         self._buffer = rest
+        end = len(data) - len(rest)
+        if (
+            end <= self._max_line
+            and not self._lines
+            and _SINGLE_LINE_REPLIES.fullmatch(data, 0, end)
+        ):
+            # Common case: only one-line replies (a pipelined group's MAIL/RCPT/DATA/end
+            # of data), too short for any bound: checked by one match, no per-line calls.
+            return [
+                (int(line[:3]), ((line[4:-1] if line.endswith(b"\r") else line[4:])
+                                 .decode("utf-8", "replace"),))
+                for line in complete
+            ]
         replies: list[tuple[int, tuple[str, ...]]] = []
         for raw in complete:
             reply = self._take_line(raw)
@@ -130,6 +148,26 @@ class ReplyParser:
         self._reply_size += length
         if self._reply_size > self._max_reply:
             raise RemoteProtocolError(f"reply longer than {self._max_reply} bytes")
+        match = _REPLY_LINE.fullmatch(raw)
+        if match is not None and (self._code is None or match[1] == self._code):
+            # The usual, well-formed line: one C-level match instead of the checks below.
+            code, separator, text_bytes = match.groups()
+        else:
+            code, separator, text_bytes = self._check_line(raw)
+        # RFC 5321 §4.2: text is meant to be ASCII; decode tolerantly, act on the code only.
+        text = text_bytes.decode("utf-8", "replace")
+        if separator == b"-":
+            self._code = code
+            self._lines.append(text)
+            return None
+        lines = (*self._lines, text) if self._lines else (text,)
+        self._lines = []
+        self._code = None
+        self._reply_size = 0
+        return int(code), lines
+
+    def _check_line(self, raw: bytes) -> tuple[bytes, bytes, bytes]:
+        """Split a line the fast pattern did not accept, or name what is wrong with it."""
         line = raw[:-1] if raw.endswith(b"\r") else raw
         code = line[:3]
         if len(code) != 3 or not code.isdigit() or code[0] not in _VALID_FIRST_DIGITS:
@@ -142,14 +180,4 @@ class ReplyParser:
             raise RemoteProtocolError(
                 f"reply continued with code {code.decode()} after {self._code.decode()}"
             )
-        # RFC 5321 §4.2: text is meant to be ASCII; decode tolerantly, act on the code only.
-        text = line[4:].decode("utf-8", "replace")
-        if separator == b"-":
-            self._code = code
-            self._lines.append(text)
-            return None
-        lines = (*self._lines, text) if self._lines else (text,)
-        self._lines = []
-        self._code = None
-        self._reply_size = 0
-        return int(code), lines
+        return code, separator, line[4:]

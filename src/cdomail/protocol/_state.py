@@ -62,6 +62,10 @@ class ClientState(enum.Enum):
     #: The connection is over (EOF, 421, QUIT answered); nothing more may be sent.
     CLOSED = "closed"
 
+    # Members are singletons compared by identity, so identity hashing is exact; Enum's
+    # own __hash__ is Python code, and the state is looked up in a table on every command.
+    __hash__ = object.__hash__
+
 
 _SESSION_OPEN = (ClientState.READY, ClientState.MAIL, ClientState.RCPT, ClientState.BDAT)
 
