@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 import ssl
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -116,6 +117,64 @@ def test_send_many_reports_bad_input_per_message(lab: Lab) -> None:
     assert [r.ok for r in results] == [True, False, True]
     assert isinstance(results[1].error, cdomail.InputError)
     assert len(lab.messages) == 2
+
+
+@pytest.mark.parametrize("chunking", [True, False], ids=["bdat", "data"])
+def test_send_many_takes_a_per_message_envelope(lab: Lab, chunking: bool) -> None:
+    items = [
+        cdomail.OutgoingMessage(make_message("first"), sender="bounce@cdomail.test",
+                                recipients=["x@cdomail.test", "y@cdomail.test"]),
+        make_message("second"),  # envelope from its headers
+        cdomail.OutgoingMessage(make_message("third"), sender="", recipients=["z@cdomail.test"]),
+        # The lab offers no DSN, so it refuses NOTIFY: the parameter did reach the wire.
+        cdomail.OutgoingMessage(make_message("dsn"), recipients=["d@cdomail.test"],
+                                rcpt_options=["NOTIFY=NEVER"]),
+        cdomail.OutgoingMessage(make_message("bad"),
+                                recipients="z@cdomail.test"),  # type: ignore[arg-type]
+        cdomail.OutgoingMessage(make_message("fourth"), mail_options=["BAD OPTION"]),
+    ]
+    transcript = Transcript()
+    with client(lab, chunking=chunking, transcript=transcript) as smtp:
+        results = smtp.send_many(items)
+    assert [r.ok for r in results] == [True, True, True, False, False, False]
+    assert isinstance(results[3].error, cdomail.RecipientsRefused)
+    assert "RCPT TO:<d@cdomail.test> NOTIFY=NEVER" in transcript.render()
+    assert "not one string" in str(results[4].error)
+    assert "mail_options" in str(results[5].error)
+    envelopes = [(m.mail_from, m.rcpt_tos) for m in lab.messages]
+    assert envelopes == [
+        ("bounce@cdomail.test", ["x@cdomail.test", "y@cdomail.test"]),
+        ("sender@cdomail.test", ["a@cdomail.test", "b@cdomail.test"]),
+        ("<>", ["z@cdomail.test"]),
+    ]
+    assert [parsed(m.data)["Subject"] for m in lab.messages] == ["first", "second", "third"]
+
+
+def test_send_many_prepares_each_message_as_it_goes(lab: Lab) -> None:
+    """Messages are taken from the iterable one at a time, while earlier ones are on the
+    wire: a generator that fails half-way has its first messages delivered already, and
+    the failure reaches the caller (the connection is dropped, never reused)."""
+    delivered_when_asked: list[int] = []
+
+    def messages() -> Iterator[EmailMessage]:
+        for number in range(6):
+            delivered_when_asked.append(len(lab.messages))
+            if number == 5:
+                raise RuntimeError("the caller's source broke")
+            yield make_message(f"m{number}")
+
+    with client(lab, chunking=False) as smtp:
+        with pytest.raises(RuntimeError, match="source broke"):
+            smtp.send_many(messages())
+        assert not smtp.is_connected
+    assert lab.wait_sessions_closed()
+    # With DATA, message k+1 is asked for once message k's DATA went out, by when the
+    # final reply of message k-2 has been read: the iterable is consumed as the batch
+    # runs, not all at once before the first byte.
+    assert delivered_when_asked[:2] == [0, 0]
+    assert delivered_when_asked[5] >= 3
+    # Message 3's content went out with message 4's MAIL/RCPT/DATA; 4 never got content.
+    assert [parsed(m.data)["Subject"] for m in lab.messages] == [f"m{i}" for i in range(4)]
 
 
 def test_large_message_streams_through_bdat_chunks(lab: Lab, tmp_path: Path) -> None:

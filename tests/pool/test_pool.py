@@ -199,6 +199,28 @@ def test_envelope_overrides_reach_the_server(lab: Lab) -> None:
     assert stored.rcpt_tos == ["x@cdomail.test", "y@cdomail.test"]
 
 
+def test_send_many_takes_per_message_envelopes(lab: Lab) -> None:
+    items = [
+        cdomail.OutgoingMessage(make_message(f"env {i}"), sender=f"bounce{i}@cdomail.test",
+                                recipients=[f"x{i}@cdomail.test"])
+        for i in range(10)
+    ]
+    items.insert(3, cdomail.OutgoingMessage(raw_message("bad"), sender="bad address"))
+
+    async def main() -> list[SendResult]:
+        async with lab_pool(lab, max_connections=2) as pool:
+            results: list[SendResult] = await pool.send_many(items)
+            return results
+
+    results = run(main())
+    assert [r.ok for r in results] == [True] * 3 + [False] + [True] * 7
+    assert isinstance(results[3].error, cdomail.InputError)
+    envelopes = sorted((m.mail_from, tuple(m.rcpt_tos)) for m in lab.messages)
+    assert envelopes == sorted(
+        (f"bounce{i}@cdomail.test", (f"x{i}@cdomail.test",)) for i in range(10)
+    )
+
+
 @pytest.mark.parametrize(
     ("options", "field"),
     [({"max_connections": 0}, "max_connections"), ({"retries": -1}, "retries"),

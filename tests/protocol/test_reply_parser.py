@@ -83,3 +83,29 @@ def test_buffered_counts_partial_lines() -> None:
     parser = ReplyParser()
     assert parser.feed(b"220 ok\r\n250-AU") != []
     assert parser.buffered == len(b"250-AU")
+
+
+ONE_LINE_REPLIES = (
+    b"250 2.1.0 Ok\r\n250\r\n354\n250 \r\n221 bye\n"
+    b"250 text with\rinner CR\r\n550 5.1.1 caf\xc3\xa9 \xff\r\n250 trailing CRs\r\r\n"
+)
+
+
+def test_one_line_replies_read_alike_in_one_chunk_or_line_by_line() -> None:
+    """A chunk of one-line replies is parsed in one pass; a chunk over the line bound
+    takes the line-by-line path. Both must give exactly the same replies."""
+    small = ReplyParser(max_line_length=40)  # the chunk is longer: line by line
+    assert len(ONE_LINE_REPLIES) > 40
+    one_pass = ReplyParser().feed(ONE_LINE_REPLIES)
+    assert small.feed(ONE_LINE_REPLIES) == one_pass
+    assert one_pass == [
+        (250, ("2.1.0 Ok",)), (250, ("",)), (354, ("",)), (250, ("",)), (221, ("bye",)),
+        (250, ("text with\rinner CR",)), (550, ("5.1.1 café \ufffd",)),
+        (250, ("trailing CRs\r",)),
+    ]
+
+
+@pytest.mark.parametrize("line", [b"250x\r\n", b"25 short\r\n", b"650 bad\r\n", b"250\tx\r\n"])
+def test_a_bad_line_among_good_ones_is_still_refused(line: bytes) -> None:
+    with pytest.raises(RemoteProtocolError):
+        ReplyParser().feed(b"250 ok\r\n" + line + b"250 ok\r\n")
