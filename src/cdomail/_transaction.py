@@ -54,6 +54,11 @@ class SessionFeatures:
 class Transaction:
     """Replies of one message, and what they add up to."""
 
+    # Slots: a batch keeps thousands of these alive, and each __dict__ is one more
+    # object for the garbage collector to walk.
+    __slots__ = ("abandoned", "content_sent", "data_reply", "failure", "final_reply",
+                 "mail_reply", "prepared", "rcpt_replies", "size", "tls", "use_bdat")
+
     def __init__(self, prepared: PreparedMessage, tls: TLSInfo | None) -> None:
         self.prepared = prepared
         #: The TLS session the transaction ran in (None: plaintext).

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email import policy
 from email.errors import NonASCIILocalPartDefect, ObsoleteHeaderDefect
 from email.headerregistry import Address
@@ -101,7 +101,7 @@ def needs_smtputf8(address: str) -> bool:
     return not address.isascii()
 
 
-@dataclass
+@dataclass(slots=True)
 class PreparedMessage:
     """A message ready to go: envelope, header block, and the rest as chunks."""
 
@@ -116,7 +116,6 @@ class PreparedMessage:
     smtputf8: bool = False
     mail_options: tuple[str, ...] = ()
     rcpt_options: tuple[str, ...] = ()
-    extra: dict[str, object] = field(default_factory=dict)
     #: The whole message (cleaned header block and body) when it was given at once:
     #: sent as one chunk, and can be sent again.
     content: bytes | None = None

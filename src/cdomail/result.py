@@ -9,7 +9,7 @@ from .protocol import Reply
 from .tls import TLSInfo
 
 
-@dataclass
+@dataclass(slots=True)
 class SendResult:
     """The outcome of one message.
 

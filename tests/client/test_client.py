@@ -121,7 +121,7 @@ def test_send_many_reports_bad_input_per_message(lab: Lab) -> None:
 
 @pytest.mark.parametrize("chunking", [True, False], ids=["bdat", "data"])
 def test_send_many_takes_a_per_message_envelope(lab: Lab, chunking: bool) -> None:
-    items = [
+    items: list[cdomail.OutgoingMessage | EmailMessage] = [
         cdomail.OutgoingMessage(make_message("first"), sender="bounce@cdomail.test",
                                 recipients=["x@cdomail.test", "y@cdomail.test"]),
         make_message("second"),  # envelope from its headers
@@ -129,8 +129,7 @@ def test_send_many_takes_a_per_message_envelope(lab: Lab, chunking: bool) -> Non
         # The lab offers no DSN, so it refuses NOTIFY: the parameter did reach the wire.
         cdomail.OutgoingMessage(make_message("dsn"), recipients=["d@cdomail.test"],
                                 rcpt_options=["NOTIFY=NEVER"]),
-        cdomail.OutgoingMessage(make_message("bad"),
-                                recipients="z@cdomail.test"),  # type: ignore[arg-type]
+        cdomail.OutgoingMessage(make_message("bad"), recipients="z@cdomail.test"),
         cdomail.OutgoingMessage(make_message("fourth"), mail_options=["BAD OPTION"]),
     ]
     transcript = Transcript()

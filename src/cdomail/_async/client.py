@@ -69,6 +69,8 @@ WRITE_SIZE = 256 * 1024
 BDAT_CHUNK = 1024 * 1024
 #: With PIPELINING + CHUNKING, how many whole transactions may wait for their verdict at once.
 TRANSACTION_WINDOW = 32
+#: DATA carries no argument: one value serves every transaction.
+_DATA = Data()
 
 
 class AsyncSMTPClient:
@@ -433,7 +435,7 @@ class AsyncSMTPClient:
             while len(outstanding) > window:
                 await self._collect(outstanding)
             return bytearray()
-        group += await self._queue(Data(), tx, group, outstanding)
+        group += await self._queue(_DATA, tx, group, outstanding)
         await self._flush(group)
         outstanding.append(tx)
         return None

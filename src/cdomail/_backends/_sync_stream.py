@@ -44,11 +44,12 @@ class NetworkStream:
 
     def write(self, data: bytes | bytearray | memoryview, timeout: float | None) -> None:
         """All of ``data``, or an error."""
-        view = memoryview(data)
+        view = data  # a memoryview only after a partial write (rare on a small batch)
         deadline: float | None = None
         while view:
             try:
-                view = view[self._sock.send(view) :]
+                sent = self._sock.send(view)
+                view = b"" if sent == len(view) else memoryview(view)[sent:]
                 continue
             except (BlockingIOError, ssl.SSLWantWriteError):
                 wait_for_write = True

@@ -70,6 +70,8 @@ WRITE_SIZE = 256 * 1024
 BDAT_CHUNK = 1024 * 1024
 #: With PIPELINING + CHUNKING, how many whole transactions may wait for their verdict at once.
 TRANSACTION_WINDOW = 32
+#: DATA carries no argument: one value serves every transaction.
+_DATA = Data()
 
 
 class SMTPClient:
@@ -434,7 +436,7 @@ class SMTPClient:
             while len(outstanding) > window:
                 self._collect(outstanding)
             return bytearray()
-        group += self._queue(Data(), tx, group, outstanding)
+        group += self._queue(_DATA, tx, group, outstanding)
         self._flush(group)
         outstanding.append(tx)
         return None

@@ -56,7 +56,7 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Command:
     """Base of all commands. ``verb`` names it; ``to_bytes()`` is its wire form."""
 
@@ -78,7 +78,7 @@ class Command:
         return self.to_bytes()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ehlo(Command):
     """EHLO with the client's name (RFC 5321 §4.1.1.1)."""
 
@@ -96,14 +96,14 @@ class Ehlo(Command):
         return f"{self.verb} {self.name}\r\n".encode("ascii", "strict")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Helo(Ehlo):
     """HELO, the pre-ESMTP greeting; only the driver's policy decides to use it."""
 
     verb: ClassVar[str] = "HELO"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StartTLS(Command):
     """STARTTLS (RFC 3207)."""
 
@@ -112,7 +112,7 @@ class StartTLS(Command):
     ends_group: ClassVar[bool] = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Auth(Command):
     """AUTH mechanism [initial-response] (RFC 4954). The response is base64 text."""
 
@@ -141,7 +141,7 @@ class Auth(Command):
         return b"AUTH " + self.mechanism.encode("ascii") + suffix + b"\r\n"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthResponse(Command):
     """One line of a SASL exchange after a 334 challenge; ``*`` cancels (RFC 4954 §4)."""
 
@@ -161,7 +161,7 @@ class AuthResponse(Command):
         return b"***\r\n"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MailFrom(Command):
     """MAIL FROM:<reverse-path> [parameters] (RFC 5321 §4.1.1.2)."""
 
@@ -178,7 +178,7 @@ class MailFrom(Command):
         return _utf8(f"MAIL FROM:<{self.address}>{tail}\r\n")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RcptTo(Command):
     """RCPT TO:<forward-path> [parameters] (RFC 5321 §4.1.1.3)."""
 
@@ -197,7 +197,7 @@ class RcptTo(Command):
         return _utf8(f"RCPT TO:<{self.address}>{tail}\r\n")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Data(Command):
     """DATA (RFC 5321 §4.1.1.4); content follows only after a 354."""
 
@@ -206,7 +206,7 @@ class Data(Command):
     ends_group: ClassVar[bool] = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EndOfData(Command):
     """The content's terminating ``CRLF.CRLF``; its reply is the message's final verdict."""
 
@@ -216,7 +216,7 @@ class EndOfData(Command):
         return b".\r\n"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bdat(Command):
     """BDAT size [LAST] (RFC 3030 §2); the chunk's octets follow the command at once."""
 
@@ -232,14 +232,14 @@ class Bdat(Command):
         return f"BDAT {self.size}{' LAST' if self.last else ''}\r\n".encode("ascii")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rset(Command):
     """RSET: abandon the current transaction (RFC 5321 §4.1.1.5)."""
 
     verb: ClassVar[str] = "RSET"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Noop(Command):
     """NOOP."""
 
@@ -247,7 +247,7 @@ class Noop(Command):
     ends_group: ClassVar[bool] = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Quit(Command):
     """QUIT (RFC 5321 §4.1.1.10)."""
 

@@ -41,8 +41,21 @@ from ._extensions import Extensions
 from ._reply import MAX_LINE_LENGTH, MAX_REPLY_LENGTH, Reply, ReplyParser
 from ._state import SEND_TRANSITIONS, ClientState
 
+# The states as module constants: an Enum member lookup costs about 0.1 µs in CPython
+# 3.11, and the state is compared on every command and every reply of a batch.
+_BDAT = ClientState.BDAT
+_CLOSED = ClientState.CLOSED
+_CONNECTING = ClientState.CONNECTING
+_CONTENT = ClientState.CONTENT
+_GREETED = ClientState.GREETED
+_RCPT = ClientState.RCPT
+_READY = ClientState.READY
+_TLS_HANDSHAKE = ClientState.TLS_HANDSHAKE
+
+#: Commands without arguments are values: one instance serves every transaction.
+_END_OF_DATA = EndOfData()
 #: Nothing may be written in these states, whatever the command (see ``_check_can_write``).
-_NO_WRITE_STATES = frozenset((ClientState.CLOSED, ClientState.TLS_HANDSHAKE))
+_NO_WRITE_STATES = frozenset((_CLOSED, _TLS_HANDSHAKE))
 #: Commands with rules beyond the state table (checked in ``_check_special``).
 _CHECKED_BEFORE_SENDING = (StartTLS, Auth, AuthResponse, Bdat)
 
@@ -79,7 +92,7 @@ class ClientConnection:
         allow_pipelining: bool = True,
     ) -> None:
         self._allow_pipelining = allow_pipelining
-        self.state = ClientState.CONNECTING
+        self.state = _CONNECTING
         #: Extensions from the last successful EHLO; ``None`` before it (and after STARTTLS).
         self.extensions: Extensions | None = None
         self._pipelining = False  # worked out when the extensions change: read per command
@@ -106,7 +119,7 @@ class ClientConnection:
     @property
     def closed(self) -> bool:
         """Nothing more may be sent or received (EOF, 421, QUIT answered, or poisoned)."""
-        return self.state is ClientState.CLOSED
+        return self.state is _CLOSED
 
     def oldest_pending_verb(self) -> str | None:
         """The verb of the command whose reply comes next, if any."""
@@ -156,30 +169,30 @@ class ClientConnection:
 
     def send_content(self, chunk: bytes) -> bytes:
         """Encode one chunk of message content after DATA's 354."""
-        if self.state is not ClientState.CONTENT or self._encoder is None:
+        if self.state is not _CONTENT or self._encoder is None:
             raise LocalProtocolError(f"cannot send message content in state {self.state.value}")
         return self._encoder.encode(chunk)
 
     def end_content(self) -> bytes:
         """End the content: final CRLF if missing and the ``.CRLF`` terminator."""
-        if self.state is not ClientState.CONTENT or self._encoder is None:
+        if self.state is not _CONTENT or self._encoder is None:
             raise LocalProtocolError(f"cannot end message content in state {self.state.value}")
         data = self._encoder.finish()
         self._encoder = None
-        self.state = ClientState.READY
-        self._pending.append((EndOfData(), self._content_tag))
+        self.state = _READY
+        self._pending.append((_END_OF_DATA, self._content_tag))
         return data
 
     def start_bdat(self) -> None:
         """Begin a BDAT transaction's content (RFC 3030). Needs CHUNKING."""
         self._require_extension("CHUNKING")
-        if self.state is not ClientState.RCPT:
+        if self.state is not _RCPT:
             raise LocalProtocolError(f"cannot start BDAT in state {self.state.value}")
         self._encoder = ContentEncoder(dot_stuff=False)
 
     def send_bdat(self, chunk: bytes, *, last: bool, tag: object = None) -> bytes:
         """Frame one content chunk as ``BDAT n [LAST]`` followed by its octets."""
-        if self.state not in (ClientState.RCPT, ClientState.BDAT) or self._encoder is None:
+        if self.state not in (_RCPT, _BDAT) or self._encoder is None:
             raise LocalProtocolError(f"cannot send BDAT in state {self.state.value}")
         command_probe = Bdat(0)
         self._check_can_write(command_probe)
@@ -188,7 +201,7 @@ class ClientConnection:
             body += self._encoder.finish()
             self._encoder = None
         command = Bdat(len(body), last=last)
-        self.state = ClientState.READY if last else ClientState.BDAT
+        self.state = _READY if last else _BDAT
         self._pending.append((command, tag))
         return command.to_bytes() + body
 
@@ -197,9 +210,9 @@ class ClientConnection:
         self._encoder = None
 
     def _check_can_write(self, command: Command) -> None:
-        if self.state is ClientState.CLOSED:
+        if self.state is _CLOSED:
             raise LocalProtocolError("the connection is closed")
-        if self.state is ClientState.TLS_HANDSHAKE:
+        if self.state is _TLS_HANDSHAKE:
             raise LocalProtocolError("finish the TLS handshake before sending anything")
         if not self._pending:
             return
@@ -224,12 +237,12 @@ class ClientConnection:
 
     def receive_data(self, data: bytes) -> None:
         """Hand over bytes read from the network; ``b""`` means EOF."""
-        if self.state is ClientState.CLOSED:
+        if self.state is _CLOSED:
             return
         if not data:
             self._eof = True
             return
-        if self.state is ClientState.TLS_HANDSHAKE:
+        if self.state is _TLS_HANDSHAKE:
             self._poison("data arrived after the STARTTLS 220 and before the TLS handshake")
         replies = self._parser.feed(data)
         append = self._events.append
@@ -237,7 +250,7 @@ class ClientConnection:
             if self.closed:
                 break  # after a 421 nothing the server says is acted on (security case 31)
             append(self._pair(reply))
-            if self.state is ClientState.TLS_HANDSHAKE and (
+            if self.state is _TLS_HANDSHAKE and (
                 index < len(replies) - 1 or self._parser.buffered
             ):
                 self._poison("extra bytes followed the STARTTLS 220 (response injection)")
@@ -246,7 +259,7 @@ class ClientConnection:
         """The next reply (paired with its command), ``ConnectionClosed``, or ``NEED_DATA``."""
         if self._events:
             return self._events.popleft()
-        if self._eof and self.state is not ClientState.CLOSED:
+        if self._eof and self.state is not _CLOSED:
             pending = tuple(command for command, _ in self._pending)
             self._close()
             return ConnectionClosed(pending)
@@ -254,20 +267,20 @@ class ClientConnection:
 
     def start_tls_completed(self) -> None:
         """The driver finished the TLS handshake: discard pre-TLS knowledge (RFC 3207 §4.2)."""
-        if self.state not in (ClientState.TLS_HANDSHAKE, ClientState.CONNECTING):
+        if self.state not in (_TLS_HANDSHAKE, _CONNECTING):
             raise LocalProtocolError(f"no TLS handshake expected in state {self.state.value}")
         self.tls_active = True
-        if self.state is ClientState.TLS_HANDSHAKE:
-            self.state = ClientState.GREETED
+        if self.state is _TLS_HANDSHAKE:
+            self.state = _GREETED
             self._set_extensions(None)
             self.authenticated = False
             self._parser.clear()
 
     def _pair(self, reply: tuple[int, tuple[str, ...]]) -> Reply:
         code, lines = reply
-        if self.state is ClientState.CONNECTING and not self._pending:
+        if self.state is _CONNECTING and not self._pending:
             if code == 220:
-                self.state = ClientState.GREETED
+                self.state = _GREETED
             return Reply(code, lines)
         if not self._pending:
             raise self._poison(f"unsolicited reply from the server: {code}")
@@ -288,30 +301,30 @@ class ClientConnection:
             return
         if isinstance(command, Data):  # first: the one that comes with every message
             if code == 354:
-                self.state = ClientState.CONTENT
+                self.state = _CONTENT
                 self._encoder = ContentEncoder(dot_stuff=True)
                 self._content_tag = reply.tag
             else:
-                self.state = ClientState.READY
+                self.state = _READY
         elif isinstance(command, Ehlo):
             if code == 250:
-                self.state = ClientState.READY
+                self.state = _READY
                 is_helo = command.verb == "HELO"
                 self._set_extensions(Extensions() if is_helo else Extensions.parse(reply.lines))
         elif isinstance(command, StartTLS):
             # RFC 3207 §4: only 220 means "go ahead"; 454, 501 ... leave us in plaintext.
-            self.state = ClientState.TLS_HANDSHAKE if code == 220 else ClientState.READY
+            self.state = _TLS_HANDSHAKE if code == 220 else _READY
         elif isinstance(command, Auth | AuthResponse):
             if code == 334:
                 self._challenge_open = True
             else:
-                self.state = ClientState.READY
+                self.state = _READY
                 self.authenticated = code == 235
         elif isinstance(command, Quit):
             self._close()
 
     def _close(self) -> None:
-        self.state = ClientState.CLOSED
+        self.state = _CLOSED
         self._pending.clear()
         self._encoder = None
 
