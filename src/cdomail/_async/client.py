@@ -435,7 +435,8 @@ class AsyncSMTPClient:
             while len(outstanding) > window:
                 await self._collect(outstanding)
             return bytearray()
-        group += await self._queue(_DATA, tx, group, outstanding)
+        group += (self._encode(_DATA, tx) if features.pipelining
+                  else await self._queue(_DATA, tx, group, outstanding))
         await self._flush(group)
         outstanding.append(tx)
         return None
@@ -461,7 +462,7 @@ class AsyncSMTPClient:
         # The end of the content is not written yet: it goes out together with the next
         # transaction's MAIL/RCPT/DATA (RFC 2920 §3.1: content may open a group), so a
         # stream of small messages costs one write and one round trip each.
-        tail += await self._write_content(tx, features)
+        await self._write_content(tx, features, tail)
         tail += conn.end_content()
         return tail
 
@@ -508,9 +509,12 @@ class AsyncSMTPClient:
             raise InputError("the message has 8-bit content and the server does not offer"
                              " 8BITMIME", field="body")
 
-    async def _write_content(self, tx: Transaction, features: SessionFeatures) -> bytearray:
+    async def _write_content(
+        self, tx: Transaction, features: SessionFeatures, buffer: bytearray
+    ) -> None:
+        """Encode the content into ``buffer``, writing out each full WRITE_SIZE; the rest
+        stays in ``buffer`` (it goes out with the next group)."""
         conn = self._require_conn()
-        buffer = bytearray()
         # Whole messages were checked for 8-bit content before the transaction began.
         scan_8bit = tx.prepared.eight_bit is None
         for chunk in tx.prepared.chunks():
@@ -520,11 +524,10 @@ class AsyncSMTPClient:
             buffer += conn.send_content(chunk)
             if len(buffer) >= WRITE_SIZE:
                 await self._write(buffer, "BLOCK")
-                buffer = bytearray()
+                buffer.clear()
         tx.content_sent = True
         if self.transcript is not None:
             self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)
-        return buffer
 
     async def _write_bdat(
         self,
@@ -649,10 +652,19 @@ class AsyncSMTPClient:
         stream = self._require_stream()
         try:
             end: float | None = None
+            tried_at_once = False
             while True:
                 event = conn.next_event()
                 if event is NEED_DATA:
-                    # Hot path: the deadline is only worked out when we really have to wait.
+                    if not tried_at_once:
+                        # Hot path: in a pipelined batch the reply has usually arrived while
+                        # the next message was prepared: take it without working out a
+                        # deadline. Every later read has one (a trickled reply, case 33).
+                        tried_at_once = True
+                        data = stream.read_available(READ_SIZE)
+                        if data is not None:
+                            conn.receive_data(data)
+                            continue
                     if end is None:
                         end = self._clock.reply_deadline(what or _timeout_key(conn))
                     conn.receive_data(await stream.read(READ_SIZE, self._clock.remaining(end)))
