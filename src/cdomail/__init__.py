@@ -36,6 +36,7 @@ from .errors import (
     TLSRequired,
 )
 from .message import MessageInput, OutgoingMessage
+from .mime import Attachment, StreamedMessage
 from .pool import Pool
 from .protocol import Reply
 from .result import SendResult
@@ -65,6 +66,7 @@ def send(
 
 __all__ = [
     "AsyncSMTPClient",
+    "Attachment",
     "AuthenticationFailed",
     "AuthenticationRefusedLocally",
     "CdoMailError",
@@ -88,6 +90,7 @@ __all__ = [
     "ServerDisconnected",
     "ServiceClosing",
     "StatusUnknown",
+    "StreamedMessage",
     "TLSError",
     "TLSHandshakeError",
     "TLSInfo",

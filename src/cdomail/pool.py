@@ -61,6 +61,7 @@ from .errors import (
     TransportError,
 )
 from .message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
+from .mime import StreamedMessage
 from .result import SendResult
 
 __all__ = ["Pool"]
@@ -126,6 +127,8 @@ def _reusable_source(message: MessageInput) -> MessageInput | None:
         return message
     if isinstance(message, bytes | bytearray | memoryview):
         return bytes(message)  # a snapshot: the caller may reuse a bytearray
+    if isinstance(message, StreamedMessage):
+        return message  # every iteration yields the same bytes, reading its files afresh
     return None
 
 

@@ -9,14 +9,13 @@ JSON line with the wall time and the growth. :func:`run_bigmail` starts the chil
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -28,9 +27,6 @@ __all__ = ["BigMailResult", "make_attachment", "run_bigmail"]
 SENDERS = ("smtplib", "cdomail")
 #: Exit status of a child whose sender does not exist (yet): reported as skipped, not failed.
 UNAVAILABLE_EXIT = 3
-#: Bytes of the attachment read per step by the streaming sender; a multiple of 57, the
-#: number of bytes one 76-character base64 line carries (RFC 2045 §6.8).
-STREAM_BLOCK = 57 * 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -89,25 +85,6 @@ def _send_with_smtplib(host: str, port: int, attachment: Path) -> str:
     return "EmailMessage.add_attachment(bytes) + smtplib.send_message"
 
 
-def _streamed_mime(attachment: Path) -> Iterator[bytes]:
-    """The multipart message as chunks: headers from ``email``, the body base64'd per block."""
-    boundary = f"=_bench_{uuid.uuid4().hex}"
-    head = _headers("benchmark attachment (cdomail, streamed)")
-    head["MIME-Version"] = "1.0"
-    head["Content-Type"] = f'multipart/mixed; boundary="{boundary}"'
-    yield head.as_bytes(policy=head.policy.clone(linesep="\r\n"))
-    yield (
-        f"--{boundary}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
-        f"The attachment follows.\r\n--{boundary}\r\n"
-        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
-        f'Content-Disposition: attachment; filename="{attachment.name}"\r\n\r\n'
-    ).encode("ascii")
-    with open(attachment, "rb") as stream:
-        while block := stream.read(STREAM_BLOCK):
-            yield base64.encodebytes(block).replace(b"\n", b"\r\n")
-    yield f"--{boundary}--\r\n".encode("ascii")
-
-
 def _send_with_cdomail(host: str, port: int, attachment: Path) -> str:
     import cdomail
 
@@ -115,11 +92,16 @@ def _send_with_cdomail(host: str, port: int, attachment: Path) -> str:
     if client_class is None:
         print("cdomail.SMTPClient does not exist yet", file=sys.stderr)
         raise SystemExit(UNAVAILABLE_EXIT)
+    message = cdomail.StreamedMessage(
+        _headers("benchmark attachment (cdomail, streamed)"),
+        text="The attachment follows.\n",
+        attachments=[attachment],
+    )
     with client_class(host, port, tls="none", local_hostname="bench.localhost") as client:
-        result = client.send(_streamed_mime(attachment))
+        result = client.send(message)
     if getattr(result, "error", None) is not None or getattr(result, "refused", None):
         raise SystemExit(f"cdomail did not deliver: {result}")
-    return "iterable of bytes chunks (email headers, body base64'd per 912 KiB block)"
+    return "cdomail.StreamedMessage (email headers, attachment base64'd per 57 KiB block)"
 
 
 def _child_env() -> dict[str, str]:

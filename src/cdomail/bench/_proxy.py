@@ -211,9 +211,13 @@ class DelayProxy:
             upstream_reader, upstream_writer = await asyncio.open_connection(
                 self.target_host, self.target_port, limit=READ_SIZE
             )
-        except OSError:
+        except BaseException as exc:
+            # Refused, or cancelled by aclose() while connecting: the client's side must be
+            # closed here too, or its transport is left for the garbage collector.
             client_writer.close()
-            return
+            if isinstance(exc, OSError):
+                return
+            raise
         half = self.rtt / 2
         pipes = [
             asyncio.create_task(_DelayedPipe(client_reader, upstream_writer, half).run()),

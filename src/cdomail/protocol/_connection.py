@@ -246,10 +246,21 @@ class ClientConnection:
             self._poison("data arrived after the STARTTLS 220 and before the TLS handshake")
         replies = self._parser.feed(data)
         append = self._events.append
-        for index, reply in enumerate(replies):
+        pending = self._pending
+        for index, (code, lines) in enumerate(replies):
             if self.closed:
                 break  # after a 421 nothing the server says is acted on (security case 31)
-            append(self._pair(reply))
+            if pending:
+                # Every reply answers the oldest command still waiting (RFC 2920 §3.1).
+                command, tag = pending.popleft()
+                reply = Reply(code, lines, command, tag)
+                # Replies to MAIL, RCPT, the end of data, RSET and NOOP move no state: the
+                # hot path of a pipelined batch skips _apply for them.
+                if code == 421 or command.reply_moves_state:
+                    self._apply(reply, command)
+                append(reply)
+            else:
+                append(self._unpaired(code, lines))
             if self.state is _TLS_HANDSHAKE and (
                 index < len(replies) - 1 or self._parser.buffered
             ):
@@ -276,21 +287,13 @@ class ClientConnection:
             self.authenticated = False
             self._parser.clear()
 
-    def _pair(self, reply: tuple[int, tuple[str, ...]]) -> Reply:
-        code, lines = reply
-        if self.state is _CONNECTING and not self._pending:
+    def _unpaired(self, code: int, lines: tuple[str, ...]) -> Reply:
+        """A reply with no command waiting: the greeting, or an error (security case 15)."""
+        if self.state is _CONNECTING:
             if code == 220:
                 self.state = _GREETED
             return Reply(code, lines)
-        if not self._pending:
-            raise self._poison(f"unsolicited reply from the server: {code}")
-        command, tag = self._pending.popleft()
-        paired = Reply(code, lines, command, tag)
-        # Replies to MAIL, RCPT, the end of data, RSET and NOOP move no state: the hot
-        # path of a pipelined batch skips _apply for them.
-        if code == 421 or command.reply_moves_state:
-            self._apply(paired, command)
-        return paired
+        raise self._poison(f"unsolicited reply from the server: {code}")
 
     def _apply(self, reply: Reply, command: Command) -> None:
         """Move the state where a reply forces it."""
