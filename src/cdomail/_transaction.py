@@ -57,10 +57,12 @@ class Transaction:
     # Slots: a batch keeps thousands of these alive, and each __dict__ is one more
     # object for the garbage collector to walk.
     __slots__ = ("abandoned", "content_sent", "data_reply", "failure", "final_reply",
-                 "mail_reply", "prepared", "rcpt_replies", "size", "tls", "use_bdat")
+                 "mail_reply", "number", "prepared", "rcpt_replies", "size", "tls", "use_bdat")
 
-    def __init__(self, prepared: PreparedMessage, tls: TLSInfo | None) -> None:
+    def __init__(self, prepared: PreparedMessage, tls: TLSInfo | None, *, number: int) -> None:
         self.prepared = prepared
+        #: Its place in the batch; its commands carry this as their tag.
+        self.number = number
         #: The TLS session the transaction ran in (None: plaintext).
         self.tls = tls
         self.mail_reply: Reply | None = None

@@ -304,6 +304,9 @@ def _serialise(message: EmailMessage) -> bytes:
 
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
+#: The body chunks of a message given whole (all of it is in ``content``): one exhausted
+#: iterator serves every such message.
+_NO_CHUNKS: Iterator[bytes] = iter(())
 
 
 def prepare(
@@ -334,7 +337,7 @@ def prepare(
         sender=envelope_sender,
         recipients=envelope_recipients,
         header_block=header_block,
-        body_chunks=iter(()),
+        body_chunks=_NO_CHUNKS,
         size=len(content),
         eight_bit=not whole.isascii(),
         smtputf8=_needs_smtputf8(envelope_sender, envelope_recipients),
@@ -412,7 +415,7 @@ def _needs_smtputf8(sender: str, recipients: list[str]) -> bool:
     return needs_smtputf8(sender) or needs_smtputf8("".join(recipients))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """A message together with its own envelope, for ``send_many``.
 

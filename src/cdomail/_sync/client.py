@@ -97,6 +97,8 @@ class SMTPClient:
         self._clock = Clock(self.config)
         self._tls: TLSInfo | None = None
         self._bdat_trusted = False
+        #: The batch being sent: its transactions, or their results once settled.
+        self._batch: list[Transaction | SendResult] = []
 
     def __repr__(self) -> str:
         state = "connected" if self._conn is not None else "not connected"
@@ -324,6 +326,7 @@ class SMTPClient:
         answers the current one, so its checks cost no time on a pipelined stream.
         """
         slots: list[Transaction | SendResult] = []
+        self._batch = slots
         item = next(items, None)
         while isinstance(item, InputError):  # nothing to send yet: no need to connect
             slots.append(self._unsent_result(None, item))
@@ -335,9 +338,10 @@ class SMTPClient:
         conn = self._require_conn()
         features = SessionFeatures.of(self.extensions, pipelining=conn.pipelining,
                                       allow_chunking=self.config.chunking)
-        transactions: list[Transaction] = []
         outstanding: deque[Transaction] = deque()
         mode = self.config.effective_mode.value
+        settled = 0  # slots[:settled] are final results
+        last: Transaction | None = None
         try:
             tail: bytearray | None = bytearray()
             while item is not None:
@@ -352,19 +356,18 @@ class SMTPClient:
                     slots.append(self._unsent_result(current, exc))
                     item = next(items, None)
                     continue
-                tx = Transaction(current, self._tls)
-                transactions.append(tx)
+                tx = last = Transaction(current, self._tls, number=len(slots))
                 slots.append(tx)
                 tail = self._begin_transaction(tx, features, tail or bytearray(),
                                                      outstanding)
                 item = next(items, None)  # prepared while the server answers
                 if tail is None:
                     tail = self._finish_transaction(tx, features, outstanding)
+                settled = _settle_results(slots, settled, mode)
             self._flush(tail or b"")
             while outstanding:
                 self._collect(outstanding)
-            if any(tx.final_reply is not None and tx.final_reply.code >= 400
-                   for tx in transactions[-1:]):
+            if last is not None and last.final_reply is not None and last.final_reply.code >= 400:
                 # Case 41: reset after a refused message before the session is reused.
                 self._command(Rset())
         except BaseException as caught:
@@ -372,14 +375,16 @@ class SMTPClient:
             # the connection may be mid-content: it is closed, never reused (rule 4).
             self._abort()
             if not isinstance(caught, CdoMailError):
+                self._batch = []
                 raise
             failure = caught
-            for tx in transactions:
-                if not tx.done:
-                    tx.failure = self._failure_for(tx, failure)
+            for slot in slots[settled:]:
+                if isinstance(slot, Transaction) and not slot.done:
+                    slot.failure = self._failure_for(slot, failure)
             if item is not None:
                 slots.append(self._unsent(item, failure))
             slots += [self._unsent(rest, failure) for rest in items]
+        self._batch = []
         return [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
 
     def _begin_transaction(
@@ -402,15 +407,15 @@ class SMTPClient:
         recipients = [RcptTo(r, prepared.rcpt_options) for r in prepared.recipients]
         if features.pipelining:
             # RFC 2920 §3.1: MAIL and every RCPT go out in one group (with DATA below).
-            group += self._encode(mail, tx)
+            group += self._encode(mail, tx.number)
             for rcpt in recipients:
-                group += self._encode(rcpt, tx)
+                group += self._encode(rcpt, tx.number)
         else:
-            group += self._queue(mail, tx, group, outstanding)
+            group += self._queue(mail, tx.number, group, outstanding)
             if self._refused_in_lock_step(tx, group, outstanding):
                 return bytearray(self._queue(Rset(), None, group, outstanding))
             for rcpt in recipients:
-                group += self._queue(rcpt, tx, group, outstanding)
+                group += self._queue(rcpt, tx.number, group, outstanding)
             if self._refused_in_lock_step(tx, group, outstanding):
                 # Case 38: every recipient refused: no DATA at all (only pipelining forces it).
                 return bytearray(self._queue(Rset(), None, group, outstanding))
@@ -436,8 +441,8 @@ class SMTPClient:
             while len(outstanding) > window:
                 self._collect(outstanding)
             return bytearray()
-        group += (self._encode(_DATA, tx) if features.pipelining
-                  else self._queue(_DATA, tx, group, outstanding))
+        group += (self._encode(_DATA, tx.number) if features.pipelining
+                  else self._queue(_DATA, tx.number, group, outstanding))
         self._flush(group)
         outstanding.append(tx)
         return None
@@ -449,6 +454,7 @@ class SMTPClient:
         conn = self._require_conn()
         while tx.data_reply is None:
             self._dispatch_next(outstanding)
+        self._forget_finished(outstanding)
         tail = bytearray()
         if tx.data_reply.code != 354:
             # DATA refused: no content; RSET in case MAIL and RCPT left a transaction open.
@@ -547,7 +553,7 @@ class SMTPClient:
             if scan_8bit:
                 self._refuse_8bit(chunk, features.eight_bit_mime)
             if pending:
-                group += conn.send_bdat(pending, last=False, tag=tx)
+                group += conn.send_bdat(pending, last=False, tag=tx.number)
                 self._flush(group)
                 group.clear()
                 self._settle(group, outstanding)
@@ -559,7 +565,7 @@ class SMTPClient:
                     return
             tx.size += len(chunk)
             pending = chunk
-        group += conn.send_bdat(pending, last=True, tag=tx)
+        group += conn.send_bdat(pending, last=True, tag=tx.number)
         tx.content_sent = True
         self._event(f"[{tx.size} bytes of message content in BDAT chunks]",
                     tls=conn.tls_active)
@@ -574,9 +580,14 @@ class SMTPClient:
         oldest = outstanding[0]
         while not oldest.done:
             self._dispatch_next(outstanding)
-        outstanding.popleft()
-        if oldest.use_bdat and oldest.error() is None:
-            self._bdat_trusted = True
+        self._forget_finished(outstanding)
+
+    def _forget_finished(self, outstanding: deque[Transaction]) -> None:
+        """Drop the transactions at the front that have their verdict (the slots keep them)."""
+        while outstanding and outstanding[0].done:
+            finished = outstanding.popleft()
+            if finished.use_bdat and finished.error() is None:
+                self._bdat_trusted = True
 
     def _dispatch_next(self, outstanding: deque[Transaction]) -> None:
         """Hand the next reply, and every reply already received after it, to its
@@ -584,7 +595,9 @@ class SMTPClient:
         reply = self._read_reply()
         conn = self._require_conn()
         while True:
-            tx = reply.tag
+            # A transaction's commands are tagged with its place in the batch (a number,
+            # so the replies handed to the caller keep no reference to the bookkeeping).
+            tx = self._batch[reply.tag] if type(reply.tag) is int else None
             if isinstance(tx, Transaction):
                 tx.on_reply(reply)
                 if tx.use_bdat and tx.final_reply is reply and reply.code == 250:
@@ -746,6 +759,20 @@ class SMTPClient:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _settle_results(slots: list[Transaction | SendResult], start: int, mode: str) -> int:
+    """Turn the finished transactions at the front of ``slots`` into results; return the
+    new front. On a long batch this frees each transaction, its message and its envelope
+    replies early: fewer live objects, and no full garbage collection triggered by them."""
+    while start < len(slots):
+        slot = slots[start]
+        if isinstance(slot, Transaction):
+            if not slot.done:
+                break
+            slots[start] = slot.result(mode)
+        start += 1
+    return start
 
 
 def _prepared_items(
