@@ -140,16 +140,20 @@ class ClientConnection:
 
     def send(self, command: Command, *, tag: object = None) -> bytes:
         """Validate ``command`` against the state and return its bytes to write."""
-        if self._pending or self.state in _NO_WRITE_STATES:
-            self._check_can_write(command)
+        state = self.state
+        pending = self._pending
+        if state in _NO_WRITE_STATES or (
+            pending and (pending[-1][0].ends_group or not self._pipelining)
+        ):
+            self._check_can_write(command)  # raises, naming the rule
         transitions = SEND_TRANSITIONS.get(type(command))
-        if transitions is None or self.state not in transitions:
-            raise LocalProtocolError(f"cannot send {command.verb} in state {self.state.value}")
+        if transitions is None or state not in transitions:
+            raise LocalProtocolError(f"cannot send {command.verb} in state {state.value}")
         if isinstance(command, _CHECKED_BEFORE_SENDING):
             self._check_special(command)
         data = command.to_bytes()
-        self.state = transitions[self.state]
-        self._pending.append((command, tag))
+        self.state = transitions[state]
+        pending.append((command, tag))
         return data
 
     def _check_special(self, command: Command) -> None:
@@ -237,18 +241,19 @@ class ClientConnection:
 
     def receive_data(self, data: bytes) -> None:
         """Hand over bytes read from the network; ``b""`` means EOF."""
-        if self.state is _CLOSED:
+        state = self.state
+        if state is _CLOSED:
             return
         if not data:
             self._eof = True
             return
-        if self.state is _TLS_HANDSHAKE:
+        if state is _TLS_HANDSHAKE:
             self._poison("data arrived after the STARTTLS 220 and before the TLS handshake")
         replies = self._parser.feed(data)
         append = self._events.append
         pending = self._pending
         for index, (code, lines) in enumerate(replies):
-            if self.closed:
+            if self.state is _CLOSED:
                 break  # after a 421 nothing the server says is acted on (security case 31)
             if pending:
                 # Every reply answers the oldest command still waiting (RFC 2920 §3.1).

@@ -115,7 +115,8 @@ class ReplyParser:
     def feed(self, data: bytes) -> list[tuple[int, tuple[str, ...]]]:
         """Add received bytes; return the replies they complete, in order."""
         data = self._buffer + data if self._buffer else data
-        *complete, rest = data.split(b"\n")
+        complete = data.split(b"\n")
+        rest = complete.pop()
         if len(rest) > self._max_line:
             raise RemoteProtocolError(
                 f"reply line longer than {self._max_line} bytes without a line end"
