@@ -437,8 +437,10 @@ def prepare_outgoing(item: MessageInput | OutgoingMessage) -> PreparedMessage:
     if not isinstance(item, OutgoingMessage):
         return prepare(item)
     prepared = prepare(item.message, sender=item.sender, recipients=item.recipients)
-    prepared.mail_options = check_options(item.mail_options, "mail_options")
-    prepared.rcpt_options = check_options(item.rcpt_options, "rcpt_options")
+    if item.mail_options:  # () by default: nothing to check
+        prepared.mail_options = check_options(item.mail_options, "mail_options")
+    if item.rcpt_options:
+        prepared.rcpt_options = check_options(item.rcpt_options, "rcpt_options")
     return prepared
 
 
