@@ -608,7 +608,10 @@ class SMTPClient:
             event = conn.next_event()
             if event is NEED_DATA:
                 return
-            reply = self._reply_from(event)
+            if type(event) is Reply and self.transcript is None:
+                reply = event  # the common case, without a call
+            else:
+                reply = self._reply_from(event)
 
     def _failure_for(self, tx: Transaction, exc: CdoMailError) -> CdoMailError:
         if tx.content_sent and tx.final_reply is None and isinstance(exc, TimeoutError):

@@ -11,6 +11,7 @@ can otherwise stream endless continuations or a line without an end.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ MAX_REPLY_LENGTH = 64 * 1024
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?:\s|$)")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Reply:
     """One complete server reply.
 
@@ -41,6 +42,21 @@ class Reply:
     lines: tuple[str, ...]
     command: Command | None = field(default=None, compare=False)
     tag: object = field(default=None, compare=False)
+
+    def __init__(
+        self,
+        code: int,
+        lines: tuple[str, ...],
+        command: Command | None = None,
+        tag: object = None,
+        _set: Callable[[object, str, object], None] = object.__setattr__,
+    ) -> None:
+        # Written out because a pipelined batch makes four of these per message: the
+        # generated frozen __init__ looks object.__setattr__ up again for every field.
+        _set(self, "code", code)
+        _set(self, "lines", lines)
+        _set(self, "command", command)
+        _set(self, "tag", tag)
 
     @property
     def enhanced_status(self) -> str | None:
