@@ -9,6 +9,9 @@ import time
 
 from ..errors import ConnectError, ConnectTimeout, ReadTimeout, ServerDisconnected, WriteTimeout
 
+#: What ``NetworkStream._wait`` returns when the deadline passed before the socket was ready.
+_EXPIRED = -1.0
+
 
 class NetworkStream:
     """A connected TCP socket, possibly wrapped in TLS.
@@ -37,9 +40,8 @@ class NetworkStream:
                 raise ServerDisconnected(f"TLS error while reading: {exc}") from exc
             except OSError as exc:
                 raise ServerDisconnected(f"connection lost while reading: {exc}") from exc
-            if timeout is not None and deadline is None:
-                deadline = time.monotonic() + timeout
-            if not self._wait(wait_for_write, deadline):
+            deadline = self._wait(wait_for_write, timeout, deadline)
+            if deadline == _EXPIRED:
                 raise ReadTimeout(f"no reply from the server within {timeout:.3g} s")
 
     def write(self, data: bytes | bytearray | memoryview, timeout: float | None) -> None:
@@ -57,23 +59,27 @@ class NetworkStream:
                 wait_for_write = False
             except OSError as exc:
                 raise ServerDisconnected(f"connection lost while writing: {exc}") from exc
-            if timeout is not None and deadline is None:
-                deadline = time.monotonic() + timeout
-            if not self._wait(wait_for_write, deadline):
+            deadline = self._wait(wait_for_write, timeout, deadline)
+            if deadline == _EXPIRED:
                 raise WriteTimeout(f"the server stopped reading for {timeout:.3g} s")
 
-    def _wait(self, for_write: bool, deadline: float | None) -> bool:
-        """Wait until the socket is ready; False when ``deadline`` passed first."""
+    def _wait(self, for_write: bool, timeout: float | None, deadline: float | None) -> float | None:
+        """Wait until the socket is ready. The deadline is set on the first wait of a call
+        (``timeout`` from then); returns it, or ``_EXPIRED`` when it passed first."""
+        if deadline is None and timeout is not None:
+            deadline = time.monotonic() + timeout
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         if remaining == 0.0:
-            return False
+            return _EXPIRED
         if not hasattr(select, "poll"):  # Windows: select() has no descriptor limit there
             wanted = ([], [self._sock]) if for_write else ([self._sock], [])
             readable, writable, _ = select.select(*wanted, [], remaining)
-            return bool(readable or writable)
-        poller = select.poll()  # poll, not select: no FD_SETSIZE limit on busy processes
-        poller.register(self._sock, select.POLLOUT if for_write else select.POLLIN)
-        return bool(poller.poll(None if remaining is None else remaining * 1000))
+            ready = bool(readable or writable)
+        else:
+            poller = select.poll()  # poll, not select: no FD_SETSIZE limit on busy processes
+            poller.register(self._sock, select.POLLOUT if for_write else select.POLLIN)
+            ready = bool(poller.poll(None if remaining is None else remaining * 1000))
+        return deadline if ready else _EXPIRED
 
     def start_tls(
         self, context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
