@@ -206,7 +206,7 @@ _BOUNDS = [
     "80–100 µs here, one `send` and one `recv` system call). smtplib waits for four round "
     "trips per message (MAIL, RCPT, DATA, end of data), each a process wake-up. Because one "
     "side is bound by CPU speed and the other by wake-ups, the ratio moves with the machine's "
-    "load: on this shared 2-core machine repeated runs of scenario 1 gave 1.7× to 2.1×.",
+    "load: on this shared 2-core machine, repeated runs of scenario 1 differ by up to ±10 %.",
     "- Scenarios 2 and 3 (20 ms): one round trip per message per connection is the ceiling; "
     "what is left of it goes to the session itself (greeting, EHLO, the last message's "
     "verdict and QUIT: about four round trips per connection).",
