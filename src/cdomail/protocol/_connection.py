@@ -263,13 +263,13 @@ class ClientConnection:
                 # hot path of a pipelined batch skips _apply for them.
                 if code == 421 or command.reply_moves_state:
                     self._apply(reply, command)
+                    if self.state is _TLS_HANDSHAKE and (
+                        index < len(replies) - 1 or self._parser.buffered
+                    ):
+                        self._poison("extra bytes followed the STARTTLS 220 (response injection)")
                 append(reply)
             else:
                 append(self._unpaired(code, lines))
-            if self.state is _TLS_HANDSHAKE and (
-                index < len(replies) - 1 or self._parser.buffered
-            ):
-                self._poison("extra bytes followed the STARTTLS 220 (response injection)")
 
     def next_event(self) -> Event | _Sentinel:
         """The next reply (paired with its command), ``ConnectionClosed``, or ``NEED_DATA``."""

@@ -94,6 +94,9 @@ class Reply:
 _VALID_FIRST_DIGITS = frozenset(b"2345")
 #: A well-formed reply line (RFC 5321 §4.2): code, then " ", "-" or nothing, then text.
 #: Lines it does not match go through ``_check_line``, which names the problem.
+#: How many distinct one-line replies a parser remembers, and how long they may be.
+_KNOWN_LINES = 64
+_KNOWN_LINE_MAX = 128
 #: Lines that are each a whole reply: "NNN text" or a bare "NNN" (no "NNN-" continuation).
 _SINGLE_LINE_REPLIES = re.compile(rb"(?:[2-5][0-9][0-9](?: [^\n]*|\r?)\n)*")
 _REPLY_LINE = re.compile(rb"([2-5][0-9][0-9])([ -]|(?=\r?\Z))(.*?)\r?", re.DOTALL)
@@ -115,6 +118,8 @@ class ReplyParser:
         self._code: bytes | None = None
         self._max_line = max_line_length
         self._max_reply = max_reply_length
+        #: One-line replies seen before, parsed (bounded: at most _KNOWN_LINES short lines).
+        self._known: dict[bytes, tuple[int, tuple[str, ...]]] = {}
 
     @property
     def buffered(self) -> int:
@@ -146,17 +151,24 @@ class ReplyParser:
         ):
             # Common case: only one-line replies (a pipelined group's MAIL/RCPT/DATA/end
             # of data), too short for any bound: checked by one match, no per-line calls.
-            return [
-                (int(line[:3]), ((line[4:-1] if line.endswith(b"\r") else line[4:])
-                                 .decode("utf-8", "replace"),))
-                for line in complete
-            ]
+            # A server says the same few lines again and again ("250 2.1.0 Ok"), so each
+            # line's parsed form is remembered (the tuples are immutable, safe to share).
+            known = self._known
+            return [known.get(line) or self._learn(line) for line in complete]
         replies: list[tuple[int, tuple[str, ...]]] = []
         for raw in complete:
             reply = self._take_line(raw)
             if reply is not None:
                 replies.append(reply)
         return replies
+
+    def _learn(self, line: bytes) -> tuple[int, tuple[str, ...]]:
+        """Parse a line already known to be a whole one-line reply; remember short ones."""
+        text = line[4:-1] if line.endswith(b"\r") else line[4:]
+        parsed = (int(line[:3]), (text.decode("utf-8", "replace"),))
+        if len(line) <= _KNOWN_LINE_MAX and len(self._known) < _KNOWN_LINES:
+            self._known[line] = parsed
+        return parsed
 
     def _take_line(self, raw: bytes) -> tuple[int, tuple[str, ...]] | None:
         length = len(raw) + 1
