@@ -109,3 +109,17 @@ def test_one_line_replies_read_alike_in_one_chunk_or_line_by_line() -> None:
 def test_a_bad_line_among_good_ones_is_still_refused(line: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
         ReplyParser().feed(b"250 ok\r\n" + line + b"250 ok\r\n")
+
+
+def test_remembered_replies_stay_bounded_and_exact() -> None:
+    """The parser remembers short one-line replies it has seen (servers repeat them); a
+    hostile server sending endless distinct lines must not make that memory grow."""
+    parser = ReplyParser()
+    first = parser.feed(b"250 2.1.0 Ok\r\n354 go\r\n")
+    again = parser.feed(b"250 2.1.0 Ok\r\n354 go\r\n")
+    assert first == again == [(250, ("2.1.0 Ok",)), (354, ("go",))]
+    for number in range(10_000):
+        assert parser.feed(f"250 queued as {number}\r\n".encode()) == [
+            (250, (f"queued as {number}",))
+        ]
+    assert len(parser._known) <= 64
