@@ -28,7 +28,7 @@ from email.parser import HeaderParser
 from typing import BinaryIO, Protocol
 
 from .errors import InputError
-from .protocol import MAX_CONTENT_LINE, is_esmtp_parameter
+from .protocol import MAX_CONTENT_LINE, CheckedContent, check_content, is_esmtp_parameter
 
 #: Defects that do not make an address ambiguous: UTF-8 local parts (RFC 6532) and
 #: obsolete-but-unambiguous syntax such as an unquoted "J. Doe". Anything else, e.g.
@@ -119,6 +119,8 @@ class PreparedMessage:
     #: The whole message (cleaned header block and body) when it was given at once:
     #: sent as one chunk, and can be sent again.
     content: bytes | None = None
+    #: ``content`` as the protocol core certified it (CRLF only, no long line), if it is.
+    checked: CheckedContent | None = None
 
     def chunks(self) -> Iterator[bytes]:
         """The whole message: header block, then the body."""
@@ -328,12 +330,17 @@ def prepare(
         raise InputError("header block is larger than 1 MiB, or the message has no body "
                          "separator", field="headers")
     header_block, rest = split if split is not None else (whole, b"")  # headers only: legal
-    _check_line_lengths(rest)
     header_block, envelope_sender, envelope_recipients = _envelope(header_block, sender,
                                                                    recipients)
     # SIZE (RFC 1870) of what is sent: the cleaned header block (Bcc gone) and the body.
     content = header_block + rest
+    # The core's check (CRLF only, every line within 998 octets) serves twice: here, so a
+    # long line is refused before any byte is sent, and when sending (no second scan).
+    checked = check_content(content)
+    if checked is None:
+        _check_line_lengths(rest)  # names a long line; bare CR/LF are normalised when sent
     return PreparedMessage(
+        checked=checked,
         sender=envelope_sender,
         recipients=envelope_recipients,
         header_block=header_block,

@@ -30,8 +30,10 @@ from cdomail.protocol import (
     RcptTo,
     Reply,
     ReplyParser,
+    check_content,
     encode_data,
 )
+from cdomail.protocol._data import stuff_checked
 from tests.hostile.record import split_data_stream
 
 # --- strategies ------------------------------------------------------------------------
@@ -147,11 +149,17 @@ def check_data_round_trip(body: bytes, points: list[int]) -> None:
         whole = encode_data(body)
     except LocalProtocolError:
         assert too_long, "refused a body whose lines all fit in 998 octets"
+        assert check_content(body) is None, "certified a body with a line over 998 octets"
         return
     encoder = ContentEncoder(dot_stuff=True)
     chunked = b"".join(encoder.encode(c) for c in _chunks(body, points)) + encoder.finish()
     assert chunked == whole
     assert not too_long, "accepted a line longer than 998 octets"
+    # The prepared-message path: content the core certified needs only dot-stuffing, and
+    # must come out exactly as the encoder's.
+    checked = check_content(body)
+    if checked is not None:
+        assert stuff_checked(checked) == whole
     # The lenient reader also ends data after a bare LF: a smuggled message would show up.
     messages, rest = split_data_stream(whole, lenient=True)
     assert messages == [expected]

@@ -121,6 +121,39 @@ def test_pipelined_transaction_pairs_each_reply_with_its_command() -> None:
     assert isinstance(mail2.command, MailFrom) and mail2.tag == "m2"
 
 
+def test_checked_content_is_the_whole_content_after_354_only() -> None:
+    content = cdomail.protocol.check_content(b"Subject: x\r\n\r\n.hi")
+    assert content is not None
+    conn = ready()
+    conn.send(MailFrom("a@x.test"), tag="m1")
+    conn.send(RcptTo("b@x.test"), tag="m1")
+    with pytest.raises(LocalProtocolError, match="whole content"):
+        conn.send_checked_content(content)  # before DATA's 354
+    conn.send(Data(), tag="m1")
+    conn.receive_data(b"250 ok\r\n250 ok\r\n354 go\r\n")
+    for _ in range(3):
+        next_reply(conn)
+    assert conn.send_checked_content(content) == b"Subject: x\r\n\r\n..hi\r\n.\r\n"
+    assert conn.state is ClientState.READY
+    conn.receive_data(b"250 queued\r\n")
+    final = next_reply(conn)
+    assert isinstance(final.command, EndOfData) and final.tag == "m1"
+
+
+def test_checked_content_cannot_follow_partial_content() -> None:
+    content = cdomail.protocol.check_content(b"rest\r\n")
+    assert content is not None
+    conn = ready()
+    for command in (MailFrom("a@x.test"), RcptTo("b@x.test"), Data()):
+        conn.send(command)
+    conn.receive_data(b"250 ok\r\n250 ok\r\n354 go\r\n")
+    for _ in range(3):
+        next_reply(conn)
+    conn.send_content(b"first part\r\n")
+    with pytest.raises(LocalProtocolError, match="whole content"):
+        conn.send_checked_content(content)
+
+
 def test_without_pipelining_commands_wait_for_replies() -> None:
     conn = ready(b"250-mx\r\n250 SIZE 10\r\n")
     conn.send(MailFrom("a@x.test"))

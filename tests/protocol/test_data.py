@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cdomail.errors import LocalProtocolError
-from cdomail.protocol import ContentEncoder, encode_data
+from cdomail.protocol import ContentEncoder, check_content, encode_data
+from cdomail.protocol._data import stuff_checked
 
 
 def encode_chunks(chunks: list[bytes], *, dot_stuff: bool = True) -> bytes:
@@ -65,3 +66,22 @@ def test_long_line_split_across_chunks_is_refused() -> None:
 
 def test_998_octet_line_is_allowed() -> None:
     assert encode_data(b"z" * 998).startswith(b"z" * 998 + b"\r\n")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"hello\r\n", b"no final newline", b"", b".\r\n", b"a\r\n.b\r\n..c\r\n", b"\r\n\r\n.",
+     b"x" * 998 + b"\r\n" + b".y"],
+)
+def test_checked_content_needs_only_dot_stuffing(body: bytes) -> None:
+    """Content the core certified (CRLF only, no long line) goes out exactly as encoded."""
+    checked = check_content(body)
+    assert checked is not None
+    assert stuff_checked(checked) == encode_data(body)
+
+
+@pytest.mark.parametrize(
+    "body", [b"bare\nlf\r\n", b"bare\rcr\r\n", b"x\r\r\n", b"y" * 999 + b"\r\n", b"z" * 999]
+)
+def test_content_with_bare_line_ends_or_long_lines_is_not_certified(body: bytes) -> None:
+    assert check_content(body) is None

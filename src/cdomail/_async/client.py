@@ -469,7 +469,6 @@ class AsyncSMTPClient:
         # transaction's MAIL/RCPT/DATA (RFC 2920 §3.1: content may open a group), so a
         # stream of small messages costs one write and one round trip each.
         await self._write_content(tx, features, tail)
-        tail += conn.end_content()
         return tail
 
     async def _refused_in_lock_step(
@@ -518,9 +517,22 @@ class AsyncSMTPClient:
     async def _write_content(
         self, tx: Transaction, features: SessionFeatures, buffer: bytearray
     ) -> None:
-        """Encode the content into ``buffer``, writing out each full WRITE_SIZE; the rest
-        stays in ``buffer`` (it goes out with the next group)."""
+        """Encode the content and its end into ``buffer``, writing out each full
+        WRITE_SIZE; the rest stays in ``buffer`` (it goes out with the next group)."""
         conn = self._require_conn()
+        checked = tx.prepared.checked
+        if checked is not None:
+            # Checked by the core when the message was prepared: dot-stuffing is all
+            # that is left, and it is one C-level replace.
+            tx.size = len(checked.data)
+            buffer += conn.send_checked_content(checked)
+            if len(buffer) >= WRITE_SIZE:  # a big message goes out now, not with the next group
+                await self._write(buffer, "BLOCK")
+                buffer.clear()
+            tx.content_sent = True
+            if self.transcript is not None:
+                self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)
+            return
         # Whole messages were checked for 8-bit content before the transaction began.
         scan_8bit = tx.prepared.eight_bit is None
         for chunk in tx.prepared.chunks():
@@ -531,6 +543,7 @@ class AsyncSMTPClient:
             if len(buffer) >= WRITE_SIZE:
                 await self._write(buffer, "BLOCK")
                 buffer.clear()
+        buffer += conn.end_content()
         tx.content_sent = True
         if self.transcript is not None:
             self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)

@@ -26,7 +26,7 @@ from ._commands import (
     is_esmtp_parameter,
 )
 from ._connection import NEED_DATA, ClientConnection, ConnectionClosed, Event
-from ._data import MAX_CONTENT_LINE, ContentEncoder, encode_data
+from ._data import MAX_CONTENT_LINE, CheckedContent, ContentEncoder, check_content, encode_data
 from ._extensions import Extensions
 from ._reply import MAX_LINE_LENGTH, MAX_REPLY_LENGTH, Reply, ReplyParser
 from ._sasl import (
@@ -54,6 +54,7 @@ __all__ = [
     "AuthResponse",
     "Authenticator",
     "Bdat",
+    "CheckedContent",
     "ClientConnection",
     "ClientState",
     "Command",
@@ -78,6 +79,7 @@ __all__ = [
     "StartTLS",
     "XOAuth2",
     "check_argument",
+    "check_content",
     "encode_data",
     "is_esmtp_parameter",
     "password_authenticator",

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ._commands import Auth, AuthResponse, Bdat, Command, Data, Ehlo, EndOfData, Quit, StartTLS
-from ._data import ContentEncoder
+from ._data import CheckedContent, ContentEncoder, stuff_checked
 from ._extensions import Extensions
 from ._reply import MAX_LINE_LENGTH, MAX_REPLY_LENGTH, Reply, ReplyParser
 from ._state import SEND_TRANSITIONS, ClientState
@@ -176,6 +176,19 @@ class ClientConnection:
         if self.state is not _CONTENT or self._encoder is None:
             raise LocalProtocolError(f"cannot send message content in state {self.state.value}")
         return self._encoder.encode(chunk)
+
+    def send_checked_content(self, content: CheckedContent) -> bytes:
+        """The whole content and its end in one step, for content ``check_content``
+        certified (CRLF only, no long line): only dot-stuffing is left to do."""
+        encoder = self._encoder
+        if self.state is not _CONTENT or encoder is None or encoder.octets_in:
+            raise LocalProtocolError(
+                f"checked content must be the whole content (state {self.state.value})"
+            )
+        self._encoder = None
+        self.state = _READY
+        self._pending.append((_END_OF_DATA, self._content_tag))
+        return stuff_checked(content)
 
     def end_content(self) -> bytes:
         """End the content: final CRLF if missing and the ``.CRLF`` terminator."""

@@ -15,6 +15,8 @@ Rules (RFC 5321 §2.3.8, §4.1.1.4, §4.5.2, §4.5.3.1.6; "SMTP smuggling", 2023
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..errors import LocalProtocolError
 
 #: RFC 5321 §4.5.3.1.6: 1000 octets per line including CRLF.
@@ -108,6 +110,40 @@ class ContentEncoder:
             f"message has a line longer than {MAX_CONTENT_LINE} octets (RFC 5321 §4.5.3.1.6);"
             " encode it (quoted-printable or base64) before sending"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedContent:
+    """A whole message this module has checked: CRLF line ends only, no line over 998
+    octets. Made only by :func:`check_content`; ``ClientConnection.send_checked_content``
+    then has only the dot-stuffing and the terminator left to do (no second scan)."""
+
+    data: bytes
+
+
+def check_content(data: bytes) -> CheckedContent | None:
+    """``data`` certified for :meth:`ClientConnection.send_checked_content`, or ``None`` when
+    it has a bare CR or LF or a line over 998 octets (then it goes through the encoder,
+    which normalises it, or the caller reports the long line)."""
+    lines = data.split(b"\r\n")
+    line_ends = len(lines) - 1
+    if data.count(b"\n") != line_ends or data.count(b"\r") != line_ends:
+        return None
+    if max(map(len, lines)) > MAX_CONTENT_LINE:
+        return None
+    return CheckedContent(data)
+
+
+def stuff_checked(content: CheckedContent) -> bytes:
+    """The DATA wire form of checked content: dot-stuffed, ended by CRLF and ``.CRLF``."""
+    data = content.data
+    if data.startswith(b"."):
+        data = b"." + data
+    if b"\r\n." in data:
+        data = data.replace(b"\r\n.", b"\r\n..")
+    if data and not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 def encode_data(content: bytes) -> bytes:
