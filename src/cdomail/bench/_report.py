@@ -202,11 +202,12 @@ _BOUNDS = [
     "- Scenarios 1 and 4 (no added delay): with DATA, each message needs one round trip, since "
     "its content may not be sent before the 354 (RFC 2920 §3.1); cdomail hides it by checking "
     "and preparing the next message while the server answers, so it is bound by its own "
-    "Python work per message (input checks, commands, reply pairing, results: roughly "
-    "80–100 µs here, one `send` and one `recv` system call). smtplib waits for four round "
+    "Python work per message (input checks, commands, reply pairing, results: 75–110 µs "
+    "here depending on the machine's load, with one `send` and one `recv` system call). "
+    "smtplib waits for four round "
     "trips per message (MAIL, RCPT, DATA, end of data), each a process wake-up. Because one "
     "side is bound by CPU speed and the other by wake-ups, the ratio moves with the machine's "
-    "load: on this shared 2-core machine, repeated runs of scenario 1 differ by up to ±10 %.",
+    "load: on this shared 2-core machine, repeated runs of scenario 1 differ by up to ±15 %.",
     "- Scenarios 2 and 3 (20 ms): one round trip per message per connection is the ceiling; "
     "what is left of it goes to the session itself (greeting, EHLO, the last message's "
     "verdict and QUIT: about four round trips per connection).",
