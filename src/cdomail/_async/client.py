@@ -401,7 +401,7 @@ class AsyncSMTPClient:
         if tx.use_bdat and outstanding:
             # The previous transaction's verdict is not known yet: if it failed half-way
             # the server may still hold its transaction open (RFC 3030 §2), so reset first.
-            group += await self._queue(Rset(), None, group, outstanding)
+            group += await self._queue(Rset(), None, group)
         mail = MailFrom(prepared.sender, _mail_options(prepared, features))
         recipients = [RcptTo(r, prepared.rcpt_options) for r in prepared.recipients]
         if features.pipelining:
@@ -410,14 +410,14 @@ class AsyncSMTPClient:
             for rcpt in recipients:
                 group += self._encode(rcpt, tx.number)
         else:
-            group += await self._queue(mail, tx.number, group, outstanding)
-            if await self._refused_in_lock_step(tx, group, outstanding):
-                return bytearray(await self._queue(Rset(), None, group, outstanding))
+            group += await self._queue(mail, tx.number, group)
+            if await self._refused_in_lock_step(tx, group):
+                return bytearray(await self._queue(Rset(), None, group))
             for rcpt in recipients:
-                group += await self._queue(rcpt, tx.number, group, outstanding)
-            if await self._refused_in_lock_step(tx, group, outstanding):
+                group += await self._queue(rcpt, tx.number, group)
+            if await self._refused_in_lock_step(tx, group):
                 # Case 38: every recipient refused: no DATA at all (only pipelining forces it).
-                return bytearray(await self._queue(Rset(), None, group, outstanding))
+                return bytearray(await self._queue(Rset(), None, group))
         if tx.use_bdat:
             if not self._bdat_trusted or prepared.size is None or prepared.size > BDAT_CHUNK:
                 # Until one transaction has gone through, or when the content is large,
@@ -427,21 +427,21 @@ class AsyncSMTPClient:
                 group = bytearray()
                 outstanding.append(tx)
                 while not tx.envelope_answered:
-                    await self._dispatch_next(outstanding)
+                    await self._dispatch_next()
                 outstanding.remove(tx)
                 if tx.failed_before_content:
                     tx.abandoned = True
-                    return bytearray(await self._queue(Rset(), None, group, outstanding))
-            await self._write_bdat(tx, features, group, outstanding)
+                    return bytearray(await self._queue(Rset(), None, group))
+            await self._write_bdat(tx, features, group)
             if tx.abandoned:
-                return bytearray(await self._queue(Rset(), None, bytearray(), outstanding))
+                return bytearray(await self._queue(Rset(), None, bytearray()))
             outstanding.append(tx)
             window = TRANSACTION_WINDOW if features.pipelining else 0
             while len(outstanding) > window:
                 await self._collect(outstanding)
             return bytearray()
         group += (self._encode(_DATA, tx.number) if features.pipelining
-                  else await self._queue(_DATA, tx.number, group, outstanding))
+                  else await self._queue(_DATA, tx.number, group))
         await self._flush(group)
         outstanding.append(tx)
         return None
@@ -452,18 +452,18 @@ class AsyncSMTPClient:
         """After DATA: the content on a 354; return what must precede the next transaction."""
         conn = self._require_conn()
         while tx.data_reply is None:
-            await self._dispatch_next(outstanding)
+            await self._dispatch_next()
         self._forget_finished(outstanding)
         tail = bytearray()
         if tx.data_reply.code != 354:
             # DATA refused: no content; RSET in case MAIL and RCPT left a transaction open.
-            tail += await self._queue(Rset(), None, tail, outstanding)
+            tail += await self._queue(Rset(), None, tail)
             return tail
         if not tx.any_accepted:
             # RFC 2920 §3.1 (case 39): every RCPT failed yet DATA got 354: send no
             # content, just end it, then reset.
             tail += conn.end_content()
-            tail += await self._queue(Rset(), None, tail, outstanding)
+            tail += await self._queue(Rset(), None, tail)
             return tail
         # The end of the content is not written yet: it goes out together with the next
         # transaction's MAIL/RCPT/DATA (RFC 2920 §3.1: content may open a group), so a
@@ -471,23 +471,19 @@ class AsyncSMTPClient:
         await self._write_content(tx, features, tail)
         return tail
 
-    async def _refused_in_lock_step(
-        self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
-    ) -> bool:
+    async def _refused_in_lock_step(self, tx: Transaction, group: bytearray) -> bool:
         """Without PIPELINING, learn the verdicts so far; True when the envelope was refused."""
-        await self._settle(group, outstanding)
+        await self._settle(group)
         if tx.failed_before_content:
             tx.abandoned = True
             return True
         return False
 
-    async def _queue(
-        self, command: Command, tag: object, group: bytearray, outstanding: deque[Transaction]
-    ) -> bytes:
+    async def _queue(self, command: Command, tag: object, group: bytearray) -> bytes:
         """The bytes for ``command``; without PIPELINING, first finish the previous exchange."""
         conn = self._require_conn()
         if conn.pending and not conn.pipelining:
-            await self._settle(group, outstanding)
+            await self._settle(group)
         return self._encode(command, tag)
 
     def _encode(self, command: Command, tag: object) -> bytes:
@@ -498,7 +494,7 @@ class AsyncSMTPClient:
             self.transcript.client(command.redacted(), tls=conn.tls_active)
         return data
 
-    async def _settle(self, group: bytearray, outstanding: deque[Transaction]) -> None:
+    async def _settle(self, group: bytearray) -> None:
         """Without PIPELINING (RFC 2920): write what is queued and read every pending reply
         before the next command (strict lock-step, security case 57)."""
         conn = self._require_conn()
@@ -507,7 +503,7 @@ class AsyncSMTPClient:
         await self._flush(group)
         group.clear()
         while conn.pending:
-            await self._dispatch_next(outstanding)
+            await self._dispatch_next()
 
     def _refuse_8bit(self, chunk: bytes, allow_8bit: bool) -> None:
         if not allow_8bit and not chunk.isascii():
@@ -553,11 +549,10 @@ class AsyncSMTPClient:
         tx: Transaction,
         features: SessionFeatures,
         group: bytearray,
-        outstanding: deque[Transaction],
     ) -> None:
         conn = self._require_conn()
         if conn.pending:
-            await self._settle(group, outstanding)
+            await self._settle(group)
         conn.start_bdat()
         scan_8bit = tx.prepared.eight_bit is None
         pending = b""
@@ -568,7 +563,7 @@ class AsyncSMTPClient:
                 group += conn.send_bdat(pending, last=False, tag=tx.number)
                 await self._flush(group)
                 group.clear()
-                await self._settle(group, outstanding)
+                await self._settle(group)
                 if tx.final_reply is not None:
                     # RFC 3030 §2 (case 44): a refused chunk ends the transaction: send no
                     # more chunks; the caller resets with RSET.
@@ -591,7 +586,7 @@ class AsyncSMTPClient:
         """Read replies until the oldest outstanding transaction has its verdict."""
         oldest = outstanding[0]
         while not oldest.done:
-            await self._dispatch_next(outstanding)
+            await self._dispatch_next()
         self._forget_finished(outstanding)
 
     def _forget_finished(self, outstanding: deque[Transaction]) -> None:
@@ -601,7 +596,7 @@ class AsyncSMTPClient:
             if finished.use_bdat and finished.error() is None:
                 self._bdat_trusted = True
 
-    async def _dispatch_next(self, outstanding: deque[Transaction]) -> None:
+    async def _dispatch_next(self) -> None:
         """Hand the next reply, and every reply already received after it, to its
         transaction (one wait at most; a pipelined group's replies usually come together)."""
         reply = await self._read_reply()

@@ -402,7 +402,7 @@ class SMTPClient:
         if tx.use_bdat and outstanding:
             # The previous transaction's verdict is not known yet: if it failed half-way
             # the server may still hold its transaction open (RFC 3030 §2), so reset first.
-            group += self._queue(Rset(), None, group, outstanding)
+            group += self._queue(Rset(), None, group)
         mail = MailFrom(prepared.sender, _mail_options(prepared, features))
         recipients = [RcptTo(r, prepared.rcpt_options) for r in prepared.recipients]
         if features.pipelining:
@@ -411,14 +411,14 @@ class SMTPClient:
             for rcpt in recipients:
                 group += self._encode(rcpt, tx.number)
         else:
-            group += self._queue(mail, tx.number, group, outstanding)
-            if self._refused_in_lock_step(tx, group, outstanding):
-                return bytearray(self._queue(Rset(), None, group, outstanding))
+            group += self._queue(mail, tx.number, group)
+            if self._refused_in_lock_step(tx, group):
+                return bytearray(self._queue(Rset(), None, group))
             for rcpt in recipients:
-                group += self._queue(rcpt, tx.number, group, outstanding)
-            if self._refused_in_lock_step(tx, group, outstanding):
+                group += self._queue(rcpt, tx.number, group)
+            if self._refused_in_lock_step(tx, group):
                 # Case 38: every recipient refused: no DATA at all (only pipelining forces it).
-                return bytearray(self._queue(Rset(), None, group, outstanding))
+                return bytearray(self._queue(Rset(), None, group))
         if tx.use_bdat:
             if not self._bdat_trusted or prepared.size is None or prepared.size > BDAT_CHUNK:
                 # Until one transaction has gone through, or when the content is large,
@@ -428,21 +428,21 @@ class SMTPClient:
                 group = bytearray()
                 outstanding.append(tx)
                 while not tx.envelope_answered:
-                    self._dispatch_next(outstanding)
+                    self._dispatch_next()
                 outstanding.remove(tx)
                 if tx.failed_before_content:
                     tx.abandoned = True
-                    return bytearray(self._queue(Rset(), None, group, outstanding))
-            self._write_bdat(tx, features, group, outstanding)
+                    return bytearray(self._queue(Rset(), None, group))
+            self._write_bdat(tx, features, group)
             if tx.abandoned:
-                return bytearray(self._queue(Rset(), None, bytearray(), outstanding))
+                return bytearray(self._queue(Rset(), None, bytearray()))
             outstanding.append(tx)
             window = TRANSACTION_WINDOW if features.pipelining else 0
             while len(outstanding) > window:
                 self._collect(outstanding)
             return bytearray()
         group += (self._encode(_DATA, tx.number) if features.pipelining
-                  else self._queue(_DATA, tx.number, group, outstanding))
+                  else self._queue(_DATA, tx.number, group))
         self._flush(group)
         outstanding.append(tx)
         return None
@@ -453,18 +453,18 @@ class SMTPClient:
         """After DATA: the content on a 354; return what must precede the next transaction."""
         conn = self._require_conn()
         while tx.data_reply is None:
-            self._dispatch_next(outstanding)
+            self._dispatch_next()
         self._forget_finished(outstanding)
         tail = bytearray()
         if tx.data_reply.code != 354:
             # DATA refused: no content; RSET in case MAIL and RCPT left a transaction open.
-            tail += self._queue(Rset(), None, tail, outstanding)
+            tail += self._queue(Rset(), None, tail)
             return tail
         if not tx.any_accepted:
             # RFC 2920 §3.1 (case 39): every RCPT failed yet DATA got 354: send no
             # content, just end it, then reset.
             tail += conn.end_content()
-            tail += self._queue(Rset(), None, tail, outstanding)
+            tail += self._queue(Rset(), None, tail)
             return tail
         # The end of the content is not written yet: it goes out together with the next
         # transaction's MAIL/RCPT/DATA (RFC 2920 §3.1: content may open a group), so a
@@ -472,23 +472,19 @@ class SMTPClient:
         self._write_content(tx, features, tail)
         return tail
 
-    def _refused_in_lock_step(
-        self, tx: Transaction, group: bytearray, outstanding: deque[Transaction]
-    ) -> bool:
+    def _refused_in_lock_step(self, tx: Transaction, group: bytearray) -> bool:
         """Without PIPELINING, learn the verdicts so far; True when the envelope was refused."""
-        self._settle(group, outstanding)
+        self._settle(group)
         if tx.failed_before_content:
             tx.abandoned = True
             return True
         return False
 
-    def _queue(
-        self, command: Command, tag: object, group: bytearray, outstanding: deque[Transaction]
-    ) -> bytes:
+    def _queue(self, command: Command, tag: object, group: bytearray) -> bytes:
         """The bytes for ``command``; without PIPELINING, first finish the previous exchange."""
         conn = self._require_conn()
         if conn.pending and not conn.pipelining:
-            self._settle(group, outstanding)
+            self._settle(group)
         return self._encode(command, tag)
 
     def _encode(self, command: Command, tag: object) -> bytes:
@@ -499,7 +495,7 @@ class SMTPClient:
             self.transcript.client(command.redacted(), tls=conn.tls_active)
         return data
 
-    def _settle(self, group: bytearray, outstanding: deque[Transaction]) -> None:
+    def _settle(self, group: bytearray) -> None:
         """Without PIPELINING (RFC 2920): write what is queued and read every pending reply
         before the next command (strict lock-step, security case 57)."""
         conn = self._require_conn()
@@ -508,7 +504,7 @@ class SMTPClient:
         self._flush(group)
         group.clear()
         while conn.pending:
-            self._dispatch_next(outstanding)
+            self._dispatch_next()
 
     def _refuse_8bit(self, chunk: bytes, allow_8bit: bool) -> None:
         if not allow_8bit and not chunk.isascii():
@@ -554,11 +550,10 @@ class SMTPClient:
         tx: Transaction,
         features: SessionFeatures,
         group: bytearray,
-        outstanding: deque[Transaction],
     ) -> None:
         conn = self._require_conn()
         if conn.pending:
-            self._settle(group, outstanding)
+            self._settle(group)
         conn.start_bdat()
         scan_8bit = tx.prepared.eight_bit is None
         pending = b""
@@ -569,7 +564,7 @@ class SMTPClient:
                 group += conn.send_bdat(pending, last=False, tag=tx.number)
                 self._flush(group)
                 group.clear()
-                self._settle(group, outstanding)
+                self._settle(group)
                 if tx.final_reply is not None:
                     # RFC 3030 §2 (case 44): a refused chunk ends the transaction: send no
                     # more chunks; the caller resets with RSET.
@@ -592,7 +587,7 @@ class SMTPClient:
         """Read replies until the oldest outstanding transaction has its verdict."""
         oldest = outstanding[0]
         while not oldest.done:
-            self._dispatch_next(outstanding)
+            self._dispatch_next()
         self._forget_finished(outstanding)
 
     def _forget_finished(self, outstanding: deque[Transaction]) -> None:
@@ -602,7 +597,7 @@ class SMTPClient:
             if finished.use_bdat and finished.error() is None:
                 self._bdat_trusted = True
 
-    def _dispatch_next(self, outstanding: deque[Transaction]) -> None:
+    def _dispatch_next(self) -> None:
         """Hand the next reply, and every reply already received after it, to its
         transaction (one wait at most; a pipelined group's replies usually come together)."""
         reply = self._read_reply()
