@@ -145,10 +145,15 @@ class AsyncNetworkStream:
         """Close without waiting for the peer."""
         # A TLS transport's close() waits for the peer's close_notify, which may never come
         # (and leaves the socket open past the event loop); the session is over: abort.
-        if self._transport.is_closing() or self.ssl_object is not None:
-            self._transport.abort()
+        # So does a plain transport with unsent bytes (a peer that stopped reading):
+        # close() would wait for them forever.
+        transport = self._transport
+        if transport.is_closing() or self.ssl_object is not None or (
+            transport.get_write_buffer_size()
+        ):
+            transport.abort()
         else:
-            self._transport.close()
+            transport.close()
 
 
 async def open_async_stream(

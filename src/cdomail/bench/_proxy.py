@@ -34,6 +34,8 @@ __all__ = ["DelayProxy", "ProxyProcess"]
 
 #: Bytes read per ``read()`` call; large so that pipelined bursts move in few reads.
 READ_SIZE = 256 * 1024
+#: How long closing a forwarded connection may wait for its last bytes to be sent.
+CLOSE_TIMEOUT = 2.0
 #: Stop reading a direction while this many bytes are queued and not yet due (bounds memory).
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
 
@@ -235,10 +237,14 @@ class DelayProxy:
                 t.cancel()
             await asyncio.gather(*pipes, return_exceptions=True)
             for writer in (upstream_writer, client_writer):
-                writer.close()
+                writer.close()  # flushes what the pipes forwarded last (e.g. a 221)
             for writer in (upstream_writer, client_writer):
-                with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
-                    await writer.wait_closed()
+                try:
+                    await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
+                except (TimeoutError, OSError, ssl.SSLError, asyncio.CancelledError):
+                    # A peer that no longer reads keeps a closing transport open forever
+                    # (past the event loop, a leaked socket): drop what is left.
+                    writer.transport.abort()
 
 
 class ProxyProcess:
