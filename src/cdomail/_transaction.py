@@ -99,13 +99,8 @@ class Transaction:
             self.final_reply = reply
 
     @property
-    def accepted(self) -> dict[str, Reply]:
-        """Recipients the server accepted."""
-        return {a: r for a, r in self.rcpt_replies.items() if r.code < 400}
-
-    @property
     def any_accepted(self) -> bool:
-        """At least one recipient was accepted (without building :attr:`accepted`)."""
+        """At least one recipient was accepted (``result()`` lists which)."""
         for reply in self.rcpt_replies.values():  # noqa: SIM110 (no generator: runs per message)
             if reply.code < 400:
                 return True

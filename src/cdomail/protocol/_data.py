@@ -70,17 +70,17 @@ class ContentEncoder:
     def _normalise(self, data: bytes) -> bytes:
         if not data:
             return b""
-        lines = data.split(b"\r\n")
-        line_ends = len(lines) - 1
-        if data.count(b"\n") == line_ends and data.count(b"\r") == line_ends:
+        crlf_lines = _crlf_lines(data)
+        if crlf_lines is not None:
             # Already CRLF throughout (the usual case): no copy to normalise, and the
             # lines split here serve the length check too.
+            lines = crlf_lines
             newline = b"\r\n"
         else:
             # Work in LF-only form, then expand: CRLF -> LF, lone CR -> LF, LF -> CRLF.
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             newline = b"\n"
-            lines = data.split(newline) if self._check_length else lines
+            lines = data.split(newline)
         if self._check_length:
             self._check_lines(lines)
         if self._dot_stuff:
@@ -125,13 +125,19 @@ def check_content(data: bytes) -> CheckedContent | None:
     """``data`` certified for :meth:`ClientConnection.send_checked_content`, or ``None`` when
     it has a bare CR or LF or a line over 998 octets (then it goes through the encoder,
     which normalises it, or the caller reports the long line)."""
+    lines = _crlf_lines(data)
+    if lines is None or max(map(len, lines)) > MAX_CONTENT_LINE:
+        return None
+    return CheckedContent(data)
+
+
+def _crlf_lines(data: bytes) -> list[bytes] | None:
+    """``data`` split at its CRLFs, or ``None`` when it also has a bare CR or LF."""
     lines = data.split(b"\r\n")
     line_ends = len(lines) - 1
     if data.count(b"\n") != line_ends or data.count(b"\r") != line_ends:
         return None
-    if max(map(len, lines)) > MAX_CONTENT_LINE:
-        return None
-    return CheckedContent(data)
+    return lines
 
 
 def stuff_checked(content: CheckedContent) -> bytes:
