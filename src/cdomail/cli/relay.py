@@ -140,19 +140,18 @@ async def _serve(config: RelayConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    ready = asyncio.Event()
-    announce = asyncio.create_task(_announce_ready(ready))
     try:
-        await run_relay(config, stop=stop, ready=ready)
+        await run_relay(config, stop=stop, on_ready=_announce_ready)
     finally:
-        announce.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
 
 
-async def _announce_ready(ready: asyncio.Event) -> None:
-    await ready.wait()
-    logging.getLogger("cdomail.relay").info("ready")
+def _announce_ready(addresses: tuple[tuple[str, int], ...]) -> None:
+    # Scripts (and the crash tests) wait for this line; with port 0 it tells the port.
+    bound = " ".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                     for host, port in addresses)
+    logging.getLogger("cdomail.relay").info("ready: accepting on %s", bound)
 
 
 # -- administration ------------------------------------------------------------------------

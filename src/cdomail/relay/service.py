@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from collections.abc import Callable
 from types import ModuleType
 
 from .._config import default_local_hostname
@@ -19,7 +20,7 @@ from .config import RelayConfig
 from .listener import Intake, SessionTracker, describe_listener, start_listener
 from .spool import Spool
 
-__all__ = ["SHUTDOWN_GRACE_SECONDS", "run_relay"]
+__all__ = ["SHUTDOWN_GRACE_SECONDS", "ReadyCallback", "run_relay"]
 
 log = logging.getLogger("cdomail.relay")
 
@@ -39,11 +40,21 @@ def _delivery_module() -> ModuleType | None:
         return None
 
 
-async def run_relay(config: RelayConfig, *, stop: asyncio.Event,
-                    clock: Clock | None = None, ready: asyncio.Event | None = None) -> None:
-    """Serve until *stop* is set; *ready* is set once every listener accepts connections."""
+ReadyCallback = Callable[[tuple[tuple[str, int], ...]], None]
+
+
+async def run_relay(config: RelayConfig, *, stop: asyncio.Event, clock: Clock | None = None,
+                    on_ready: ReadyCallback | None = None, spool: Spool | None = None) -> None:
+    """Serve until *stop* is set; *on_ready* gets the bound (host, port) pairs once every
+    listener accepts connections (port 0 in the file means "any free port").
+
+    *spool*: an already open spool to use (the caller closes it); default: open
+    ``[spool] path`` and close it on the way out.
+    """
     clock = clock or SystemClock()
-    spool = await asyncio.to_thread(Spool.open, config.spool.path)
+    owns_spool = spool is None
+    if spool is None:
+        spool = await asyncio.to_thread(Spool.open, config.spool.path)
     tracker = SessionTracker()
     servers: list[asyncio.Server] = []
     delivery: asyncio.Task[None] | None = None
@@ -54,8 +65,9 @@ async def run_relay(config: RelayConfig, *, stop: asyncio.Event,
             servers.append(server)
             log.info("%s", describe_listener(listener, server))
         delivery = _start_delivery(config, spool, clock, stop)
-        if ready is not None:
-            ready.set()
+        if on_ready is not None:
+            on_ready(tuple((str(sock.getsockname()[0]), int(sock.getsockname()[1]))
+                           for server in servers for sock in server.sockets))
         await stop.wait()
         log.info("stopping: no new connections; finishing stores already under way")
     finally:
@@ -64,7 +76,8 @@ async def run_relay(config: RelayConfig, *, stop: asyncio.Event,
         tracker.abort_sessions()
         await tracker.finish_stores()
         await _stop_delivery(delivery)
-        await asyncio.to_thread(spool.close)
+        if owns_spool:
+            await asyncio.to_thread(spool.close)
         log.info("stopped")
 
 
