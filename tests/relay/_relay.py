@@ -127,7 +127,12 @@ class RelayProcess:
         self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
                                         env={**os.environ, **(env or {})})
         self.log: list[str] = []
-        self.port = self._wait_ready()
+        self._drainer: threading.Thread | None = None
+        try:
+            self.port = self._wait_ready()
+        except BaseException:
+            self.close()
+            raise
 
     def _wait_ready(self) -> int:
         assert self.process.stderr is not None
@@ -135,7 +140,8 @@ class RelayProcess:
             self.log.append(line)
             found = re.search(r"ready: accepting on \S+:(\d+)", line)
             if found:
-                threading.Thread(target=self._drain, daemon=True).start()
+                self._drainer = threading.Thread(target=self._drain, daemon=True)
+                self._drainer.start()
                 return int(found.group(1))
         raise RuntimeError("relay exited before it was ready:\n" + "".join(self.log))
 
@@ -143,6 +149,16 @@ class RelayProcess:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.log.append(line)
+
+    def close(self) -> None:
+        """Kill the relay if it still runs and release the pipe."""
+        if self.process.poll() is None:
+            self.kill()
+        self.process.wait(30)
+        if self._drainer is not None:
+            self._drainer.join(10)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
