@@ -90,7 +90,7 @@ async def _load(port: int, sent: list[Sent], rng: random.Random, kill_after: flo
             sent.append(message)
             try:
                 await asyncio.wait_for(_send_one(port, message), 20)
-            except (OSError, asyncio.TimeoutError, RuntimeError):
+            except (TimeoutError, OSError, RuntimeError):
                 return  # the relay is gone
 
     tasks = [asyncio.create_task(sender()) for _ in range(CONNECTIONS)]
