@@ -165,6 +165,9 @@ def test_resolve_secret_from_env_and_file(tmp_path: Path, monkeypatch: pytest.Mo
     secret_file = tmp_path / "secret"
     secret_file.write_text("from-file\n")
     assert resolve_secret(f"file:{secret_file}", field="password") == "from-file"
+    monkeypatch.setenv("RELAY_TEST_SECRET", "")
+    with pytest.raises(SecretError, match="RELAY_TEST_SECRET is empty"):
+        resolve_secret("env:RELAY_TEST_SECRET", field="password")
     monkeypatch.delenv("RELAY_TEST_SECRET")
     with pytest.raises(SecretError, match="RELAY_TEST_SECRET is not set"):
         resolve_secret("env:RELAY_TEST_SECRET", field="password")

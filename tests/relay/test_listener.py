@@ -213,3 +213,20 @@ def test_database_full_answers_452_and_keeps_earlier_mail(tmp_path: Path) -> Non
             client.sendmail("a@corp.example", ["b@x.example"], big)
         assert full.value.smtp_code == 452
         assert len(_stored(relay)) == 3
+
+
+def test_two_listeners_with_their_own_rules_share_one_spool(tmp_path: Path) -> None:
+    text = relay_toml(tmp_path, 'address = "127.0.0.1:0"', f'address = "[::1]:0"\n{PRINTER}')
+    with running_relay(text) as relay:
+        (_, open_port), (v6_host, v6_port) = relay.addresses
+        assert v6_host == "::1"
+        with smtplib.SMTP("127.0.0.1", open_port) as client:
+            client.sendmail("a@corp.example", ["b@x.example"], BODY)
+        with smtplib.SMTP("::1", v6_port) as client:
+            with pytest.raises(smtplib.SMTPSenderRefused):
+                client.sendmail("a@corp.example", ["b@x.example"], BODY)
+            client.login("printer", "printer-pw")
+            client.sendmail("a@corp.example", ["c@x.example"], BODY)
+        with relay.spool() as spool:
+            clients = sorted(spool.show(s.id).arrival.client_address for s in spool.list())
+    assert clients == ["127.0.0.1", "::1"]
