@@ -230,3 +230,17 @@ def test_two_listeners_with_their_own_rules_share_one_spool(tmp_path: Path) -> N
         with relay.spool() as spool:
             clients = sorted(spool.show(s.id).arrival.client_address for s in spool.list())
     assert clients == ["127.0.0.1", "::1"]
+
+
+def test_resolved_passwords_never_show_in_a_repr(tmp_path: Path) -> None:
+    from cdomail.relay._group_commit import GroupCommitter
+    from cdomail.relay.config import parse_config
+    from cdomail.relay.listener import Intake
+
+    config = parse_config(relay_toml(tmp_path, f'address = "127.0.0.1:0"\n{PRINTER}'))
+    with Spool.open(tmp_path) as spool:
+        intake = Intake.build(config.listeners[0], GroupCommitter(spool), "relay.test")
+    assert intake.check_password(b"printer", b"printer-pw")
+    assert not intake.check_password(b"printer", b"wrong")
+    assert not intake.check_password(b"nobody", b"printer-pw")
+    assert "printer-pw" not in repr(intake) and "printer-pw" not in repr(config)

@@ -23,7 +23,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -63,7 +63,7 @@ class Intake:
     config: ListenerConfig
     committer: GroupCommitter
     hostname: str
-    passwords: Mapping[str, bytes]
+    passwords: Mapping[str, bytes] = field(repr=False)  # resolved secrets: never in a repr
     tls_context: ssl.SSLContext | None
 
     @classmethod
