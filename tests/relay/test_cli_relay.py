@@ -117,7 +117,7 @@ def test_run_stores_mail_and_sigterm_exits_0_promptly(config: Path, tmp_path: Pa
         idle.recv(100)
         started = time.monotonic()
         assert relay.terminate(timeout=15) == 0, "".join(relay.log)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 8  # generous: the machine may be busy
         idle.close()
     finally:
         relay.close()
