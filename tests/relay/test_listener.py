@@ -244,3 +244,18 @@ def test_resolved_passwords_never_show_in_a_repr(tmp_path: Path) -> None:
     assert not intake.check_password(b"printer", b"wrong")
     assert not intake.check_password(b"nobody", b"printer-pw")
     assert "printer-pw" not in repr(intake) and "printer-pw" not in repr(config)
+
+
+
+def test_allow_list_matches_ipv4_mapped_and_scoped_addresses(tmp_path: Path) -> None:
+    from cdomail.relay._group_commit import GroupCommitter
+    from cdomail.relay.config import parse_config
+    from cdomail.relay.listener import Intake
+
+    text = relay_toml(tmp_path, 'address = "[::1]:0"\nallow = ["192.168.10.0/24", "fe80::/10"]')
+    with Spool.open(tmp_path) as spool:
+        intake = Intake.build(parse_config(text).listeners[0], GroupCommitter(spool), "r.test")
+    assert intake.allowed("192.168.10.7") and intake.allowed("::ffff:192.168.10.7")
+    assert intake.allowed("fe80::1%eth0")
+    assert not intake.allowed("192.168.11.7") and not intake.allowed("::ffff:10.0.0.1")
+    assert not intake.allowed("unknown")
