@@ -259,3 +259,18 @@ def test_allow_list_matches_ipv4_mapped_and_scoped_addresses(tmp_path: Path) -> 
     assert intake.allowed("fe80::1%eth0")
     assert not intake.allowed("192.168.11.7") and not intake.allowed("::ffff:10.0.0.1")
     assert not intake.allowed("unknown")
+
+
+def test_a_sender_that_hangs_up_mid_data_leaves_nothing(tmp_path: Path) -> None:
+    with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"')) as relay:
+        client = smtplib.SMTP("127.0.0.1", relay.port)
+        client.ehlo("flaky")
+        client.docmd("MAIL FROM:<a@corp.example>")
+        client.docmd("RCPT TO:<b@x.example>")
+        assert client.docmd("DATA")[0] == 354
+        client.send(b"Subject: half\r\n\r\nthe first half of the body\r\n")
+        client.close()  # no final dot: the message never ended
+        with smtplib.SMTP("127.0.0.1", relay.port) as again:  # the relay still serves
+            again.sendmail("a@corp.example", ["b@x.example"], BODY)
+        stored = _stored(relay)
+    assert [content.endswith(BODY) for _, content in stored] == [True]
