@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from .._backends._async_stream import AsyncNetworkStream, open_async_stream
-from .._config import ClientConfig, Clock
+from .._config import ClientConfig, Clock, hide_secrets
 from .._transaction import SessionFeatures, Transaction
 from ..errors import (
     AuthenticationFailed,
@@ -58,7 +58,7 @@ from ..protocol import (
 )
 from ..result import SendResult
 from ..tls import TLSInfo, TLSMode, check_pin, diagnose_handshake, tls_info
-from ..transcript import Transcript, escape
+from ..transcript import Transcript, escape, log_only
 
 READ_SIZE = 64 * 1024
 #: A QUIT here would be read as message text (mid-content) or cannot be sent at all.
@@ -90,6 +90,7 @@ class AsyncSMTPClient:
         transcript: Transcript | None = None,
         **options: Any,
     ) -> None:
+        options = hide_secrets(options)  # before anything can raise with these locals
         self.config = ClientConfig.build(host, port, **options)
         self.transcript = transcript
         self._stream: AsyncNetworkStream | None = None
@@ -103,7 +104,10 @@ class AsyncSMTPClient:
         self._batch: list[Transaction | SendResult] = []
 
     def __repr__(self) -> str:
-        state = "connected" if self._conn is not None else "not connected"
+        # getattr: a traceback printed with its locals shows a client whose __init__ raised.
+        if getattr(self, "config", None) is None:
+            return f"<{type(self).__name__} not configured>"
+        state = "connected" if getattr(self, "_conn", None) is not None else "not connected"
         return (
             f"<{type(self).__name__} {self.config.host}:{self.config.port}"
             f" tls={self.config.mode.value} {state}>"
@@ -137,6 +141,8 @@ class AsyncSMTPClient:
         config = self.config
         self._clock = Clock(config)
         self._unwritten_end = None
+        if self.transcript is None:
+            self.transcript = log_only()  # DEBUG logging of the (redacted) conversation
         implicit = config.effective_mode is TLSMode.IMPLICIT
         context = config.make_ssl_context() if implicit else None
         self._event(f"connecting to {config.connect_host}:{config.connect_port}"

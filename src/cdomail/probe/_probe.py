@@ -34,7 +34,16 @@ from ..errors import (
     ServerDisconnected,
     TimeoutError,
 )
-from ..protocol import Ehlo, Extensions, Helo, MailFrom, Rset, StartTLS, check_argument
+from ..protocol import (
+    Ehlo,
+    Extensions,
+    Helo,
+    MailFrom,
+    Rset,
+    Secret,
+    StartTLS,
+    check_argument,
+)
 from ..tls import TLSMode, TLSSettings, create_ssl_context, diagnose_handshake
 from ..transcript import Transcript, escape
 from ._certificate import session_details, verify_reason
@@ -63,7 +72,7 @@ class _Options:
     timeout: float
     verify: bool
     check_required: bool
-    login: tuple[str, str] | None
+    login: tuple[str, Secret] | None
     local_hostname: str
     verified_context: ssl.SSLContext
     unverified_context: ssl.SSLContext
@@ -77,7 +86,7 @@ async def probe(
     cafile: str | None = None,
     verify: bool = True,
     check_required: bool = False,
-    login: tuple[str, str] | None = None,
+    login: tuple[str, str | Secret] | None = None,
     connect_to: Mapping[int, tuple[str, int]] | None = None,
     local_hostname: str | None = None,
 ) -> ProbeReport:
@@ -135,7 +144,7 @@ def _check_options(
     cafile: str | None,
     verify: bool,
     check_required: bool,
-    login: tuple[str, str] | None,
+    login: tuple[str, str | Secret] | None,
     local_hostname: str | None,
 ) -> _Options:
     if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host):
@@ -146,16 +155,7 @@ def _check_options(
                                  field="timeout")
     if cafile is not None and not Path(cafile).is_file():
         raise ConfigurationError(f"CA file {cafile} does not exist", field="cafile")
-    if login is not None:
-        if (not isinstance(login, tuple) or len(login) != 2
-                or not all(isinstance(part, str) for part in login)):
-            raise ConfigurationError("login must be a (user, password) pair", field="login")
-        if not login[0]:
-            raise ConfigurationError("login user name is empty", field="login")
-        for part, what in ((login[0], "login user name"), (login[1], "login password")):
-            if any(c in part for c in "\0\r\n"):
-                # Never echo the value: it may be the password.
-                raise ConfigurationError(f"{what} contains CR, LF or NUL", field="login")
+    checked_login = None if login is None else _check_login(login)
     name = local_hostname or default_local_hostname()
     Ehlo(name)  # validates the EHLO name now rather than on the wire
     try:
@@ -165,9 +165,25 @@ def _check_options(
                                  field="cafile") from None
     unverified = create_ssl_context(TLSSettings(verify=False))
     return _Options(host=host, timeout=float(timeout), verify=verify,
-                    check_required=check_required, login=login, local_hostname=name,
+                    check_required=check_required, login=checked_login, local_hostname=name,
                     verified_context=verified if verify else unverified,
                     unverified_context=unverified)
+
+
+def _check_login(login: tuple[str, str | Secret]) -> tuple[str, Secret]:
+    """The (user, password) pair, the password held as a Secret from here on."""
+    if (not isinstance(login, tuple) or len(login) != 2 or not isinstance(login[0], str)
+            or not isinstance(login[1], str | Secret)):
+        raise ConfigurationError("login must be a (user, password) pair", field="login")
+    user, password = login[0], Secret(login[1])
+    if not user:
+        raise ConfigurationError("login user name is empty", field="login")
+    if any(c in user for c in "\0\r\n"):
+        raise ConfigurationError("login user name contains CR, LF or NUL", field="login")
+    if any(c in password.reveal() for c in "\0\r\n"):
+        # Never echo the value: it is the password.
+        raise ConfigurationError("login password contains CR, LF or NUL", field="login")
+    return user, password
 
 
 def _check_ports(ports: Iterable[int]) -> list[int]:

@@ -26,6 +26,7 @@ from ..protocol import (
     Command,
     Quit,
     Reply,
+    Secret,
     password_authenticator,
     sasl_dialogue,
 )
@@ -78,7 +79,7 @@ class ProbeSession:
         await self.stream.start_tls(context, server_hostname, self.timeout)
         self.conn.start_tls_completed()
 
-    async def login(self, username: str, password: str) -> LoginResult:
+    async def login(self, username: str, password: Secret) -> LoginResult:
         """AUTH with the first advertised mechanism we know. Only ever called inside TLS."""
         if not self.conn.tls_active:
             # The issue's rule, enforced here as well as by the caller: never in plaintext.
