@@ -58,7 +58,7 @@ from ._facts import (
     ReplySummary,
 )
 from ._report import PortReport, ProbeReport, build_port_report
-from ._session import ProbeSession
+from ._session import Limits, ProbeSession
 
 #: The ports mail is usually offered on: relay (25), submissions (465, RFC 8314),
 #: submission (587, RFC 6409) and the common alternative 2525.
@@ -70,6 +70,7 @@ DEFAULT_TIMEOUT = 10.0
 class _Options:
     host: str
     timeout: float
+    limits: Limits
     verify: bool
     check_required: bool
     login: tuple[str, Secret] | None
@@ -83,6 +84,8 @@ async def probe(
     ports: Iterable[int] = DEFAULT_PORTS,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    command_timeout: float | None = None,
+    deadline: float | None = None,
     cafile: str | None = None,
     verify: bool = True,
     check_required: bool = False,
@@ -95,7 +98,11 @@ async def probe(
     Args:
         host: the server name (also the name its certificate must carry).
         ports: the configured ports to probe, all at once.
-        timeout: seconds for each network step (connect, handshake, each reply).
+        timeout: seconds for each network step (connect, implicit-TLS handshake, a write).
+        command_timeout: seconds for a whole reply, however slowly it trickles in, and for
+            the TLS handshake after STARTTLS (default: ``timeout``).
+        deadline: overall seconds for the whole probe (every port); each wait is cut to
+            what is left, and what is not done by then is reported as timed out.
         cafile: a CA bundle to trust besides the system store.
         verify: check certificates; with ``False`` they are read but not judged.
         check_required: send ``MAIL FROM:<>`` (then RSET) in plaintext to learn
@@ -109,7 +116,7 @@ async def probe(
         ConfigurationError: bad arguments, before anything touches the network.
     """
     options = _check_options(host, timeout, cafile, verify, check_required, login,
-                             local_hostname)
+                             local_hostname, command_timeout, deadline)
     port_list = _check_ports(ports)
     targets = _check_connect_to(connect_to or {}, port_list)
     started = time.monotonic()
@@ -146,13 +153,19 @@ def _check_options(
     check_required: bool,
     login: tuple[str, str | Secret] | None,
     local_hostname: str | None,
+    command_timeout: float | None = None,
+    deadline: float | None = None,
 ) -> _Options:
     if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host):
         raise ConfigurationError(f"invalid host name {host!r}", field="host")
     check_argument(host, "host")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}",
-                                 field="timeout")
+    for name, value in (("timeout", timeout), ("command_timeout", command_timeout),
+                        ("deadline", deadline)):
+        if value is None and name != "timeout":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ConfigurationError(f"{name} must be a positive number of seconds, not"
+                                     f" {value!r}", field=name)
     if cafile is not None and not Path(cafile).is_file():
         raise ConfigurationError(f"CA file {cafile} does not exist", field="cafile")
     checked_login = None if login is None else _check_login(login)
@@ -164,7 +177,10 @@ def _check_options(
         raise ConfigurationError(f"cannot load the CA file {cafile}: {exc}",
                                  field="cafile") from None
     unverified = create_ssl_context(TLSSettings(verify=False))
-    return _Options(host=host, timeout=float(timeout), verify=verify,
+    limits = Limits.start(float(timeout), None if command_timeout is None
+                          else float(command_timeout), None if deadline is None
+                          else float(deadline))
+    return _Options(host=host, timeout=float(timeout), limits=limits, verify=verify,
                     check_required=check_required, login=checked_login, local_hostname=name,
                     verified_context=verified if verify else unverified,
                     unverified_context=unverified)
@@ -239,7 +255,8 @@ def _connect_label(port: int, address: tuple[str, int]) -> str:
 
 async def _connect(options: _Options, address: tuple[str, int]) -> AsyncNetworkStream:
     """A plaintext TCP connection (errors propagate for the caller to classify)."""
-    return await open_async_stream(address[0], address[1], timeout=options.timeout)
+    timeout = options.limits.within(options.timeout, connecting=True)
+    return await open_async_stream(address[0], address[1], timeout=timeout)
 
 
 def _classify_connect_error(exc: CdoMailError) -> tuple[Reach, str]:
@@ -281,7 +298,7 @@ async def _plaintext_attempt(
     facts.reach = Reach.OK
     facts.connect_ms = round((time.monotonic() - started) * 1000, 1)
     transcript.event(f"connected in {facts.connect_ms} ms")
-    session = ProbeSession(stream, transcript, options.timeout)
+    session = ProbeSession(stream, transcript, options.limits)
     try:
         if await _greet(session, facts):
             await _ehlo(session, options, facts, before_tls=True)
@@ -409,7 +426,7 @@ async def _starttls_unverified(
     except (ConnectError, ConnectTimeout) as exc:
         transcript.event(str(exc))
         return
-    session = ProbeSession(stream, transcript, options.timeout)
+    session = ProbeSession(stream, transcript, options.limits)
     scratch = PlaintextFacts()
     try:
         if not await _greet(session, scratch):
@@ -450,7 +467,7 @@ async def _implicit_attempt(
         return facts
     if failure is None:
         facts.handshake = Handshake.OK
-    session = ProbeSession(stream, transcript, options.timeout)
+    session = ProbeSession(stream, transcript, options.limits)
     session.conn.start_tls_completed()
     verified = False if failure else (options.verify or None)
     ssl_object = stream.ssl_object
@@ -476,7 +493,8 @@ async def _open_implicit(
 ) -> tuple[AsyncNetworkStream | None, tuple[str, str] | None]:
     """Connect and handshake; ``(stream, None)``, ``(None, verify failure)`` or ``(None, None)``."""
     try:
-        stream = await open_async_stream(address[0], address[1], timeout=options.timeout,
+        timeout = options.limits.within(options.timeout, connecting=True)
+        stream = await open_async_stream(address[0], address[1], timeout=timeout,
                                          ssl_context=context, server_hostname=options.host)
     except ssl.SSLCertVerificationError as exc:
         failure = verify_reason(exc)
