@@ -14,8 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdomail import AsyncSMTPClient, SendResult
+from cdomail._transaction import Transaction
 from cdomail.errors import (
     CdoMailError,
     DataRefused,
@@ -25,6 +28,9 @@ from cdomail.errors import (
     StatusUnknown,
     UnexpectedReply,
 )
+from cdomail.message import prepare
+from cdomail.protocol import Bdat, Data, EndOfData, MailFrom, RcptTo
+from cdomail.protocol import Reply as ServerReply
 from tests.hostile import CertificateSet, Close, HostileServer, Reply, Script, Then, ehlo_reply
 from tests.hostile.fixtures import HostileFactory
 
@@ -255,3 +261,39 @@ def test_errors_are_cdomail_errors() -> None:
     assert isinstance(error, CdoMailError)
     assert "\x1b" not in str(error)
     assert "\\x1b[2J" in str(error)
+
+
+# --- the invariant over every combination of replies (the verdict logic alone) ----------------
+
+CODES = st.sampled_from([211, 220, 221, 235, 250, 251, 252, 334, 354, 421, 450, 451, 452,
+                         500, 501, 503, 535, 550, 552, 554])
+MAYBE = st.none() | CODES
+
+
+@settings(max_examples=400, deadline=None)
+@given(mail=MAYBE, rcpts=st.lists(MAYBE, min_size=1, max_size=3), data=MAYBE, final=MAYBE,
+       bdat=st.booleans(), failed=st.booleans())
+def test_a_result_is_ok_or_carries_an_error_never_neither(
+    mail: int | None, rcpts: list[int | None], data: int | None, final: int | None,
+    bdat: bool, failed: bool,
+) -> None:
+    recipients = [f"r{i}@example.org" for i in range(len(rcpts))]
+    prepared = prepare(MESSAGE, sender="s@example.org", recipients=recipients)
+    tx = Transaction(prepared, None, number=0)
+    tx.use_bdat = bdat
+    if mail is not None:
+        tx.on_reply(ServerReply(mail, ("x",), MailFrom("s@example.org")))
+    for address, code in zip(recipients, rcpts, strict=True):
+        if code is not None:
+            tx.on_reply(ServerReply(code, ("x",), RcptTo(address)))
+    if data is not None and not bdat:
+        tx.on_reply(ServerReply(data, ("x",), Data()))
+    if final is not None:
+        tx.on_reply(ServerReply(final, ("x",), Bdat(10, last=True) if bdat else EndOfData()))
+    if failed:
+        tx.failure = ServerDisconnected("gone")
+    result = tx.result("none")
+    assert_ok_or_error(result)
+    if result.ok:
+        assert result.reply is not None and result.reply.code == 250
+        assert result.accepted
