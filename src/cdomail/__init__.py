@@ -34,11 +34,12 @@ from .errors import (
     TLSError,
     TLSHandshakeError,
     TLSRequired,
+    UnexpectedReply,
 )
 from .message import MessageInput, OutgoingMessage
 from .mime import Attachment, StreamedMessage
 from .pool import Pool
-from .protocol import Reply
+from .protocol import Reply, Secret
 from .result import SendResult
 from .tls import TLSInfo, TLSMode
 from .transcript import Transcript
@@ -85,6 +86,7 @@ __all__ = [
     "Reply",
     "ReplyError",
     "SMTPClient",
+    "Secret",
     "SendResult",
     "SenderRefused",
     "ServerDisconnected",
@@ -98,5 +100,6 @@ __all__ = [
     "TLSRequired",
     "TimeoutError",
     "Transcript",
+    "UnexpectedReply",
     "send",
 ]

@@ -7,6 +7,7 @@ import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import (
     AuthenticationRefusedLocally,
@@ -18,6 +19,7 @@ from .message import check_address
 from .protocol import (
     PREFERRED_MECHANISMS,
     Authenticator,
+    Secret,
     XOAuth2,
     check_argument,
     password_authenticator,
@@ -58,8 +60,8 @@ class ClientConfig:
     connect_host: str
     connect_port: int
     username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    oauth2_token: str | None = field(default=None, repr=False)
+    password: Secret | None = field(default=None, repr=False)
+    oauth2_token: Secret | None = field(default=None, repr=False)
     auth_mechanisms: tuple[str, ...] | None = None
     authenticator: Authenticator | None = None
     allow_plaintext_auth: bool = False
@@ -80,8 +82,8 @@ class ClientConfig:
         *,
         tls: TLSMode | str = TLSMode.AUTO,
         username: str | None = None,
-        password: str | None = None,
-        oauth2_token: str | None = None,
+        password: str | Secret | None = None,
+        oauth2_token: str | Secret | None = None,
         auth_mechanisms: Sequence[str] | None = None,
         authenticator: Authenticator | None = None,
         allow_plaintext_auth: bool = False,
@@ -103,6 +105,8 @@ class ClientConfig:
         ssl_context: ssl.SSLContext | None = None,
     ) -> ClientConfig:
         """Validate the client's keyword arguments (see ``SMTPClient``)."""
+        # First: a ConfigurationError raised below must not show them in its traceback's locals.
+        password, oauth2_token = Secret.wrap(password), Secret.wrap(oauth2_token)
         if not host or not isinstance(host, str):
             raise ConfigurationError("host is required", field="host")
         check_argument(host, "host")
@@ -146,6 +150,7 @@ class ClientConfig:
             connect_host=connect_host,
             connect_port=connect_port,
             username=username,
+            # Held as Secrets down to the SASL step: no repr or traceback shows them.
             password=password,
             oauth2_token=oauth2_token,
             auth_mechanisms=tuple(m.upper() for m in auth_mechanisms) if auth_mechanisms else None,
@@ -197,6 +202,17 @@ class ClientConfig:
             f" (it offers: {', '.join(advertised) or 'no AUTH at all'};"
             f" we can use: {', '.join(order)})"
         )
+
+
+#: Client options that hold a secret.
+SECRET_OPTIONS = frozenset({"password", "oauth2_token"})
+
+
+def hide_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with every secret as a :class:`~cdomail.protocol.Secret`, so that a frame
+    holding them shows ``Secret('***')`` in a traceback printed with its locals."""
+    return {name: Secret.wrap(value) if name in SECRET_OPTIONS and isinstance(value, str)
+            else value for name, value in options.items()}
 
 
 class Clock:

@@ -14,8 +14,10 @@ from .errors import (
     DataRefused,
     RecipientRefused,
     RecipientsRefused,
+    RemoteProtocolError,
     SenderRefused,
     ServiceClosing,
+    UnexpectedReply,
 )
 from .message import PreparedMessage
 from .protocol import Bdat, Data, EndOfData, Extensions, MailFrom, RcptTo, Reply
@@ -115,6 +117,13 @@ class Transaction:
             return False
         return self.data_reply is not None and self.data_reply.code != 354
 
+    def broken_by(self, reply: Reply) -> bool:
+        """``reply`` (below 400) answers DATA with other than 354, or the content with other
+        than 250: the server and the client disagree about the state (RFC 5321 §4.3.2)."""
+        if reply is self.final_reply:
+            return reply.code != 250
+        return reply is self.data_reply and reply.code != 354
+
     @property
     def envelope_answered(self) -> bool:
         """MAIL and every RCPT have their replies."""
@@ -133,19 +142,30 @@ class Transaction:
         return self.data_reply is not None and self.data_reply.code != 354
 
     def error(self) -> CdoMailError | None:
-        """The verdict as an exception, or ``None`` when the message was accepted."""
+        """The verdict as an exception, or ``None`` when the message was accepted.
+
+        Never ``None`` unless the final reply is 250: a result is either ok or carries an
+        error, never neither.
+        """
         if self.failure is not None:
             return self.failure
         final = self.final_reply
         if (
             final is not None
-            and final.code < 400
+            and final.code == 250
             and (self.mail_reply is None or self.mail_reply.code < 400)
             and self.any_accepted
         ):
             # Accepted: the common case, decided before building the refusals below
             # (a 421 would have closed the connection before any final reply).
             return None
+        refusal = self._refusal()
+        if refusal is not None:
+            return refusal
+        return self._unexpected()
+
+    def _refusal(self) -> CdoMailError | None:
+        """The 4xx/5xx reply that failed the transaction, as an exception."""
         for reply in (self.mail_reply, *self.rcpt_replies.values(), self.data_reply,
                       self.final_reply):
             if reply is not None and reply.code == 421:
@@ -165,6 +185,16 @@ class Transaction:
                 return DataRefused(reply.code, reply.text, command=reply.verb,
                                    enhanced_status=reply.enhanced_status)
         return None
+
+    def _unexpected(self) -> CdoMailError:
+        """No refusal, yet no 250 after the content: the reply that broke the protocol."""
+        data, final = self.data_reply, self.final_reply
+        if data is not None and data.code != 354:
+            return UnexpectedReply(data.code, data.text, command="DATA", expected=354)
+        if final is not None:
+            command = "the end of the data" if final.verb == "." else final.verb
+            return UnexpectedReply(final.code, final.text, command=command, expected=250)
+        return RemoteProtocolError("the transaction ended without a reply to its content")
 
     def result(self, tls_mode: str) -> SendResult:
         """The SendResult for the caller."""

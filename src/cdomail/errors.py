@@ -8,7 +8,8 @@ does), so ``except ConnectionError`` and ``except TimeoutError`` keep working::
     ├─ ProtocolError (abstract)
     │   ├─ LocalProtocolError      we were asked to do something illegal
     │   └─ RemoteProtocolError     the server broke the protocol
-    │       └─ NotSMTPServer (+ConnectError)  the first words were not an SMTP greeting
+    │       ├─ NotSMTPServer (+ConnectError)  the first words were not an SMTP greeting
+    │       └─ UnexpectedReply     a reply code that is neither success nor refusal there
     ├─ ReplyError(code, text)      the server refused with a 4xx/5xx reply
     │   ├─ GreetingRefused, HeloRefused, SenderRefused, RecipientRefused,
     │   │  DataRefused, AuthenticationFailed, StartTLSRefused
@@ -35,6 +36,8 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+
+from ._escape import printable
 
 __all__ = [
     "AuthenticationFailed",
@@ -68,24 +71,21 @@ __all__ = [
     "TLSRequired",
     "TimeoutError",
     "TransportError",
+    "UnexpectedReply",
     "WriteTimeout",
+    "printable",
 ]
 
 
 class CdoMailError(Exception):
-    """Root of every error raised by cdomail."""
+    """Root of every error raised by cdomail.
 
-
-def printable(text: str, *, newlines: bool = True) -> str:
-    """Server text made safe to show: control and ANSI characters escaped (security case 28).
-
-    ``newlines=False`` escapes line breaks too (one transcript entry stays one line).
+    ``str()`` of every error is escaped with :func:`printable`: messages quote reply texts,
+    EHLO keywords and AUTH mechanism names that a server chose (security case 28).
     """
-    return "".join(
-        c if c.isprintable() or (newlines and c == "\n")
-        else c.encode("unicode_escape").decode("ascii")
-        for c in text
-    )
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 # --- protocol ---------------------------------------------------------------
@@ -106,6 +106,26 @@ class LocalProtocolError(ProtocolError):
 
 class RemoteProtocolError(ProtocolError):
     """The server sent something that is not valid SMTP, or too much of it."""
+
+
+class UnexpectedReply(RemoteProtocolError):
+    """A reply that is neither the success code nor a refusal (4xx/5xx) for its command.
+
+    RFC 5321 §4.3.2: DATA succeeds only with 354 and the end of the data only with 250
+    (RFC 3030 §2: each BDAT chunk, the LAST one included, with 250). A 250 to DATA or a 354
+    after the final dot means the server and the client disagree about where the
+    conversation is: the message's fate is not known to be success, so it is an error.
+    """
+
+    def __init__(self, code: int, text: str, /, *, command: str, expected: int) -> None:
+        self.code = code
+        self.text = text
+        self.command = command
+        self.expected = expected
+        super().__init__(
+            f"the server answered {command} with {code}, where success is {expected} and a"
+            f" refusal 4xx/5xx (RFC 5321 §4.3.2): {text}"
+        )
 
 
 # --- replies ----------------------------------------------------------------

@@ -15,7 +15,10 @@ class SendResult:
 
     ``encrypted`` is True only when the whole transaction ran inside TLS.
     ``error`` is set (and ``reply`` may be ``None``) when the message was not
-    accepted; ``send()`` raises it, ``send_many()`` reports it here.
+    accepted; ``send()`` raises it, ``send_many()`` reports it here. A result is
+    either :attr:`ok` or carries an ``error``, never neither: a final reply other
+    than 250 is an error too (``UnexpectedReply``), and a verdict lost with the
+    connection is ``StatusUnknown``.
     """
 
     sender: str

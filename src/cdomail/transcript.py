@@ -4,14 +4,22 @@ Secrets never enter it: the client records ``Command.redacted()`` (AUTH
 payloads and every line sent during a 334 exchange become ``***``), and every
 line is escaped so control or ANSI characters in a server's reply cannot spoof
 a terminal (security cases 28 and 58).
+
+Every line is also logged at DEBUG on the ``cdomail.smtp`` logger, so what reaches a log is
+exactly what a transcript shows: redacted and escaped. A client given no transcript logs its
+conversation through one that keeps no lines (:func:`log_only`), when that logger is enabled
+for DEBUG at connect time.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
 from .errors import printable
+
+LOGGER = logging.getLogger("cdomail.smtp")
 
 
 def escape(data: bytes) -> str:
@@ -40,6 +48,8 @@ class Transcript:
     lines: list[TranscriptLine] = field(default_factory=list)
     #: Message content is summarised ("[1234 bytes of message content]"), never recorded.
     started: float = field(default_factory=time.monotonic)
+    #: ``False``: the lines go to the log only (see :func:`log_only`).
+    keep: bool = True
 
     def client(self, data: bytes, *, tls: bool) -> None:
         """Record command lines the client wrote (already redacted)."""
@@ -58,7 +68,11 @@ class Transcript:
         self._add("*", escape(text.encode()), tls)
 
     def _add(self, direction: str, text: str, tls: bool) -> None:
-        self.lines.append(TranscriptLine(direction, text, tls, time.monotonic() - self.started))
+        line = TranscriptLine(direction, text, tls, time.monotonic() - self.started)
+        if self.keep:
+            self.lines.append(line)
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug("%s", line)
 
     def render(self) -> str:
         """The whole transcript as text, one line per entry (swaks-style arrows)."""
@@ -70,3 +84,8 @@ class Transcript:
             {"direction": ln.direction, "text": ln.text, "tls": ln.tls, "at": round(ln.at, 4)}
             for ln in self.lines
         ]
+
+
+def log_only() -> Transcript | None:
+    """A transcript that only logs, when ``cdomail.smtp`` logs DEBUG; else ``None`` (no cost)."""
+    return Transcript(keep=False) if LOGGER.isEnabledFor(logging.DEBUG) else None

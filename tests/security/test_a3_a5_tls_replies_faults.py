@@ -324,6 +324,9 @@ def test_case_30_close_during_data(
         script = Script(replies={"DATA": Reply(b"354 go\r\n", then=Then.CLOSE)})
         expected: type[Exception] = ServerDisconnected
     elif variant == "mid-body":
+        # Whether the client's write of the end of the data completed decides between the two:
+        # a write that failed means not sent; one that completed leaves only "status unknown"
+        # (RFC 5321 §4.5.3.2.6), never a plain "failed".
         script = Script(data_disconnect_after=1000)
         expected = ServerDisconnected
     else:
@@ -332,11 +335,14 @@ def test_case_30_close_during_data(
     server = hostile(script)
     client = make_client(server, certs, tls="none", command_timeout=1.0)
     try:
-        with pytest.raises(expected) as info:
+        with pytest.raises((expected, StatusUnknown)) as info:
             client.send(BIG_MESSAGE)
     finally:
         client.close()
-    assert type(info.value) is expected
+    if variant == "mid-body":
+        assert type(info.value) in (ServerDisconnected, StatusUnknown)
+    else:
+        assert type(info.value) is expected
     assert server.bodies == []
 
 

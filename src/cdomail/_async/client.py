@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from .._backends._async_stream import AsyncNetworkStream, open_async_stream
-from .._config import ClientConfig, Clock
+from .._config import ClientConfig, Clock, hide_secrets
 from .._transaction import SessionFeatures, Transaction
 from ..errors import (
     AuthenticationFailed,
@@ -35,6 +35,7 @@ from ..errors import (
     StatusUnknown,
     TimeoutError,
     TLSRequired,
+    TransportError,
 )
 from ..message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
 from ..protocol import (
@@ -57,7 +58,7 @@ from ..protocol import (
 )
 from ..result import SendResult
 from ..tls import TLSInfo, TLSMode, check_pin, diagnose_handshake, tls_info
-from ..transcript import Transcript
+from ..transcript import Transcript, escape, log_only
 
 READ_SIZE = 64 * 1024
 #: A QUIT here would be read as message text (mid-content) or cannot be sent at all.
@@ -89,6 +90,7 @@ class AsyncSMTPClient:
         transcript: Transcript | None = None,
         **options: Any,
     ) -> None:
+        options = hide_secrets(options)  # before anything can raise with these locals
         self.config = ClientConfig.build(host, port, **options)
         self.transcript = transcript
         self._stream: AsyncNetworkStream | None = None
@@ -96,11 +98,16 @@ class AsyncSMTPClient:
         self._clock = Clock(self.config)
         self._tls: TLSInfo | None = None
         self._bdat_trusted = False
+        #: The transaction whose end of content is queued but not yet written.
+        self._unwritten_end: Transaction | None = None
         #: The batch being sent: its transactions, or their results once settled.
         self._batch: list[Transaction | SendResult] = []
 
     def __repr__(self) -> str:
-        state = "connected" if self._conn is not None else "not connected"
+        # getattr: a traceback printed with its locals shows a client whose __init__ raised.
+        if getattr(self, "config", None) is None:
+            return f"<{type(self).__name__} not configured>"
+        state = "connected" if getattr(self, "_conn", None) is not None else "not connected"
         return (
             f"<{type(self).__name__} {self.config.host}:{self.config.port}"
             f" tls={self.config.mode.value} {state}>"
@@ -133,6 +140,9 @@ class AsyncSMTPClient:
             return
         config = self.config
         self._clock = Clock(config)
+        self._unwritten_end = None
+        if self.transcript is None:
+            self.transcript = log_only()  # DEBUG logging of the (redacted) conversation
         implicit = config.effective_mode is TLSMode.IMPLICIT
         context = config.make_ssl_context() if implicit else None
         self._event(f"connecting to {config.connect_host}:{config.connect_port}"
@@ -384,6 +394,7 @@ class AsyncSMTPClient:
                 slots.append(self._unsent(item, failure))
             slots += [self._unsent(rest, failure) for rest in items]
         self._batch = []
+        self._unwritten_end = None
         return [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
 
     async def _begin_transaction(
@@ -521,10 +532,17 @@ class AsyncSMTPClient:
             # Checked by the core when the message was prepared: dot-stuffing is all
             # that is left, and it is one C-level replace.
             tx.size = len(checked.data)
-            buffer += conn.send_checked_content(checked)
-            if len(buffer) >= WRITE_SIZE:  # a big message goes out now, not with the next group
+            wire = conn.send_checked_content(checked)
+            if len(buffer) + len(wire) >= WRITE_SIZE:
+                # A big message goes out now, not with the next group: all but its ".CRLF",
+                # which waits for the early-reply check of the next write.
+                buffer += memoryview(wire)[:-3]
                 await self._write(buffer, "BLOCK")
                 buffer.clear()
+                buffer += b".\r\n"
+            else:
+                buffer += wire
+            self._unwritten_end = tx
             tx.content_sent = True
             if self.transcript is not None:
                 self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)
@@ -540,6 +558,7 @@ class AsyncSMTPClient:
                 await self._write(buffer, "BLOCK")
                 buffer.clear()
         buffer += conn.end_content()
+        self._unwritten_end = tx
         tx.content_sent = True
         if self.transcript is not None:
             self._event(f"[{tx.size} bytes of message content]", tls=conn.tls_active)
@@ -609,6 +628,9 @@ class AsyncSMTPClient:
                 tx.on_reply(reply)
                 if tx.use_bdat and tx.final_reply is reply and reply.code == 250:
                     self._bdat_trusted = True
+                elif reply.code < 400 and reply.code != 250 and tx.broken_by(reply):
+                    # RFC 5321 §4.3.2: neither success nor refusal; the session cannot go on.
+                    raise tx.error() or RemoteProtocolError(str(reply))
             if reply.code == 421:
                 raise ServiceClosing(reply.code, reply.text, command=reply.verb,
                                      enhanced_status=reply.enhanced_status)
@@ -621,12 +643,46 @@ class AsyncSMTPClient:
                 reply = self._reply_from(event)
 
     def _failure_for(self, tx: Transaction, exc: CdoMailError) -> CdoMailError:
-        if tx.content_sent and tx.final_reply is None and isinstance(exc, TimeoutError):
-            return StatusUnknown(
-                "no reply after the message content was sent: the server may or may not"
-                f" have accepted it; do not blindly resend ({exc})"
+        """What a broken connection means for ``tx``, which has no verdict yet."""
+        if (
+            tx.content_sent
+            and tx.final_reply is None
+            and tx is not self._unwritten_end
+            and isinstance(exc, TimeoutError | TransportError | RemoteProtocolError)
+        ):
+            # RFC 5321 §4.5.3.2.6 / §6.1: the end of the data went out, its reply did not
+            # come back. The server may have taken responsibility for the message.
+            unknown = StatusUnknown(
+                "the connection failed after the message content was sent and before its"
+                " verdict: the server may or may not have accepted it; do not blindly"
+                f" resend ({exc})"
             )
+            unknown.__cause__ = exc
+            return unknown
         return exc
+
+    def _refuse_early_reply(self, tx: Transaction) -> None:
+        """Nothing may arrive between DATA's 354 and the written end of the content: a reply
+        there answers no command (RFC 5321 §4.1.1.4: the verdict follows the end of the
+        data) and must never be taken as this message's verdict."""
+        data = self._require_stream().read_available(READ_SIZE)
+        if data is None:
+            return
+        error: CdoMailError
+        if data:
+            shown = escape(data[:80])
+            self._event(f"early reply: {shown}", tls=self._require_conn().tls_active)
+            error = RemoteProtocolError(
+                "the server replied before the message content was completely sent"
+                f" ({shown}): that is no verdict; the message was not accepted"
+            )
+        else:
+            error = ServerDisconnected(
+                f"{self.config.host}:{self.config.port} closed the connection before the"
+                " message content was completely sent: the message was not accepted"
+            )
+        tx.failure = error
+        raise error
 
     # -- reading and writing --------------------------------------------------------------
 
@@ -665,6 +721,11 @@ class AsyncSMTPClient:
     async def _write(self, data: bytes | bytearray, what: str) -> None:
         stream = self._require_stream()
         try:
+            if self._unwritten_end is not None:
+                # These bytes carry the end of a message's content: the last moment a reply
+                # can be told apart as early (it cannot answer bytes not yet sent).
+                tx, self._unwritten_end = self._unwritten_end, None
+                self._refuse_early_reply(tx)
             await stream.write(data, self._clock.timeout(what))
         except CdoMailError:
             await self._abort()

@@ -13,6 +13,7 @@ import ssl
 from ..errors import (
     ConnectError,
     ConnectTimeout,
+    HandshakeDisconnected,
     ReadTimeout,
     RemoteProtocolError,
     ServerDisconnected,
@@ -129,8 +130,16 @@ class AsyncNetworkStream:
                 server_hostname=server_hostname,
                 ssl_handshake_timeout=timeout,
             )
-        except TimeoutError:
+        except (TimeoutError, ConnectionAbortedError):
+            # asyncio's sslproto reports its own ssl_handshake_timeout as ConnectionAbortedError
+            # (and nothing else as that error): a stalled handshake is a timeout, never a bare
+            # builtin error outside the cdomail tree.
             raise ReadTimeout(f"TLS handshake did not complete within {timeout:.3g} s") from None
+        except ssl.SSLError:
+            raise
+        except OSError as exc:
+            raise HandshakeDisconnected(
+                f"the connection was lost during the TLS handshake: {exc}") from exc
         if transport is None:
             raise ServerDisconnected("connection closed during the TLS handshake")
         self._transport = transport

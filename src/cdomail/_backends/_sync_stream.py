@@ -7,7 +7,14 @@ import socket
 import ssl
 import time
 
-from ..errors import ConnectError, ConnectTimeout, ReadTimeout, ServerDisconnected, WriteTimeout
+from ..errors import (
+    ConnectError,
+    ConnectTimeout,
+    HandshakeDisconnected,
+    ReadTimeout,
+    ServerDisconnected,
+    WriteTimeout,
+)
 
 #: What ``NetworkStream._wait`` returns when the deadline passed before the socket was ready.
 _EXPIRED = -1.0
@@ -90,6 +97,11 @@ class NetworkStream:
             self._sock = context.wrap_socket(self._sock, server_hostname=server_hostname)
         except TimeoutError:
             raise ReadTimeout(f"TLS handshake did not complete within {timeout:.3g} s") from None
+        except ssl.SSLError:
+            raise
+        except OSError as exc:
+            raise HandshakeDisconnected(
+                f"the connection was lost during the TLS handshake: {exc}") from exc
         self._sock.setblocking(False)
 
     def read_available(self, max_bytes: int) -> bytes | None:

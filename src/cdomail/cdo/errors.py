@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from cdomail.errors import CdoMailError
+from cdomail.errors import CdoMailError, printable
 
 __all__ = [
     "CDO_E_AUTHENTICATION_FAILURE",
@@ -140,6 +140,8 @@ class CdoError(CdoMailError):
             (transport error code) filled in, as VBA's ``Err.Description``.
         server_response: the server's reply that caused it, if any.
         detail: what cdomail knows beyond CDO's text (plain words; never a secret).
+        note: a sentence appended to CDO's text in ``description``, for what a caller must
+            know before sending again (e.g. "the server may have accepted it").
     """
 
     def __init__(
@@ -150,19 +152,26 @@ class CdoError(CdoMailError):
         server_response: str = "",
         transport_code: int | str = "",
         detail: str = "",
+        note: str = "",
     ) -> None:
         self.code = code
         self.hresult = code.hresult
         self.number = signed_hresult(code.hresult)
         self.name = code.name
-        self.server_response = server_response
+        self.server_response = printable(server_response, newlines=False)
         self.detail = detail
         #: The core's SendResult when part of the send succeeded (partial recipient refusal).
         self.send_result: Any = None
         transport = f"0x{transport_code:X}" if isinstance(transport_code, int) else transport_code
-        self.description = code.text.replace("%2", transport or "0x0").replace(
-            "%1", server_response
+        # The server's words are escaped: Err.Description is shown to people (MsgBox, logs).
+        description = code.text.replace("%2", transport or "0x0").replace(
+            "%1", self.server_response
         )
+        if note:
+            # What CDO's fixed text cannot say and a caller must know before retrying
+            # (the message may already be delivered, to everyone or to some).
+            description += f" {printable(note)}"
+        self.description = description
         super().__init__(self.description)
 
     # VBA spellings, so `Err.Number` / `Err.Description` port too.
@@ -180,7 +189,7 @@ class CdoError(CdoMailError):
         text = f"0x{self.hresult:08X} {self.name}: {self.description}"
         if self.detail:
             text += f" ({self.detail})"
-        return text
+        return printable(text)
 
     def __repr__(self) -> str:
         return f"CdoError(0x{self.hresult:08X}, {self.name})"

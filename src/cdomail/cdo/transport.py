@@ -26,8 +26,16 @@ from cdomail.cdo.errors import (
     CdoCompatibilityWarning,
     CdoError,
 )
+from cdomail.errors import printable
 
-__all__ = ["auth_options", "map_error", "notify_parameter", "send_via_port"]
+__all__ = [
+    "STATUS_UNKNOWN_NOTE",
+    "auth_options",
+    "map_error",
+    "notify_parameter",
+    "partial_refusal",
+    "send_via_port",
+]
 
 #: Verbs whose failure means the session was never established (CDO: "failed to connect").
 _CONNECT_PHASE = frozenset({"", "GREETING", "EHLO", "HELO", "STARTTLS"})
@@ -90,17 +98,61 @@ def auth_options(settings: TransportSettings) -> dict[str, Any]:
     return options
 
 
-def _response(error: core.ReplyError) -> str:
-    status = f"{error.enhanced_status} " if error.enhanced_status else ""
-    text = error.text.replace("\n", " ")
+#: Appended to CDO's text when the connection failed after the end of the data.
+STATUS_UNKNOWN_NOTE = (
+    "The connection was lost after the whole message was sent and before the server's"
+    " verdict: the server may have accepted the message. Check the recipient's mailbox or"
+    " the server's log before sending it again, or it may arrive twice."
+)
+
+
+def _response(error: core.ReplyError | core.UnexpectedReply) -> str:
+    enhanced = error.enhanced_status if isinstance(error, core.ReplyError) else None
+    status = f"{enhanced} " if enhanced else ""
+    text = printable(error.text, newlines=False).replace("\\x0a", " ")
     if status and text.startswith(status):
         status = ""
     return f"{error.code} {status}{text}"
 
 
+def partial_refusal(result: Any) -> CdoError:
+    """0x8004020F after some recipients were refused and the message went to the others.
+
+    RFC 5321 §3.3 lets the client send the data once one recipient is accepted, and cdomail
+    does; CDO's own text ("rejected one or more recipient addresses") would then hide that
+    a retry delivers the message a second time to those who already have it. The
+    description names them.
+    """
+    refused = ", ".join(result.refused)
+    accepted = ", ".join(result.accepted)
+    address, reply = next(iter(result.refused.items()))
+    error = CdoError(
+        CDO_E_RECIPIENTS_REJECTED,
+        server_response=f"{reply.code} {reply.text}".strip(),
+        detail=f"{address} was refused; the message went to {accepted}",
+        note=(
+            f"The message WAS delivered to: {accepted}. Refused: {refused}. Send it again"
+            " only to the refused recipients, or the others receive it twice."
+        ),
+    )
+    error.send_result = result
+    return error
+
+
 def map_error(exc: core.CdoMailError) -> CdoError:
     """The CdoError CDO raises for what the core reported (spec §1 table and §5)."""
     detail = str(exc)
+    if isinstance(exc, core.StatusUnknown):
+        # RFC 5321 §4.5.3.2.6: a lost verdict is not a failure; CDO's "lost its connection"
+        # alone would read as "not sent" and invite a duplicate.
+        return CdoError(CDO_E_CONNECTION_DROPPED, detail=detail, note=STATUS_UNKNOWN_NOTE)
+    if isinstance(exc, core.UnexpectedReply):
+        return CdoError(
+            CDO_E_SMTP_SEND_FAILED,
+            server_response=_response(exc),
+            transport_code=CDO_E_SMTP_SEND_FAILED.hresult,
+            detail=detail,
+        )
     if isinstance(exc, core.SenderRefused):
         return CdoError(CDO_E_SENDER_REJECTED, server_response=_response(exc), detail=detail)
     if isinstance(exc, core.RecipientsRefused):
@@ -185,13 +237,5 @@ def send_via_port(
     if result.refused:
         # CDO refuses the whole send when any recipient is refused; the core already delivered
         # to the accepted ones, so say so rather than pretend nothing was sent.
-        address, reply = next(iter(result.refused.items()))
-        error = CdoError(
-            CDO_E_RECIPIENTS_REJECTED,
-            server_response=f"{reply.code} {reply.text}".strip(),
-            detail=f"{address} was refused; the message went to "
-            f"{', '.join(result.accepted) or 'nobody'}",
-        )
-        error.send_result = result
-        raise error
+        raise partial_refusal(result)
     return result

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+from .._escape import json_dumps
 from ..errors import ConfigurationError
 from ..tls import TLSMode
 
@@ -64,4 +64,5 @@ def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
 
 def print_json(document: object) -> None:
     """Exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    # Server-chosen strings inside: DEL, C1 and bidi controls leave as \u escapes, not raw.
+    sys.stdout.write(json_dumps(document, indent=2) + "\n")

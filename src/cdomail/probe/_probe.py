@@ -34,7 +34,16 @@ from ..errors import (
     ServerDisconnected,
     TimeoutError,
 )
-from ..protocol import Ehlo, Extensions, Helo, MailFrom, Rset, StartTLS, check_argument
+from ..protocol import (
+    Ehlo,
+    Extensions,
+    Helo,
+    MailFrom,
+    Rset,
+    Secret,
+    StartTLS,
+    check_argument,
+)
 from ..tls import TLSMode, TLSSettings, create_ssl_context, diagnose_handshake
 from ..transcript import Transcript, escape
 from ._certificate import session_details, verify_reason
@@ -49,7 +58,7 @@ from ._facts import (
     ReplySummary,
 )
 from ._report import PortReport, ProbeReport, build_port_report
-from ._session import ProbeSession
+from ._session import Limits, ProbeSession
 
 #: The ports mail is usually offered on: relay (25), submissions (465, RFC 8314),
 #: submission (587, RFC 6409) and the common alternative 2525.
@@ -61,9 +70,10 @@ DEFAULT_TIMEOUT = 10.0
 class _Options:
     host: str
     timeout: float
+    limits: Limits
     verify: bool
     check_required: bool
-    login: tuple[str, str] | None
+    login: tuple[str, Secret] | None
     local_hostname: str
     verified_context: ssl.SSLContext
     unverified_context: ssl.SSLContext
@@ -74,10 +84,12 @@ async def probe(
     ports: Iterable[int] = DEFAULT_PORTS,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    command_timeout: float | None = None,
+    deadline: float | None = None,
     cafile: str | None = None,
     verify: bool = True,
     check_required: bool = False,
-    login: tuple[str, str] | None = None,
+    login: tuple[str, str | Secret] | None = None,
     connect_to: Mapping[int, tuple[str, int]] | None = None,
     local_hostname: str | None = None,
 ) -> ProbeReport:
@@ -86,7 +98,11 @@ async def probe(
     Args:
         host: the server name (also the name its certificate must carry).
         ports: the configured ports to probe, all at once.
-        timeout: seconds for each network step (connect, handshake, each reply).
+        timeout: seconds for each network step (connect, implicit-TLS handshake, a write).
+        command_timeout: seconds for a whole reply, however slowly it trickles in, and for
+            the TLS handshake after STARTTLS (default: ``timeout``).
+        deadline: overall seconds for the whole probe (every port); each wait is cut to
+            what is left, and what is not done by then is reported as timed out.
         cafile: a CA bundle to trust besides the system store.
         verify: check certificates; with ``False`` they are read but not judged.
         check_required: send ``MAIL FROM:<>`` (then RSET) in plaintext to learn
@@ -100,7 +116,7 @@ async def probe(
         ConfigurationError: bad arguments, before anything touches the network.
     """
     options = _check_options(host, timeout, cafile, verify, check_required, login,
-                             local_hostname)
+                             local_hostname, command_timeout, deadline)
     port_list = _check_ports(ports)
     targets = _check_connect_to(connect_to or {}, port_list)
     started = time.monotonic()
@@ -135,27 +151,24 @@ def _check_options(
     cafile: str | None,
     verify: bool,
     check_required: bool,
-    login: tuple[str, str] | None,
+    login: tuple[str, str | Secret] | None,
     local_hostname: str | None,
+    command_timeout: float | None = None,
+    deadline: float | None = None,
 ) -> _Options:
     if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host):
         raise ConfigurationError(f"invalid host name {host!r}", field="host")
     check_argument(host, "host")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}",
-                                 field="timeout")
+    for name, value in (("timeout", timeout), ("command_timeout", command_timeout),
+                        ("deadline", deadline)):
+        if value is None and name != "timeout":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ConfigurationError(f"{name} must be a positive number of seconds, not"
+                                     f" {value!r}", field=name)
     if cafile is not None and not Path(cafile).is_file():
         raise ConfigurationError(f"CA file {cafile} does not exist", field="cafile")
-    if login is not None:
-        if (not isinstance(login, tuple) or len(login) != 2
-                or not all(isinstance(part, str) for part in login)):
-            raise ConfigurationError("login must be a (user, password) pair", field="login")
-        if not login[0]:
-            raise ConfigurationError("login user name is empty", field="login")
-        for part, what in ((login[0], "login user name"), (login[1], "login password")):
-            if any(c in part for c in "\0\r\n"):
-                # Never echo the value: it may be the password.
-                raise ConfigurationError(f"{what} contains CR, LF or NUL", field="login")
+    checked_login = None if login is None else _check_login(login)
     name = local_hostname or default_local_hostname()
     Ehlo(name)  # validates the EHLO name now rather than on the wire
     try:
@@ -164,10 +177,29 @@ def _check_options(
         raise ConfigurationError(f"cannot load the CA file {cafile}: {exc}",
                                  field="cafile") from None
     unverified = create_ssl_context(TLSSettings(verify=False))
-    return _Options(host=host, timeout=float(timeout), verify=verify,
-                    check_required=check_required, login=login, local_hostname=name,
+    limits = Limits.start(float(timeout), None if command_timeout is None
+                          else float(command_timeout), None if deadline is None
+                          else float(deadline))
+    return _Options(host=host, timeout=float(timeout), limits=limits, verify=verify,
+                    check_required=check_required, login=checked_login, local_hostname=name,
                     verified_context=verified if verify else unverified,
                     unverified_context=unverified)
+
+
+def _check_login(login: tuple[str, str | Secret]) -> tuple[str, Secret]:
+    """The (user, password) pair, the password held as a Secret from here on."""
+    if (not isinstance(login, tuple) or len(login) != 2 or not isinstance(login[0], str)
+            or not isinstance(login[1], str | Secret)):
+        raise ConfigurationError("login must be a (user, password) pair", field="login")
+    user, password = login[0], Secret(login[1])
+    if not user:
+        raise ConfigurationError("login user name is empty", field="login")
+    if any(c in user for c in "\0\r\n"):
+        raise ConfigurationError("login user name contains CR, LF or NUL", field="login")
+    if any(c in password.reveal() for c in "\0\r\n"):
+        # Never echo the value: it is the password.
+        raise ConfigurationError("login password contains CR, LF or NUL", field="login")
+    return user, password
 
 
 def _check_ports(ports: Iterable[int]) -> list[int]:
@@ -223,7 +255,8 @@ def _connect_label(port: int, address: tuple[str, int]) -> str:
 
 async def _connect(options: _Options, address: tuple[str, int]) -> AsyncNetworkStream:
     """A plaintext TCP connection (errors propagate for the caller to classify)."""
-    return await open_async_stream(address[0], address[1], timeout=options.timeout)
+    timeout = options.limits.within(options.timeout, connecting=True)
+    return await open_async_stream(address[0], address[1], timeout=timeout)
 
 
 def _classify_connect_error(exc: CdoMailError) -> tuple[Reach, str]:
@@ -265,7 +298,7 @@ async def _plaintext_attempt(
     facts.reach = Reach.OK
     facts.connect_ms = round((time.monotonic() - started) * 1000, 1)
     transcript.event(f"connected in {facts.connect_ms} ms")
-    session = ProbeSession(stream, transcript, options.timeout)
+    session = ProbeSession(stream, transcript, options.limits)
     try:
         if await _greet(session, facts):
             await _ehlo(session, options, facts, before_tls=True)
@@ -393,7 +426,7 @@ async def _starttls_unverified(
     except (ConnectError, ConnectTimeout) as exc:
         transcript.event(str(exc))
         return
-    session = ProbeSession(stream, transcript, options.timeout)
+    session = ProbeSession(stream, transcript, options.limits)
     scratch = PlaintextFacts()
     try:
         if not await _greet(session, scratch):
@@ -434,7 +467,7 @@ async def _implicit_attempt(
         return facts
     if failure is None:
         facts.handshake = Handshake.OK
-    session = ProbeSession(stream, transcript, options.timeout)
+    session = ProbeSession(stream, transcript, options.limits)
     session.conn.start_tls_completed()
     verified = False if failure else (options.verify or None)
     ssl_object = stream.ssl_object
@@ -460,7 +493,8 @@ async def _open_implicit(
 ) -> tuple[AsyncNetworkStream | None, tuple[str, str] | None]:
     """Connect and handshake; ``(stream, None)``, ``(None, verify failure)`` or ``(None, None)``."""
     try:
-        stream = await open_async_stream(address[0], address[1], timeout=options.timeout,
+        timeout = options.limits.within(options.timeout, connecting=True)
+        stream = await open_async_stream(address[0], address[1], timeout=timeout,
                                          ssl_context=context, server_hostname=options.host)
     except ssl.SSLCertVerificationError as exc:
         failure = verify_reason(exc)

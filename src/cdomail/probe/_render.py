@@ -1,8 +1,11 @@
 """The probe report for people: a rich table, then the advice per port, then transcripts.
 
-Every string that came from the server was escaped when the report was built
-(no control or ANSI sequences), and everything is printed with markup off, so
-a hostile banner cannot restyle or spoof the terminal.
+Every string that came from the server or its certificate is escaped here, at the last
+step before the terminal, with the one shared function (:func:`cdomail.errors.printable`):
+each line of the details and every table cell, server words escaped with their line breaks,
+so a hostile banner, EHLO keyword, AUTH mechanism or certificate subject cannot restyle the
+terminal, move the cursor, reorder text (bidi controls) or start a fake line. Everything is
+printed with markup off as well.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import printable
 from ._cdo_rule import CdoPrediction
 from ._report import PortReport, ProbeReport
 
@@ -43,10 +47,20 @@ def _tls_cell(report: PortReport) -> str:
     return f"{tls.mode} {tls.version}\n{verified}"
 
 
+def _words(words: tuple[str, ...]) -> str:
+    """Words the server chose (AUTH mechanisms), one line whatever they hold."""
+    return " ".join(printable(word, newlines=False) for word in words)
+
+
 def _auth_cell(report: PortReport) -> str:
-    before = " ".join(report.auth_before_tls) or "-"
-    after = " ".join(report.auth_after_tls) if report.auth_after_tls else "-"
+    before = _words(report.auth_before_tls) or "-"
+    after = _words(report.auth_after_tls) if report.auth_after_tls else "-"
     return f"plain: {before}\ntls: {after}"
+
+
+def _cell(text: str, style: str = "") -> Text:
+    """A table cell: our own line breaks kept, everything else escaped."""
+    return Text(printable(text), style=style)
 
 
 def render_table(report: ProbeReport) -> Table:
@@ -60,13 +74,13 @@ def render_table(report: ProbeReport) -> Table:
         cdomail = port.recommendation.cdomail_tls
         # Text(), not markup: the AUTH cell holds words the server chose.
         table.add_row(
-            Text(str(port.port)),
-            Text(port.verdict.value, style=_VERDICT_STYLE[port.verdict.value]),
-            Text(_tls_cell(port)),
-            Text(_auth_cell(port)),
-            Text(describe_cdo(port.cdo_usessl_true)),
-            Text(describe_cdo(port.cdo_usessl_false)),
-            Text(f"--tls {cdomail}" if cdomail else "-"),
+            _cell(str(port.port)),
+            _cell(port.verdict.value, _VERDICT_STYLE[port.verdict.value]),
+            _cell(_tls_cell(port)),
+            _cell(_auth_cell(port)),
+            _cell(describe_cdo(port.cdo_usessl_true)),
+            _cell(describe_cdo(port.cdo_usessl_false)),
+            _cell(f"--tls {cdomail}" if cdomail else "-"),
         )
     return table
 
@@ -106,7 +120,8 @@ def render_details(port: PortReport) -> list[str]:
         f"  MailKit: {advice.mailkit}",
     ]
     lines += [f"  note: {note}" for note in (*advice.notes, *port.notes)]
-    return lines
+    # One entry, one line: a line break a server or certificate smuggled in stays visible.
+    return [printable(line, newlines=False) for line in lines]
 
 
 def render_transcripts(port: PortReport) -> list[str]:
@@ -124,8 +139,9 @@ def print_report(report: ProbeReport, console: Console, *, transcript: bool = Fa
     for port in report.ports:
         console.print("\n".join(render_details(port)), markup=False, highlight=False)
     summary = report.summary()
-    console.print(f"Best for cdomail: {summary['cdomail']}", markup=False, highlight=False)
-    console.print(f"Best for CDO:     {summary['cdo']}", markup=False, highlight=False)
+    for label, key in (("Best for cdomail: ", "cdomail"), ("Best for CDO:     ", "cdo")):
+        console.print(printable(label + summary[key], newlines=False), markup=False,
+                      highlight=False)
     if transcript:
         for port in report.ports:
             console.print("\n".join(render_transcripts(port)), markup=False, highlight=False)

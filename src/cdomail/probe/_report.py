@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
+from .._escape import json_dumps
 from ..protocol import Extensions
 from ..transcript import Transcript
 from ._advice import Recommendation, Verdict, recommend, verdict
@@ -140,9 +140,9 @@ class ProbeReport:
         }
 
     def to_json(self, *, transcript: bool = False, indent: int | None = 2) -> str:
-        """One JSON document."""
-        return json.dumps(self.to_dict(transcript=transcript), indent=indent,
-                          ensure_ascii=False)
+        """One JSON document; control, DEL, C1 and bidi characters in server text (banners,
+        EHLO keywords, certificate names) are ``\\uNNNN`` escapes, never raw."""
+        return json_dumps(self.to_dict(transcript=transcript), indent=indent)
 
 
 def _extension_dict(extensions: Extensions | None) -> dict[str, list[str]] | None:

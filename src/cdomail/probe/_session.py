@@ -10,11 +10,15 @@ STARTTLS injection defence (RFC 3207 §4.2) apply unchanged.
 from __future__ import annotations
 
 import ssl
+import time
+from dataclasses import dataclass
 
 from .._backends._async_stream import AsyncNetworkStream
 from ..errors import (
     CdoMailError,
+    ConnectTimeout,
     LocalProtocolError,
+    ReadTimeout,
     RemoteProtocolError,
     ServerDisconnected,
 )
@@ -26,6 +30,7 @@ from ..protocol import (
     Command,
     Quit,
     Reply,
+    Secret,
     password_authenticator,
     sasl_dialogue,
 )
@@ -39,23 +44,66 @@ QUIT_TIMEOUT = 2.0
 _QUIT_STATES = (ClientState.GREETED, ClientState.READY)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The probe's time limits (security cases 32-33): no server can hold it longer.
+
+    ``step`` bounds connecting (TCP, implicit TLS) and each write; ``command`` a whole reply,
+    however it trickles in, and the TLS handshake after STARTTLS; ``ends_at`` (monotonic
+    seconds) is the overall deadline every wait is cut to.
+    """
+
+    step: float
+    command: float
+    ends_at: float | None = None
+    deadline: float | None = None
+
+    @classmethod
+    def start(cls, step: float, command: float | None, deadline: float | None) -> Limits:
+        """The limits of a probe starting now."""
+        ends_at = None if deadline is None else time.monotonic() + deadline
+        return cls(step, command if command is not None else step, ends_at, deadline)
+
+    def within(self, seconds: float, *, connecting: bool = False) -> float:
+        """``seconds``, cut to what is left of the deadline; raises once it has passed."""
+        if self.ends_at is None:
+            return seconds
+        left = self.ends_at - time.monotonic()
+        if left <= 0.001:
+            error = ConnectTimeout if connecting else ReadTimeout
+            raise error(f"the probe's overall deadline of {self.deadline:g} s has passed")
+        return min(seconds, left)
+
+
 class ProbeSession:
     """One connection: a stream, a sans-IO connection and a transcript."""
 
-    def __init__(self, stream: AsyncNetworkStream, transcript: Transcript, timeout: float) -> None:
+    def __init__(self, stream: AsyncNetworkStream, transcript: Transcript, limits: Limits) -> None:
         self.stream = stream
         self.conn = ClientConnection(allow_pipelining=False)
         self.transcript = transcript
-        self.timeout = timeout
+        self.limits = limits
         #: Every byte the server sent before its first valid reply, for "what is this?".
         self.first_bytes = b""
 
     async def read_reply(self) -> Reply:
-        """The next reply; raises ReadTimeout, ServerDisconnected or RemoteProtocolError."""
+        """The next reply; raises ReadTimeout, ServerDisconnected or RemoteProtocolError.
+
+        The whole reply must arrive within the command timeout: a server trickling it a
+        byte at a time cannot stretch the wait (security case 33)."""
+        end = time.monotonic() + self.limits.within(self.limits.command)
         while True:
             event = self.conn.next_event()
             if event is NEED_DATA:
-                data = await self.stream.read(READ_SIZE, self.timeout)
+                try:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        raise ReadTimeout("the reply is late")
+                    data = await self.stream.read(READ_SIZE, self.limits.within(left))
+                except ReadTimeout:
+                    self.limits.within(0)  # names the overall deadline when it is the cause
+                    raise ReadTimeout("the reply did not arrive completely within"
+                                      f" {self.limits.command:g} s") from None
                 if len(self.first_bytes) < 256:
                     self.first_bytes += data[: 256 - len(self.first_bytes)]
                 self.conn.receive_data(data)
@@ -70,15 +118,18 @@ class ProbeSession:
         """Send one command and return its reply."""
         data = self.conn.send(command)
         self.transcript.client(command.redacted(), tls=self.conn.tls_active)
-        await self.stream.write(data, self.timeout)
+        await self.stream.write(data, self.limits.within(self.limits.step))
         return await self.read_reply()
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> None:
-        """Handshake after a 220 to STARTTLS; the caller reads the facts from the stream."""
-        await self.stream.start_tls(context, server_hostname, self.timeout)
+        """Handshake after a 220 to STARTTLS, within the command timeout and the deadline
+        (a server that stalls after its 220 cannot hold the probe); the caller reads the
+        facts from the stream."""
+        await self.stream.start_tls(context, server_hostname,
+                                    self.limits.within(self.limits.command))
         self.conn.start_tls_completed()
 
-    async def login(self, username: str, password: str) -> LoginResult:
+    async def login(self, username: str, password: Secret) -> LoginResult:
         """AUTH with the first advertised mechanism we know. Only ever called inside TLS."""
         if not self.conn.tls_active:
             # The issue's rule, enforced here as well as by the caller: never in plaintext.
@@ -109,7 +160,9 @@ class ProbeSession:
         """QUIT when the session is healthy, then close; never raises."""
         try:
             if self.conn.state in _QUIT_STATES and not self.conn.pending:
-                self.timeout = min(self.timeout, QUIT_TIMEOUT)
+                self.limits = Limits(min(self.limits.step, QUIT_TIMEOUT),
+                                     min(self.limits.command, QUIT_TIMEOUT),
+                                     self.limits.ends_at, self.limits.deadline)
                 await self.command(Quit())
         except (CdoMailError, OSError, ssl.SSLError):
             pass

@@ -40,6 +40,7 @@ from ._sasl import (
     password_authenticator,
     sasl_dialogue,
 )
+from ._secret import Secret
 from ._state import SEND_TRANSITIONS, ClientState
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "Reply",
     "ReplyParser",
     "Rset",
+    "Secret",
     "StartTLS",
     "XOAuth2",
     "check_argument",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import RemoteProtocolError
+from ..errors import RemoteProtocolError, printable
 
 if TYPE_CHECKING:
     from ._commands import Command
@@ -88,7 +88,8 @@ class Reply:
         return 400 <= self.code < 500
 
     def __str__(self) -> str:
-        return f"{self.code} {self.text}"
+        # For people: the server chose the text (security case 28); ``.text`` stays raw.
+        return f"{self.code} {printable(self.text)}"
 
 
 _VALID_FIRST_DIGITS = frozenset(b"2345")

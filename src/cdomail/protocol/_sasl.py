@@ -4,6 +4,10 @@ No I/O here: the driver sends ``Auth(mechanism, initial_response)`` and, for
 each 334 challenge, ``AuthResponse(respond(challenge))``. Responses are raw
 bytes; the driver base64-encodes them. Add a mechanism (CDO's NTLM does) by
 implementing :class:`Authenticator`.
+
+Passwords and tokens stay :class:`~cdomail.protocol.Secret` objects until the moment a
+response is built from them, and no local variable ever holds them revealed: a traceback
+printed with its locals shows ``Secret('***')`` (issue: no secret anywhere).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Protocol
 from ..errors import CdoMailError, LocalProtocolError, RemoteProtocolError
 from ._commands import Auth, AuthResponse, Command
 from ._reply import Reply
+from ._secret import Secret
 
 #: smtplib's _MAXCHALLENGE: a server that keeps challenging is stalling or probing.
 MAX_CHALLENGES = 5
@@ -41,12 +46,12 @@ class Plain:
 
     mechanism = "PLAIN"
 
-    def __init__(self, username: str, password: str) -> None:
+    def __init__(self, username: str, password: str | Secret) -> None:
         self._username = username
-        self._password = password
+        self._password = Secret(password)
 
     def initial_response(self) -> bytes | None:
-        return b"\0" + self._username.encode() + b"\0" + self._password.encode()
+        return b"\0" + self._username.encode() + b"\0" + self._password.reveal().encode()
 
     def respond(self, challenge: bytes) -> bytes:
         raise LocalProtocolError("PLAIN expects no challenge after the initial response")
@@ -60,8 +65,8 @@ class Login:
 
     mechanism = "LOGIN"
 
-    def __init__(self, username: str, password: str) -> None:
-        self._answers = [username.encode(), password.encode()]
+    def __init__(self, username: str, password: str | Secret) -> None:
+        self._answers: list[str | Secret] = [username, Secret(password)]
         self._username = username
 
     def initial_response(self) -> bytes | None:
@@ -70,7 +75,8 @@ class Login:
     def respond(self, challenge: bytes) -> bytes:
         if not self._answers:
             raise LocalProtocolError("LOGIN server asked for more than user name and password")
-        return self._answers.pop(0)
+        answer = self._answers.pop(0)
+        return (answer.reveal() if isinstance(answer, Secret) else answer).encode()
 
     def __repr__(self) -> str:
         return f"Login(username={self._username!r}, password=***)"
@@ -81,9 +87,9 @@ class CramMD5:
 
     mechanism = "CRAM-MD5"
 
-    def __init__(self, username: str, password: str) -> None:
+    def __init__(self, username: str, password: str | Secret) -> None:
         self._username = username
-        self._password = password
+        self._password = Secret(password)
         self._answered = False
 
     def initial_response(self) -> bytes | None:
@@ -95,8 +101,8 @@ class CramMD5:
         if not challenge:
             raise LocalProtocolError("CRAM-MD5 challenge is empty")
         self._answered = True
-        digest = hmac.new(self._password.encode(), challenge, hashlib.md5).hexdigest()
-        return f"{self._username} {digest}".encode()
+        digest = hmac.new(self._password.reveal().encode(), challenge, hashlib.md5)
+        return f"{self._username} {digest.hexdigest()}".encode()
 
     def __repr__(self) -> str:
         return f"CramMD5(username={self._username!r}, password=***)"
@@ -111,12 +117,12 @@ class XOAuth2:
 
     mechanism = "XOAUTH2"
 
-    def __init__(self, username: str, token: str) -> None:
+    def __init__(self, username: str, token: str | Secret) -> None:
         self._username = username
-        self._token = token
+        self._token = Secret(token)
 
     def initial_response(self) -> bytes | None:
-        return f"user={self._username}\x01auth=Bearer {self._token}\x01\x01".encode()
+        return f"user={self._username}\x01auth=Bearer {self._token.reveal()}\x01\x01".encode()
 
     def respond(self, challenge: bytes) -> bytes:
         return b""
@@ -130,7 +136,9 @@ class XOAuth2:
 PREFERRED_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
 
 
-def password_authenticator(mechanism: str, username: str, password: str) -> Authenticator:
+def password_authenticator(
+    mechanism: str, username: str, password: str | Secret
+) -> Authenticator:
     """Build the authenticator for a user-name/password mechanism."""
     factories: dict[str, type[Plain] | type[Login] | type[CramMD5]] = {
         "PLAIN": Plain,
