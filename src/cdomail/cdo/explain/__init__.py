@@ -139,15 +139,18 @@ def _explain_program(program: Program) -> Explanation:
         report.encrypted = None
         report.outcome = "depends on " + ", ".join(str(e["name"]) for e in report.depends_on)
         report.encryption = "unknown"
+        report.verdict_with_defaults = outcome.verdict_with_defaults
     else:
         report.verdict = decision.verdict
         report.encrypted = {"encrypted": True, "plaintext": False}.get(decision.verdict)
         report.outcome = decision.outcome
         report.encryption = decision.encryption
         report.hresult = outcome.hresult
-    report.steps = decision.steps
-    report.problems.extend(decision.problems)
-    report.fixes = decision.fixes
+    if report.verdict != "depends" or report.verdict_with_defaults is not None:
+        # For "depends", the path shown is the one every default from the signature takes.
+        report.steps = decision.steps
+        report.problems.extend(decision.problems)
+        report.fixes = decision.fixes
     report.fields = settings
     return report
 

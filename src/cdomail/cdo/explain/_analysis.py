@@ -107,9 +107,8 @@ class Program:
                 value = evaluate(self.values[key], lambda k, s: self.lookup(k, s))
             finally:
                 self._resolving.discard(key)
-            if not isinstance(value, Unknown):
-                return value
-            return Unknown(value.keys | {key}, spelling)
+            return value if not isinstance(value, Unknown) else Unknown(frozenset({key}),
+                                                                        spelling)
         if not statements and key in TYPE_LIBRARY:
             return TYPE_LIBRARY[key]
         return Unknown(frozenset({key}), spelling)
@@ -129,11 +128,13 @@ def _strip_declaration(tokens: list[Token]) -> list[Token]:
         tokens = tokens[1:]
     if tokens and tokens[0].is_op("[") and len(tokens) > 3 and tokens[2].is_op("]"):
         tokens = tokens[3:]  # PowerShell [string]$x = ...
-    # C#/Java ``string x = ...``, ``CDO.Message m = ...``: a type before the name.
-    while len(tokens) > 2 and tokens[0].kind == NAME and tokens[1].kind == NAME \
-            and tokens[2].is_op("=", "As", ":"):
-        tokens = tokens[1:]
-    if len(tokens) > 3 and tokens[1].is_name("as"):
+    # C#/Java ``string x = ...``, ``CDO.Message m = ...``: a (dotted) type before the name.
+    split = _split_assignment(tokens)
+    if split is not None and len(split[0]) >= 2 and split[0][-1].kind == NAME \
+            and split[0][-2].kind == NAME and all(t.kind == NAME or t.is_op(".")
+                                                  for t in split[0]):
+        tokens = tokens[len(split[0]) - 1 :]
+    if len(tokens) > 3 and tokens[1].is_name("as") and any(t.is_op("=") for t in tokens):
         tokens = [tokens[0], *tokens[3:]]  # Const X As String = "..."
     return tokens
 
@@ -153,6 +154,10 @@ def _statement(program: Program, statement: Statement) -> None:
         tokens = [*statement.with_target(), *tokens]
     split = _split_assignment(tokens)
     if split is None:
+        if len(tokens) > 3 and tokens[0].kind == NAME and tokens[1].is_name("as") \
+                and tokens[2].is_name("new"):
+            _variable(program, statement, tokens[0].text, tokens[2:], "=")  # Dim m As New ...
+            return
         _call(program, statement, tokens)
         return
     target, value, operator = split

@@ -117,6 +117,8 @@ def split_params(tokens: list[Token], *, strip: frozenset[str]) -> dict[str, Par
                 break
         names = [t for t in _drop_annotations(part) if t.kind == NAME
                  and t.text.lower() not in strip]
+        if default is None and any(t.is_name("switch") for t in part):
+            default = (Token(NAME, "$false", part[0].line),)  # a PowerShell [switch] is off
         if names:
             name = names[-1].text
             params[name.lower()] = Parameter(name, default)

@@ -53,6 +53,7 @@ class Explanation:
     outcome: str = ""
     hresult: str | None = None
     depends_on: list[dict[str, Any]] = field(default_factory=list)
+    verdict_with_defaults: str | None = None
     possible_verdicts: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -68,7 +69,9 @@ class Explanation:
             "encryption": self.encryption,
             "outcome": self.outcome,
             "hresult": self.hresult,
-            "depends_on": [dict(entry) for entry in self.depends_on],
+            "depends_on": [{k: _json_value(v) for k, v in entry.items()}
+                           for entry in self.depends_on],
+            "verdict_with_defaults": self.verdict_with_defaults,
             "possible_verdicts": list(self.possible_verdicts),
             "steps": list(self.steps),
             "problems": [{"kind": p.kind, "message": p.message, "hresult": p.hresult}
@@ -99,6 +102,9 @@ class Explanation:
         if self.depends_on:
             lines += ["", "It depends on:"]
             lines += [f"  - {_describe(entry)}" for entry in self.depends_on]
+            if self.verdict_with_defaults:
+                lines.append(f"  With every default from the function signature: "
+                             f"{self.verdict_with_defaults}.")
         if self.steps:
             lines += ["", "What CDO will do" + (" (with the defaults):" if self.depends_on
                                                 else ":")]

@@ -209,6 +209,8 @@ class Outcome:
     run: Run
     depends_on: list[dict[str, Any]] = field(default_factory=list)
     hresult: str | None = None
+    #: The verdict when every parameter that has a default takes it (None: no defaults).
+    verdict_with_defaults: str | None = None
 
 
 def analyse_outcome(program: Program, *, https_typo: bool,
@@ -228,8 +230,8 @@ def analyse_outcome(program: Program, *, https_typo: bool,
         results.append((bindings, run))
     verdicts = list(dict.fromkeys(r.decision.verdict for _, r in results if r.decision))
     defaults = {k: v for k, v in unknowns.defaults.items()}
-    chosen = next((r for b, r in results if all(b.get(k) == v for k, v in defaults.items())),
-                  results[0][1])
+    chosen = next((r for b, r in results if all(b.get(k) == v and type(b.get(k)) is type(v)
+                                                for k, v in defaults.items())), results[0][1])
     assert chosen.decision is not None
     outcome = Outcome(verdicts, chosen.decision, chosen)
     hresults = {r.decision.hresult for _, r in results if r.decision}
@@ -237,6 +239,12 @@ def analyse_outcome(program: Program, *, https_typo: bool,
         outcome.hresult = next(iter(hresults))
     if len(verdicts) > 1:
         outcome.depends_on = _depends_on(keys, unknowns, results)
+        if defaults:
+            with_defaults = {r.decision.verdict for b, r in results if r.decision
+                             and all(b.get(k) == v and type(b.get(k)) is type(v)
+                                     for k, v in defaults.items())}
+            outcome.verdict_with_defaults = next(iter(with_defaults)) \
+                if len(with_defaults) == 1 else DEPENDS
     return outcome
 
 
@@ -252,16 +260,21 @@ def _depends_on(keys: list[str], unknowns: Unknowns,
         by_value: dict[str, set[str]] = {}
         for bindings, run in results:
             assert run.decision is not None
-            by_value.setdefault(repr(bindings[key]), set()).add(run.decision.verdict)
+            by_value.setdefault(_value_key(bindings[key]), set()).add(run.decision.verdict)
         if len({frozenset(v) for v in by_value.values()}) <= 1:
             continue
         entry: dict[str, Any] = {"name": unknowns.spelling.get(key, key),
                                  "kind": unknowns.kinds.get(key, "expression")}
         if key in unknowns.defaults:
             default = unknowns.defaults[key]
-            verdicts = by_value.get(repr(default), set())
+            verdicts = by_value.get(_value_key(default), set())
             entry["default"] = default
             entry["verdict_with_default"] = next(iter(verdicts)) if len(verdicts) == 1 \
                 else DEPENDS
         entries.append(entry)
     return entries
+
+
+def _value_key(value: Any) -> str:
+    # True and 1 are different inputs here (``smtpusessl`` vs a port), so the type counts.
+    return f"{type(value).__name__}:{value!r}"

@@ -1,0 +1,12 @@
+' Modeled on a copied configuration block where the sender line was left out; written for
+' this corpus. Licence: CC0 (this corpus).
+Set iMsg = CreateObject("CDO.Message")
+Set Flds = iMsg.Configuration.Fields
+Flds.Item(cdoSendUsingMethod) = cdoSendUsingPort
+Flds.Item(cdoSMTPServer) = "smtp.example.com"
+Flds.Item(cdoSMTPServerPort) = 465
+Flds.Item(cdoSMTPUseSSL) = True
+Flds.Update
+iMsg.To = "you@example.org"
+iMsg.Subject = "no sender"
+iMsg.Send
