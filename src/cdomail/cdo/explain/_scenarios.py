@@ -18,7 +18,7 @@ from cdomail.cdo import constants as c
 
 from ._analysis import Event, Program
 from ._evaluate import Unknown, evaluate, truthy
-from ._model import Frame, Statement
+from ._model import NAME, NUMBER, OP, STRING, Frame, Statement, Token
 from ._verdict import DEPENDS, Decision, MessageFacts, decide
 
 #: The fields whose values can change CDO's verdict (leaf names).
@@ -56,6 +56,8 @@ class Unknowns:
     spelling: dict[str, str] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: Literals a key is compared with in a condition (``If x = "ssl" Then``): worth trying.
+    compared: dict[str, list[Any]] = field(default_factory=dict)
 
     def add(self, value: Any, role: str, statement: Statement, program: Program) -> None:
         if not isinstance(value, Unknown):
@@ -80,10 +82,12 @@ class Unknowns:
         values: list[Any] = []
         if key in self.defaults:
             values.append(self.defaults[key])
+        candidates = [*self.compared.get(key, [])]
         for role in sorted(self.roles[key]):
-            for value in _REPRESENTATIVES.get(role, [f"<{self.spelling.get(key, key)}>"]):
-                if not any(value == v and type(value) is type(v) for v in values):
-                    values.append(value)
+            candidates += _REPRESENTATIVES.get(role, [f"<{self.spelling.get(key, key)}>"])
+        for value in candidates:
+            if not any(value == v and type(value) is type(v) for v in values):
+                values.append(value)
         return values
 
 
@@ -137,6 +141,7 @@ class Executor:
                 unknowns.spelling[key] = value.text
             else:
                 unknowns.add(value, "bool", statement, self.program)
+                _note_comparisons(frame.condition, unknowns)
                 if not value.keys:
                     key = f"branch@{frame.branch_of}"
                     unknowns.roles.setdefault(key, set()).add("bool")
@@ -234,6 +239,10 @@ def analyse_outcome(program: Program, *, https_typo: bool,
                                                 for k, v in defaults.items())), results[0][1])
     assert chosen.decision is not None
     outcome = Outcome(verdicts, chosen.decision, chosen)
+    encryptions = list(dict.fromkeys(r.decision.encryption for _, r in results if r.decision))
+    if verdicts == ["encrypted"] and len(encryptions) > 1:
+        # Encrypted on every path, but not the same way on each.
+        chosen.decision.encryption = " or ".join(encryptions)
     hresults = {r.decision.hresult for _, r in results if r.decision}
     if verdicts == ["fails"] and len(hresults) == 1:
         outcome.hresult = next(iter(hresults))
@@ -278,3 +287,19 @@ def _depends_on(keys: list[str], unknowns: Unknowns,
 def _value_key(value: Any) -> str:
     # True and 1 are different inputs here (``smtpusessl`` vs a port), so the type counts.
     return f"{type(value).__name__}:{value!r}"
+
+
+_COMPARISONS = frozenset({"=", "==", "===", "<>", "!=", "!==", "-eq", "-ne"})
+
+
+def _note_comparisons(tokens: tuple[Token, ...], unknowns: Unknowns) -> None:
+    """``x = "literal"`` in a condition: the literal is a value worth trying for ``x``."""
+    for index, token in enumerate(tokens[1:-1], 1):
+        if token.kind != OP or token.text.lower() not in _COMPARISONS:
+            continue
+        for name, literal in ((tokens[index - 1], tokens[index + 1]),
+                              (tokens[index + 1], tokens[index - 1])):
+            if name.kind == NAME and literal.kind in (STRING, NUMBER):
+                value: Any = literal.text if literal.kind == STRING else (
+                    float(literal.text) if "." in literal.text else int(literal.text))
+                unknowns.compared.setdefault(name.text.lower(), []).append(value)
