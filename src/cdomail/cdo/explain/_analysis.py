@@ -15,7 +15,7 @@ from typing import Any
 from cdomail.cdo import constants as c
 
 from ._evaluate import Unknown, evaluate
-from ._model import NAME, OP, STRING, Statement, Token
+from ._model import NAME, OP, STRING, Statement, Token, split_arguments
 
 #: Type-library constant names (lower case) -> value.
 TYPE_LIBRARY: dict[str, Any] = {
@@ -295,8 +295,6 @@ def _call(program: Program, statement: Statement, tokens: list[Token]) -> None:
 
 
 def _fields_add(program: Program, statement: Statement, rest: list[Token]) -> None:
-    from ._model import split_arguments
-
     inner = rest[1:-1] if rest and rest[0].is_op("(") and rest[-1].is_op(")") else rest
     arguments = split_arguments(inner)
     if len(arguments) == 2:
