@@ -306,3 +306,24 @@ m.Configuration.Fields.Update
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "plaintext"
     assert "depends_on" in data and "hresult" in data
+
+
+def test_too_many_unknowns_is_never_a_certain_verdict() -> None:
+    # Thirteen independent conditions: more combinations than explain enumerates.
+    conditions = "\n".join(f"If c{i} Then m.Subject = \"{i}\"" for i in range(13))
+    guarded = "\n".join(f"If c{i} Then m.To = \"b{i}@example.org\"" for i in range(13))
+    text = f'''
+Set m = CreateObject("CDO.Message")
+m.Configuration.Fields.Item(cdoSendUsingMethod) = 2
+m.Configuration.Fields.Item(cdoSMTPServer) = "smtp.example.com"
+m.Configuration.Fields.Item(cdoSMTPServerPort) = 465
+m.Configuration.Fields.Item(cdoSMTPUseSSL) = True
+m.Configuration.Fields.Update
+m.From = "a@example.com"
+{conditions}
+{guarded}
+m.Send
+'''
+    report = explain_text(text)
+    assert report.verdict == "depends"
+    assert report.encrypted is None

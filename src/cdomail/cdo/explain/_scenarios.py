@@ -11,6 +11,7 @@ and the verdict each default gives.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,7 +247,12 @@ def analyse_outcome(program: Program, *, https_typo: bool,
     hresults = {r.decision.hresult for _, r in results if r.decision}
     if verdicts == ["fails"] and len(hresults) == 1:
         outcome.hresult = next(iter(hresults))
-    if len(verdicts) > 1:
+    if math.prod(len(choice) for choice in choices) > _MAX_SCENARIOS and len(verdicts) == 1:
+        # Not every combination was tried: never claim a verdict that was not checked.
+        outcome.verdicts = [*verdicts, DEPENDS]
+        outcome.depends_on = [{"name": f"more than {_MAX_SCENARIOS} combinations of "
+                               f"{len(keys)} unknowns", "kind": "limit"}]
+    elif len(verdicts) > 1:
         outcome.depends_on = _depends_on(keys, unknowns, results)
         if defaults:
             with_defaults = {r.decision.verdict for b, r in results if r.decision
