@@ -134,7 +134,8 @@ def _explain_program(program: Program) -> Explanation:
     decision = outcome.decision
     report.depends_on = _redact_depends(outcome.depends_on) + unresolved
     report.possible_verdicts = outcome.verdicts
-    if len(outcome.verdicts) > 1 or (unresolved and outcome.verdicts != ["fails"]):
+    # A write whose field name is unknown may set any field (even sendusing): never certain.
+    if len(outcome.verdicts) > 1 or unresolved:
         report.verdict = "depends"
         report.encrypted = None
         report.outcome = "depends on " + ", ".join(str(e["name"]) for e in report.depends_on)

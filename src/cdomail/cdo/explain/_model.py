@@ -110,8 +110,10 @@ def split_params(tokens: list[Token], *, strip: frozenset[str]) -> dict[str, Par
     params: dict[str, Parameter] = {}
     for part in _split_top_level(tokens, ","):
         default: tuple[Token, ...] | None = None
+        depth = 0
         for index, token in enumerate(part):
-            if token.is_op("="):
+            depth += token.is_op("(", "[") - token.is_op(")", "]")
+            if depth == 0 and token.is_op("="):  # not Mandatory=$true inside [Parameter(...)]
                 default = tuple(part[index + 1 :])
                 part = part[:index]
                 break

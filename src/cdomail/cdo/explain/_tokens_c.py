@@ -245,12 +245,24 @@ class BraceParser:
             return
         frame = Frame("function", name=name, params=params)
         self.pos += 1
+        if self.powershell:
+            self._skip_attributes()  # [CmdletBinding()] before param(...)
         token = self._peek()
         if self.powershell and token is not None and token.is_name("param"):
             self.pos += 1
             frame = Frame("function", name=name,
                           params=split_params(self._group(), strip=self.param_words))
         self._rest_of_block([*frames, frame])
+
+    def _skip_attributes(self) -> None:
+        while self._peek_op("["):
+            depth = 0
+            while self.pos < len(self.tokens):
+                token = self.tokens[self.pos]
+                self.pos += 1
+                depth += token.is_op("[") - token.is_op("]")
+                if depth == 0:
+                    break
 
     def _rest_of_block(self, frames: list[Frame]) -> None:
         while True:
