@@ -138,7 +138,12 @@ def _explain_program(program: Program) -> Explanation:
     if len(outcome.verdicts) > 1 or unresolved:
         report.verdict = "depends"
         report.encrypted = None
-        report.outcome = "depends on " + ", ".join(str(e["name"]) for e in report.depends_on)
+        known = " or ".join(v for v in outcome.verdicts if v != "depends")
+        report.outcome = (
+            f"{known}, depending on " + ", ".join(str(e["name"]) for e in report.depends_on)
+            if len(outcome.verdicts) > 1 else
+            f"{known} from the fields that can be read, but writes to field names that cannot "
+            "be worked out may change it")
         report.encryption = "unknown"
         report.verdict_with_defaults = outcome.verdict_with_defaults
     else:
@@ -181,7 +186,8 @@ def _field_settings(program: Program, executor: Executor,
         if note is not None and name.lower() not in warned:
             warned.add(name.lower())
             report.problems.append(Problem(_warning_kind(name), note))
-        settings.append(FieldSetting(name, shown, committed, event.statement.line, note))
+        settings.append(FieldSetting(name, shown, committed, event.statement.line, note,
+                                     conditional=event.statement.conditional))
     return settings, unresolved
 
 

@@ -41,6 +41,8 @@ class FieldSetting:
     committed: bool
     line: int
     note: str | None = None
+    #: Set only on some paths (under an If, in a loop).
+    conditional: bool = False
 
 
 @dataclass
@@ -78,7 +80,8 @@ class Explanation:
                          for p in self.problems],
             "fixes": list(self.fixes),
             "fields": [{"name": f.name, "value": _json_value(f.value), "committed": f.committed,
-                        "line": f.line, "note": f.note} for f in self.fields],
+                        "conditional": f.conditional, "line": f.line, "note": f.note}
+                       for f in self.fields],
             "language": self.language,
         }
 
@@ -91,8 +94,7 @@ class Explanation:
         if self.verdict == "pickup":
             return "handed to the local mail service (pickup directory); its settings decide"
         if self.verdict == "depends":
-            names = ", ".join(str(e["name"]) for e in self.depends_on) or "the code's paths"
-            return f"DEPENDS on {names}: not known to be encrypted"
+            return "NOT KNOWN TO BE ENCRYPTED (it depends)"
         return f"not sent (fails{' with ' + self.hresult if self.hresult else ''})"
 
     def to_text(self) -> str:
@@ -102,6 +104,8 @@ class Explanation:
         if self.depends_on:
             lines += ["", "It depends on:"]
             lines += [f"  - {_describe(entry)}" for entry in self.depends_on]
+            if self.possible_verdicts:
+                lines.append(f"  Possible verdicts: {', '.join(self.possible_verdicts)}.")
             if self.verdict_with_defaults:
                 lines.append(f"  With every default from the function signature: "
                              f"{self.verdict_with_defaults}.")
@@ -120,6 +124,7 @@ class Explanation:
             lines += ["", "Fields:"]
             for setting in self.fields:
                 state = "committed" if setting.committed else "NOT committed"
+                state += ", only on some paths" if setting.conditional else ""
                 where = f"line {setting.line}" if setting.line > 0 else "--field"
                 lines.append(f"  - {setting.name} = {_show(setting.value)} ({where}, {state})")
         return "\n".join(printable(line, newlines=False) for line in lines) + "\n"
