@@ -163,9 +163,10 @@ def test_transport_settings_use_the_shared_rule() -> None:
 
 
 @pytest.mark.parametrize("path", ["tls.py", "cdo/configuration.py", "probe/_cdo_rule.py",
-                                  "_config.py", "cdo/transport.py"])
+                                  "probe/_advice.py", "_config.py", "cdo/transport.py"])
 def test_no_other_copy_of_the_port_rule(path: str) -> None:
     # The rule is "configured port 25 means STARTTLS"; only _cdo_rules may spell it out.
     source = (SRC / path).read_text()
-    for copy in ("port == 25", "== SMTP_PORT", "port == CDO_STARTTLS_PORT", "== 25 else"):
+    for copy in ("port == 25", "port != 25", "== SMTP_PORT", "port == CDO_STARTTLS_PORT",
+                 "== 25 else"):
         assert copy not in source, f"{path} has its own copy of CDO's port rule: {copy!r}"
