@@ -30,7 +30,7 @@ def test_corpus_is_complete() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_corpus_verdict(name: str) -> None:
     expected = EXPECTED[name]
-    report = explain_text((CORPUS / name).read_text(encoding="utf-8"))
+    report = explain_text((CORPUS / name).read_text(encoding="utf-8"), filename=name)
     data = report.to_dict()
     assert data["verdict"] == expected["verdict"], report.to_text()
     if expected["verdict"] == "encrypted":
@@ -51,6 +51,6 @@ def test_corpus_verdict(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_corpus_never_prints_a_password(name: str) -> None:
-    report = explain_text((CORPUS / name).read_text(encoding="utf-8"))
+    report = explain_text((CORPUS / name).read_text(encoding="utf-8"), filename=name)
     assert SECRET not in report.to_text()
     assert SECRET not in json.dumps(report.to_dict())

@@ -290,7 +290,7 @@ m.Send
 
 def test_cli_text_shows_the_verdict_and_escapes_snippet_text(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    script = tmp_path / "send.vbs"
+    script = tmp_path / "send.bas"  # VBA: the type-library names exist
     script.write_text(f'''
 Set m = CreateObject("CDO.Message")
 m.Configuration.Fields.Item(cdoSendUsingMethod) = 2
@@ -327,3 +327,34 @@ m.Send
     report = explain_text(text)
     assert report.verdict == "depends"
     assert report.encrypted is None
+
+
+TYPELIB_SNIPPET = '''
+Set m = CreateObject("CDO.Message")
+m.Configuration.Fields.Item(cdoSendUsingMethod) = cdoSendUsingPort
+m.Configuration.Fields.Item(cdoSMTPServer) = "smtp.example.com"
+m.Configuration.Fields.Item(cdoSMTPServerPort) = 465
+m.Configuration.Fields.Item(cdoSMTPUseSSL) = True
+m.Configuration.Fields.Update
+m.From = "a@example.com" : m.To = "b@example.org"
+m.Send
+'''
+
+
+@pytest.mark.parametrize(("filename", "verdict_expected", "kind"), [
+    ("macro.bas", "encrypted", "type-library"),
+    (None, "encrypted", "type-library"),
+    ("send.vbs", "depends", "type-library-missing"),
+    ("page.asp", "depends", "type-library-missing"),
+])
+def test_type_library_names_exist_only_where_the_library_is_referenced(
+        filename: str | None, verdict_expected: str, kind: str) -> None:
+    report = explain_text(TYPELIB_SNIPPET, filename=filename)
+    assert report.verdict == verdict_expected
+    assert kind in {p.kind for p in report.problems}
+
+
+def test_an_asp_page_with_the_metadata_line_has_the_type_library() -> None:
+    page = ('<!--METADATA TYPE="typelib" UUID="CD000000-8B95-11D1-82DB-00C04FB1625D" -->\n<%'
+            + TYPELIB_SNIPPET + "%>")
+    assert explain_text(page, filename="page.asp").encryption == "implicit TLS"

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cdomail explain: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
             return 2
-    report = explain_text(text, args.field)
+    report = explain_text(text, args.field, filename=None if args.file == "-" else args.file)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:

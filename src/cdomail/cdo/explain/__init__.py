@@ -39,6 +39,7 @@ _AUTOIT = re.compile(r"\bObjCreate\s*\(|^\s*EndFunc\b|^\s*Func\s+\w+\s*\(|#inclu
 _POWERSHELL = re.compile(r"^\s*\$\w+(?:\.\w+)*\s*=|New-Object\b|\$true\b|\$false\b|^\s*param\s*\(",
                          re.I | re.M)
 _PYTHON = re.compile(r"^\s*(?:import win32com|from win32com)|^\s*def \w+\(.*\)\s*:", re.M)
+_METADATA = re.compile(r"METADATA\s+TYPE\s*=\s*\"typelib\"", re.I)
 _C_STYLE = re.compile(r"ActiveXObject|System\.Web\.Mail|\bMailMessage\b|^\s*using System"
                       r"|\bvar \w+\s*=|;\s*(?://.*)?$", re.M)
 
@@ -104,19 +105,57 @@ def _program_from_pairs(statements: list[Statement]) -> Program:
     return program
 
 
-def explain_text(text: str, extra_fields: list[tuple[str, str]] | None = None) -> Explanation:
-    """Explain *text* (a snippet or ``key=value`` lines) plus ``--field NAME=VALUE`` pairs."""
+def type_library_defined(text: str, language: str, filename: str | None) -> bool:
+    """Whether CDO's type-library constant names exist where this code runs.
+
+    VBA with a reference to "Microsoft CDO for Windows 2000 Library", an ASP page with a
+    ``METADATA TYPE="typelib"`` line and a ``.wsf`` job with ``<reference>`` have them; a plain
+    ``.vbs`` file (or an ASP page without the line) does not: there ``cdoSMTPServer`` is an
+    undeclared variable holding Empty. Unknown hosts (standard input) are assumed to have them.
+    """
+    if language not in ("vb", "autoit") or _METADATA.search(text):
+        return True
+    suffix = "" if filename is None else filename.rsplit(".", 1)[-1].lower()
+    if suffix == "wsf":
+        return "<reference" in text.lower()
+    return suffix not in ("vbs", "vbe", "asp", "hta")
+
+
+def explain_text(text: str, extra_fields: list[tuple[str, str]] | None = None, *,
+                 filename: str | None = None) -> Explanation:
+    """Explain *text* (a snippet or ``key=value`` lines) plus ``--field NAME=VALUE`` pairs.
+
+    *filename* (when known) tells a plain ``.vbs`` file, where CDO's type-library names are
+    undefined, from VBA or an ASP page that references the library.
+    """
     language = detect_language(text) if text.strip() else "key=value"
     if language == "key=value":
         program = _program_from_pairs(_key_value(text))
     else:
-        program = analyse(_statements(text, language))
+        program = analyse(_statements(text, language),
+                          type_library=type_library_defined(text, language, filename))
     extras = [_field_statement(name, value, -n) for n, (name, value)
               in enumerate(extra_fields or [], 1)]
     program.events.extend(_program_from_pairs(extras).events)
     report = _explain_program(program)
     report.language = language
+    if program.typelib_used and language in ("vb", "autoit"):
+        report.problems.append(_type_library_problem(program, filename))
     return report
+
+
+def _type_library_problem(program: Program, filename: str | None) -> Problem:
+    names = ", ".join(sorted(program.typelib_used))
+    if not program.type_library:
+        return Problem("type-library-missing", f"{names} are CDO type-library names, but "
+                       f"{filename or 'this script'} has no reference to the library (a plain "
+                       ".vbs file, or an ASP page without a METADATA line): there they are "
+                       "undeclared variables holding Empty, so the writes that use them do not "
+                       "do what they say. Declare them with Const or use the full field names.")
+    return Problem("type-library", f"{names} come from the CDO type library: this assumes VBA "
+                   "with a reference to \"Microsoft CDO for Windows 2000 Library\" (or an ASP "
+                   "METADATA line). In a plain .vbs file they are Empty unless declared with "
+                   "Const, and this verdict would not hold.")
 
 
 def _explain_program(program: Program) -> Explanation:

@@ -84,7 +84,10 @@ class Program:
     message_vars: dict[str, str] = field(default_factory=dict)  # name -> "cdo" | "swm"
     #: System.Web.Mail: ``SmtpMail.SmtpServer = ...`` (None: never set).
     swm_server: Event | None = None
-    declared: set[str] = field(default_factory=set)
+    #: Whether CDO's type-library names (cdoSMTPServer ...) are defined for this host: not in
+    #: a plain .vbs file, nor in an ASP page without a METADATA line.
+    type_library: bool = True
+    typelib_used: set[str] = field(default_factory=set)
     _resolving: set[str] = field(default_factory=set)
 
     @property
@@ -110,13 +113,15 @@ class Program:
             return value if not isinstance(value, Unknown) else Unknown(frozenset({key}),
                                                                         spelling)
         if not statements and key in TYPE_LIBRARY:
-            return TYPE_LIBRARY[key]
+            self.typelib_used.add(TYPE_LIBRARY_SPELLING[key])
+            if self.type_library:
+                return TYPE_LIBRARY[key]
         return Unknown(frozenset({key}), spelling)
 
 
-def analyse(statements: list[Statement]) -> Program:
+def analyse(statements: list[Statement], *, type_library: bool = True) -> Program:
     """Walk the statements once and collect what they do."""
-    program = Program()
+    program = Program(type_library=type_library)
     for statement in statements:
         _statement(program, statement)
     _check_constants(program)

@@ -1,3 +1,4 @@
+' (A VBA macro with a reference to "Microsoft CDO for Windows 2000 Library".)
 ' Modeled on the same .ini-driven scripts, with "2" and a port held as text; written for this
 ' corpus. Licence: CC0 (this corpus).
 sslFlag = "2"

@@ -1,3 +1,4 @@
+' (A VBA macro with a reference to "Microsoft CDO for Windows 2000 Library".)
 ' Modeled on scripts that put the recipient in a variable but never assign it to the message;
 ' written for this corpus. Licence: CC0 (this corpus).
 strTo = "you@example.org"

@@ -1,3 +1,4 @@
+' (A VBA macro with a reference to "Microsoft CDO for Windows 2000 Library".)
 ' Modeled on a copied configuration block where the sender line was left out; written for
 ' this corpus. Licence: CC0 (this corpus).
 Set iMsg = CreateObject("CDO.Message")

@@ -1,3 +1,4 @@
+' (A VBA macro with a reference to "Microsoft CDO for Windows 2000 Library".)
 ' Modeled on values read from an .ini file ("UseSSL=on") and passed straight to CDO; written
 ' for this corpus. Licence: CC0 (this corpus).
 Set m = CreateObject("CDO.Message")
