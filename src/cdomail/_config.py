@@ -112,7 +112,7 @@ class ClientConfig:
         check_argument(host, "host")
         mode = TLSMode.parse(tls)
         if port is None:
-            port = default_port(mode.resolve(465) if mode is TLSMode.IMPLICIT else mode)
+            port = default_port(mode)
         if not isinstance(port, int) or not 0 < port < 65536:
             raise ConfigurationError(f"port must be 1-65535, not {port!r}", field="port")
         for name, value in (("connect_timeout", connect_timeout),

@@ -18,6 +18,7 @@ import hashlib
 import ssl
 from dataclasses import dataclass
 
+from ._cdo_rules import CDO_DEFAULT_PORT, cdo_tls_for_port
 from .errors import (
     CertificateVerifyFailed,
     ConfigurationError,
@@ -57,7 +58,7 @@ class TLSMode(enum.Enum):
     def resolve(self, port: int) -> TLSMode:
         """The concrete mode for a configured port: CDO and AUTO become IMPLICIT or STARTTLS."""
         if self is TLSMode.CDO:
-            return TLSMode.STARTTLS if port == SMTP_PORT else TLSMode.IMPLICIT
+            return TLSMode(cdo_tls_for_port(port))
         if self is TLSMode.AUTO:
             return TLSMode.IMPLICIT if port == SUBMISSIONS_PORT else TLSMode.STARTTLS
         return self
@@ -69,7 +70,10 @@ class TLSMode(enum.Enum):
 
 
 def default_port(mode: TLSMode) -> int:
-    """The port used when none is given: 465 for implicit TLS, else 587 (RFC 6409)."""
+    """The port used when none is given: 465 for implicit TLS (RFC 8314), CDO's own default
+    (25, then STARTTLS) for ``cdo``, else 587 (RFC 6409)."""
+    if mode is TLSMode.CDO:
+        return CDO_DEFAULT_PORT
     return SUBMISSIONS_PORT if mode is TLSMode.IMPLICIT else SUBMISSION_PORT
 
 

@@ -45,6 +45,7 @@ objMessage.Configuration.Fields.Item(schema & "smtpauthenticate") = 1
 objMessage.Configuration.Fields.Item(schema & "sendusername") = "me@gmail.com"
 objMessage.Configuration.Fields.Item(schema & "sendpassword") = "app-password"
 objMessage.Configuration.Fields.Update
+objMessage.From = "me@gmail.com" : objMessage.To = "you@example.org"
 objMessage.Send
 '''
 
@@ -78,11 +79,13 @@ $msg.Configuration.Fields.Item("$schema" + "smtpserver") = 'relay.example.com'
 $msg.Configuration.Fields.Item($schema + "smtpserverport").Value = 25
 $msg.Configuration.Fields.Item("http://schemas.microsoft.com/cdo/configuration/smtpusessl") = $true
 $msg.Configuration.Fields.Update()
+$msg.From = "me@example.com"; $msg.To = "you@example.org"
 $msg.Send()
 '''
 
 CSHARP = '''
 var mail = new System.Web.Mail.MailMessage();
+mail.From = "me@example.com"; mail.To = "you@example.org";
 mail.Fields.Add("http://schemas.microsoft.com/cdo/configuration/smtpserverport", 465);
 mail.Fields.Add("http://schemas.microsoft.com/cdo/configuration/smtpusessl", "true");
 mail.Fields.Add("http://schemas.microsoft.com/cdo/configuration/sendusing", 2);

@@ -1,7 +1,8 @@
 """CDO.Configuration: the ``Fields`` that decide how ``Message.Send`` talks to the server.
 
 Only *committed* values count (``Fields.Update``). :func:`read_settings` turns them into a typed
-:class:`TransportSettings`, and :func:`client_options` turns those into keyword arguments for
+:class:`TransportSettings` with the coercions of :mod:`cdomail._cdo_rules` (the same ones
+``cdomail explain`` uses), and :func:`client_options` turns those into keyword arguments for
 :class:`cdomail.SMTPClient` -- the single place where CDO's encryption rule (spec §1) meets the
 core's TLS modes: ``smtpusessl=False`` is ``tls="none"``; ``smtpusessl=True`` is ``tls="cdo"``
 (configured port 25 -> STARTTLS required, any other port -> implicit TLS). Our own namespace
@@ -15,6 +16,19 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from cdomail._cdo_rules import (
+    CDO_DEFAULT_PORT,
+    CDO_DEFAULT_TIMEOUT,
+    Encryption,
+    cdo_encryption,
+    coerce_bool,
+    is_unset,
+    read_authenticate,
+    read_port,
+    read_send_using,
+    read_timeout,
+    read_use_ssl,
+)
 from cdomail.cdo import constants as c
 from cdomail.cdo.errors import CdoCompatibilityWarning
 from cdomail.cdo.fields import Fields
@@ -41,8 +55,8 @@ TLS_MODES = frozenset({"implicit", "starttls", "opportunistic", "none", "cdo", "
 
 _HTTPS_NAMESPACE = "https://schemas.microsoft.com/"
 _DEFAULTS: dict[str, Any] = {
-    c.cdoSMTPServerPort: 25,
-    c.cdoSMTPConnectionTimeout: 30,
+    c.cdoSMTPServerPort: CDO_DEFAULT_PORT,
+    c.cdoSMTPConnectionTimeout: CDO_DEFAULT_TIMEOUT,
     c.cdoSMTPUseSSL: False,
     c.cdoSMTPAuthenticate: c.cdoAnonymous,
 }
@@ -153,45 +167,9 @@ class TransportSettings:
         return "cdo" if self.use_ssl else "none"
 
     @property
-    def cdo_tls_behaviour(self) -> str:
-        """``"none"``, ``"starttls"`` or ``"implicit"``: what CDO does for this configuration."""
-        if not self.use_ssl:
-            return "none"
-        return "starttls" if self.port == 25 else "implicit"
-
-
-def _coerce_bool(name: str, value: Any) -> bool:
-    # VARIANT coercion as VBA does it: True is -1, any non-zero number is true.
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in {"true", "yes", "on"}:
-            return True
-        if text in {"false", "no", "off", ""}:
-            return False
-        try:
-            return float(text) != 0
-        except ValueError:
-            pass
-    raise ConfigurationError(f"{name} must be True or False, not {value!r}", field=name)
-
-
-def _coerce_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        return -1 if value else 0  # VBA's True
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise ConfigurationError(f"{name} must be a whole number, not {value!r}", field=name)
+    def cdo_encryption(self) -> Encryption:
+        """``"none"``, ``"starttls"`` or ``"implicit"``: what this send does (``tlsmode`` aside)."""
+        return cdo_encryption(self.use_ssl, self.port)
 
 
 def _coerce_text(value: Any) -> str | None:
@@ -222,18 +200,9 @@ def read_settings(fields: Fields) -> TransportSettings:
     def get(name: str) -> Any:
         return fields.committed(name)
 
-    send_using_raw = get(c.cdoSendUsingMethod)
-    send_using = None if send_using_raw in (None, "") else _coerce_int("sendusing", send_using_raw)
-    port_raw = get(c.cdoSMTPServerPort)
-    port = 25 if port_raw in (None, "") else _coerce_int("smtpserverport", port_raw)
-    if not 0 < port < 65536:
-        raise ConfigurationError(f"smtpserverport {port} is not a TCP port", field="smtpserverport")
-    timeout_raw = get(c.cdoSMTPConnectionTimeout)
-    timeout = (
-        30 if timeout_raw in (None, "") else _coerce_int("smtpconnectiontimeout", timeout_raw)
-    )
-    if timeout <= 0:
-        timeout = 30  # CDO treats 0 and negatives as "use the default"
+    send_using = read_send_using(get(c.cdoSendUsingMethod))
+    port = read_port(get(c.cdoSMTPServerPort))
+    timeout = read_timeout(get(c.cdoSMTPConnectionTimeout))
     tls_mode = _coerce_text(get(c.cdomailTLSMode))
     if tls_mode is not None:
         tls_mode = tls_mode.strip().lower()
@@ -249,21 +218,20 @@ def read_settings(fields: Fields) -> TransportSettings:
         send_using=send_using,
         server=_coerce_text(get(c.cdoSMTPServer)),
         port=port,
-        use_ssl=_coerce_bool("smtpusessl", get(c.cdoSMTPUseSSL) or False),
-        authenticate=_coerce_int("smtpauthenticate", get(c.cdoSMTPAuthenticate) or 0),
+        use_ssl=read_use_ssl(get(c.cdoSMTPUseSSL)),
+        authenticate=read_authenticate(get(c.cdoSMTPAuthenticate)),
         username=_coerce_text(get(c.cdoSendUserName)),
         password=None if get(c.cdoSendPassword) is None else str(get(c.cdoSendPassword)),
         timeout=float(timeout),
         pickup_directory=_coerce_text(get(c.cdoSMTPServerPickupDirectory)),
-        flush_buffers_on_write=_coerce_bool(
-            "flushbuffersonwrite", get(c.cdoFlushBuffersOnWrite) or False
-        ),
+        flush_buffers_on_write=not is_unset(get(c.cdoFlushBuffersOnWrite))
+        and coerce_bool("flushbuffersonwrite", get(c.cdoFlushBuffersOnWrite)),
         send_email_address=_coerce_text(get(c.cdoSendEmailAddress)),
         reply_email_address=_coerce_text(get(c.cdoSendUserReplyEmailAddress)),
         tls_mode=tls_mode,
         cafile=_coerce_text(get(c.cdomailCAFile)),
         fingerprint=_coerce_text(get(c.cdomailFingerprint)),
-        verify=True if verify_raw in (None, "") else _coerce_bool("verify", verify_raw),
+        verify=True if is_unset(verify_raw) else coerce_bool("verify", verify_raw),
         connect_to=None if connect_to_raw is None else _parse_connect_to(connect_to_raw),
     )
 

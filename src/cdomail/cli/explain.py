@@ -4,10 +4,13 @@
 
     cdomail explain FILE|- [--field NAME=VALUE ...] [--json]
 
-FILE holds ``key=value`` lines or a VBA / VBScript / PowerShell / C# snippet; ``-`` reads
-standard input; with only ``--field`` options no FILE is needed. Passwords are never printed.
-Exit status: 0 when the mail would be sent encrypted, 1 when it would be sent unencrypted or
-would fail, 2 for unusable input.
+FILE holds ``key=value`` lines or a snippet (VBScript / VBA / ASP / AutoIt, JScript / C#,
+PowerShell, Python win32com); ``-`` reads standard input; with only ``--field`` options no FILE
+is needed. The first line says the verdict: ``encrypted``, ``plaintext``, ``fails`` (with the
+HRESULT), ``pickup`` or ``depends`` (with what it depends on); ``--json`` adds ``verdict``,
+``hresult``, ``depends_on`` and ``verdict_with_defaults``. Secret-looking fields are never
+printed. Exit status: 0 when the mail is certainly sent encrypted, 1 otherwise (unencrypted,
+failing, or only encrypted on some paths), 2 for unusable input.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="explain what CDO does with a configuration (encryption, errors, fixes)",
-        description="Read a CDO configuration (key=value lines, or a VBA/VBScript/PowerShell/"
-        "C# snippet) and say what CDO will do: connection steps, encryption, fields that do "
-        "nothing, a forgotten Update, errors and fixes.",
+        description="Read a CDO configuration (key=value lines, or a VBScript/VBA/ASP/AutoIt, "
+        "JScript/C#, PowerShell or Python win32com snippet) and say what CDO will do: a verdict "
+        "(encrypted, plaintext, fails, pickup, or depends on named parameters and conditions), "
+        "the connection steps, fields that do nothing, a forgotten Update, errors and fixes. "
+        "Secret-looking fields are never printed.",
     )
     parser.add_argument("file", nargs="?", help="file to read, or - for standard input")
     parser.add_argument("--field", action="append", type=_field, default=[],
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cdomail explain: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
             return 2
-    report = explain_text(text, args.field)
+    report = explain_text(text, args.field, filename=None if args.file == "-" else args.file)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from .._cdo_rules import CDO_STARTTLS_PORT, cdo_tls_for_port
 from ._cdo_rule import SENT_ENCRYPTED, SENT_UNENCRYPTED, CdoPrediction
 from ._facts import Greeting, Handshake, PortFacts, Reach
 
@@ -154,11 +155,14 @@ def _cdo_hint(facts: PortFacts, kind: Verdict) -> str:
     plaintext, implicit = facts.plaintext, facts.implicit
     if Handshake.VERIFY_FAILED in (plaintext.handshake, implicit.handshake):
         return "the certificate fails verification; CDO needs one Windows trusts"
-    if kind is Verdict.SMTPS and facts.port == 25:
-        return "on port 25 CDO does STARTTLS, but this port wants TLS from the first byte"
-    if kind.offers_tls and facts.port != 25:
+    cdo_does = cdo_tls_for_port(facts.port)
+    if kind is Verdict.SMTPS and cdo_does == "starttls":
+        return (f"on port {CDO_STARTTLS_PORT} CDO does STARTTLS, but this port wants TLS from "
+                "the first byte")
+    if kind.offers_tls and cdo_does == "implicit":
         return (f"on port {facts.port} CDO does implicit TLS, but this port wants STARTTLS; "
-                "use port 25 if the server offers STARTTLS there, or 465 for implicit TLS")
+                f"use port {CDO_STARTTLS_PORT} if the server offers STARTTLS there, or 465 for "
+                "implicit TLS")
     if kind is Verdict.PLAINTEXT_ONLY:
         return "the server offers no TLS here"
     return "no SMTP server answers"

@@ -1,4 +1,6 @@
-"""What CDO (CDOSYS) would do on a probed port: spec cdo.md §1, applied to observed facts.
+"""What CDO (CDOSYS) would do on a probed port: cdo.md §1, applied to observed facts.
+
+The rule itself lives in :mod:`cdomail._cdo_rules`; this module applies it to what the probe saw.
 
 CDO's only encryption switch is ``smtpusessl``, and what it does depends on the
 *configured* port alone: with ``smtpusessl=True``, port 25 means plain connect
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._cdo_rules import CDO_STARTTLS_PORT, cdo_tls_for_port
 from ..cdo.errors import (
     CDO_E_AUTHENTICATION_FAILURE,
     CDO_E_FAILED_TO_CONNECT,
@@ -21,9 +24,6 @@ from ..cdo.errors import (
     signed_hresult,
 )
 from ._facts import Greeting, Handshake, LoginResult, PortFacts, Reach
-
-#: The one port on which ``smtpusessl=True`` means STARTTLS (spec §1).
-CDO_STARTTLS_PORT = 25
 
 SENT_ENCRYPTED = "sent-encrypted"
 SENT_UNENCRYPTED = "sent-unencrypted"
@@ -163,10 +163,10 @@ def predict_usessl_true(facts: PortFacts) -> CdoPrediction:
     early = _connection_failure(facts)
     if early is not None:
         return early
-    if facts.port == CDO_STARTTLS_PORT:
+    if cdo_tls_for_port(facts.port) == "starttls":
         return _starttls_on_25(facts)
     implicit = facts.implicit
-    how = f"port {facts.port} is not 25, so CDO does implicit TLS"
+    how = f"port {facts.port} is not {CDO_STARTTLS_PORT}, so CDO does implicit TLS"
     if implicit.handshake is Handshake.OK:
         if implicit.greeting is Greeting.SMTP:
             return _after_tls(facts, implicit.login, "implicit TLS")
