@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 
+from cdomail.cdo._members import CaseInsensitiveMembers
 from cdomail.cdo._mime import ChunkSource
 from cdomail.cdo.errors import CDO_E_INVALID_CHARSET, CdoError
 
@@ -30,8 +31,10 @@ def validate_charset(charset: str) -> str:
     return charset.strip().lower()
 
 
-class BodyPart:
+class BodyPart(CaseInsensitiveMembers):
     """A MIME body part as CDO exposes it (``Message.BodyPart``, ``TextBodyPart``...)."""
+
+    ContentMediaType: str
 
     def __init__(self, content_media_type: str = "text/plain", charset: str = "utf-8") -> None:
         self.ContentMediaType = content_media_type
@@ -58,6 +61,12 @@ class Attachment(BodyPart):
     ``source`` is opened only when the message is serialised, so a large file is streamed
     from disk (or from the URL) and never held in memory.
     """
+
+    source: ChunkSource
+    FileName: str
+    Location: str
+    ContentID: str | None
+    ContentLocation: str | None
 
     def __init__(
         self,
@@ -93,7 +102,7 @@ class Attachment(BodyPart):
         return f"Attachment({self.FileName!r}, {self.ContentMediaType!r})"
 
 
-class Attachments:
+class Attachments(CaseInsensitiveMembers):
     """CDO's ``IBodyParts`` collection of attachments (1-based ``Item``, as in VBA)."""
 
     def __init__(self) -> None:

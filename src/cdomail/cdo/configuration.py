@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdomail.cdo import constants as c
+from cdomail.cdo import fields as _fields
+from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel
 from cdomail.cdo.errors import CdoCompatibilityWarning
 from cdomail.cdo.fields import Fields
 from cdomail.errors import ConfigurationError
@@ -86,16 +88,17 @@ def field_warning(name: str) -> str | None:
 def _warn_about_field(name: str, _value: Any) -> None:
     message = field_warning(name)
     if message is not None:
-        # stacklevel 4 points at the user's assignment (through Fields._stage and the setter).
-        warnings.warn(message, CdoCompatibilityWarning, stacklevel=4)
+        warnings.warn(message, CdoCompatibilityWarning, stacklevel=caller_stacklevel())
 
 
-class Configuration:
+class Configuration(CaseInsensitiveMembers):
     """CDO.Configuration: a :class:`Fields` collection holding the transport settings.
 
     Fresh objects hold CDO's defaults: port 25, 30 s timeout, ``smtpusessl`` False, anonymous.
     ``sendpassword`` is write-only (reads back empty), as in CDO.
     """
+
+    Fields: _fields.Fields
 
     def __init__(self) -> None:
         self.Fields = Fields(
@@ -105,7 +108,7 @@ class Configuration:
         )
 
     @property
-    def fields(self) -> Fields:
+    def fields(self) -> _fields.Fields:
         """snake_case alias of :attr:`Fields`."""
         return self.Fields
 

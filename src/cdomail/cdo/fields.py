@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from cdomail.cdo._members import CaseInsensitiveMembers
+
 __all__ = ["Field", "FieldValidator", "Fields"]
 
 #: Called as ``validator(name, value)`` before a value is staged; may warn or raise.
 FieldValidator = Callable[[str, Any], None]
 
 
-class Field:
+class Field(CaseInsensitiveMembers):
     """One entry of a :class:`Fields` collection (``Fields.Item(name)``).
 
     ``Value`` reads the staged value when there is one, else the committed one (ADO);
@@ -66,7 +68,7 @@ class Field:
         return f"Field({self.Name!r})"
 
 
-class Fields:
+class Fields(CaseInsensitiveMembers):
     """A case-insensitive, ADO-like collection of named values with staged changes.
 
     ``f[name] = v``, ``f.Item(name).Value = v`` and ``f.Item(name, v)`` all stage a value;

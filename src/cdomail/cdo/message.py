@@ -19,7 +19,11 @@ from email.utils import formataddr, formatdate, getaddresses
 from typing import Any
 
 from cdomail.cdo import _mime
+from cdomail.cdo import bodypart as _bodypart
+from cdomail.cdo import configuration as _configuration
 from cdomail.cdo import constants as c
+from cdomail.cdo import fields as _fields
+from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel
 from cdomail.cdo._text import addr_specs, html_resources, html_to_text
 from cdomail.cdo.bodypart import Attachment, Attachments, BodyPart
 from cdomail.cdo.configuration import Configuration, TransportSettings, read_settings
@@ -95,12 +99,27 @@ class Envelope:
         return f"Envelope({self.sender!r}, {self.recipients!r})"
 
 
-class Message:
+class Message(CaseInsensitiveMembers):
     """CDO.Message. Set properties, attach files, then ``Send()``.
 
     ``Send`` raises :class:`~cdomail.cdo.CdoError` with CDO's HRESULT; after a network send
     ``LastSendResult`` holds the core's :class:`~cdomail.result.SendResult` (encryption facts).
+    Member names are case-insensitive (``msg.HtmlBody``, ``msg.send()``), as in VBScript; a
+    name that is no member raises ``AttributeError`` naming the nearest real one.
     """
+
+    Configuration: _configuration.Configuration
+    Fields: _fields.Fields
+    BodyPart: _bodypart.BodyPart
+    TextBodyPart: _bodypart.BodyPart
+    HTMLBodyPart: _bodypart.BodyPart
+    Attachments: _bodypart.Attachments
+    AutoGenerateTextBody: bool
+    MimeFormatted: bool
+    DSNOptions: int
+    MDNRequested: bool
+    LastSendResult: Any
+    LastPickupPath: str | None
 
     From = _header_property("from", "The From header (CDO address list).")
     To = _header_property("to", "Recipients, comma- or semicolon-separated.")
@@ -271,7 +290,7 @@ class Message:
         return {name: value for name, value in values.items() if value}
 
     # --- MIME tree ------------------------------------------------------------------------
-    def _text_charset(self, part: BodyPart) -> str:
+    def _text_charset(self, part: _bodypart.BodyPart) -> str:
         return part.Charset or self.BodyPart.Charset
 
     def _build_tree(self, settings: TransportSettings) -> _mime.Leaf | _mime.Multipart:
@@ -451,7 +470,7 @@ def _warn_uncommitted(what: str, fields: Fields) -> None:
             f"Send ignored {len(pending)} {what} field change(s) that were never committed with "
             f"Fields.Update(): {', '.join(pending)}. CDO uses committed values only.",
             CdoCompatibilityWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
 
