@@ -18,6 +18,7 @@ from typing import Any
 from cdomail.cdo import constants as c
 from cdomail.cdo import fields as _fields
 from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel
+from cdomail.cdo._secret import Secret
 from cdomail.cdo.errors import CdoCompatibilityWarning
 from cdomail.cdo.fields import Fields
 from cdomail.errors import ConfigurationError
@@ -136,7 +137,8 @@ class TransportSettings:
     use_ssl: bool
     authenticate: int
     username: str | None
-    password: str | None
+    #: Held as a Secret: the settings' repr (and any traceback printing it) shows ``***``.
+    password: Secret | None
     timeout: float
     pickup_directory: str | None
     flush_buffers_on_write: bool
@@ -204,6 +206,12 @@ def _coerce_text(value: Any) -> str | None:
     return text if text.strip() else None
 
 
+def _coerce_secret(value: Any) -> Secret | None:
+    if value is None or isinstance(value, Secret):
+        return value
+    return Secret(str(value))
+
+
 def _parse_connect_to(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
@@ -255,7 +263,7 @@ def read_settings(fields: Fields) -> TransportSettings:
         use_ssl=_coerce_bool("smtpusessl", get(c.cdoSMTPUseSSL) or False),
         authenticate=_coerce_int("smtpauthenticate", get(c.cdoSMTPAuthenticate) or 0),
         username=_coerce_text(get(c.cdoSendUserName)),
-        password=None if get(c.cdoSendPassword) is None else str(get(c.cdoSendPassword)),
+        password=_coerce_secret(get(c.cdoSendPassword)),
         timeout=float(timeout),
         pickup_directory=_coerce_text(get(c.cdoSMTPServerPickupDirectory)),
         flush_buffers_on_write=_coerce_bool(

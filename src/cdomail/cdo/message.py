@@ -233,7 +233,9 @@ class Message(CaseInsensitiveMembers):
     def _new_part(self, url: str, user_name: str, password: str) -> Attachment:
         kind, target = _mime.resolve_location(url)
         if kind == "file" and not os.path.isfile(target):
-            raise InputError(f"cannot attach {url!r}: no such file", field="attachment")
+            raise InputError(
+                f"cannot attach {_mime.shown_location(url)!r}: no such file", field="attachment"
+            )
         name = _mime.file_name_of(url)
         return Attachment(
             _mime.open_source(url, user_name, password),

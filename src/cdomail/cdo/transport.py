@@ -14,6 +14,7 @@ from typing import Any
 
 from cdomail import errors as core
 from cdomail.cdo import constants as c
+from cdomail.cdo._secret import Secret, reveal
 from cdomail.cdo.configuration import TransportSettings, client_options
 from cdomail.cdo.errors import (
     CDO_E_AUTHENTICATION_FAILURE,
@@ -71,13 +72,13 @@ def auth_options(settings: TransportSettings) -> dict[str, Any]:
         # CDO's basic authentication is AUTH LOGIN; PLAIN only when LOGIN is not offered.
         options.update(
             username=settings.username,
-            password=settings.password or "",
+            password=settings.password or Secret(""),  # revealed only in SMTPClient(...)
             auth_mechanisms=("LOGIN", "PLAIN"),
         )
     else:
         from cdomail.cdo.ntlm import NTLMAuthenticator
 
-        options["authenticator"] = NTLMAuthenticator(settings.username, settings.password or "")
+        options["authenticator"] = NTLMAuthenticator(settings.username, reveal(settings.password))
     if settings.effective_tls_mode == "none":
         warnings.warn(
             "smtpusessl is False, so CDO sends the user name and password over an unencrypted "
@@ -137,6 +138,12 @@ def map_error(exc: core.CdoMailError) -> CdoError:
     )
 
 
+def _revealed(options: dict[str, Any]) -> dict[str, Any]:
+    # The password stays a Secret in every local variable (tracebacks with locals print it
+    # redacted); the client gets the clear text only as the argument of its constructor.
+    return {k: v.reveal() if isinstance(v, Secret) else v for k, v in options.items()}
+
+
 def send_via_port(
     settings: TransportSettings,
     envelope: Any,
@@ -159,7 +166,7 @@ def send_via_port(
     options.update(auth_options(settings))
     notify = notify_parameter(dsn_options)
     try:
-        with SMTPClient(**options) as client:
+        with SMTPClient(**_revealed(options)) as client:
             rcpt_options: tuple[str, ...] = ()
             if notify is not None and client.extensions.has("DSN"):
                 rcpt_options = (notify,)
