@@ -28,9 +28,14 @@ from cdomail.cdo import (
     Configuration,
     Fields,
     Message,
+    cdoSendPassword,
     cdoSendUsingMethod,
+    cdoSendUsingPort,
     cdoSMTPServer,
+    cdoSMTPServerPort,
+    cdoSMTPUseSSL,
     lookup_constant,
+    read_settings,
 )
 from cdomail.lab import Lab
 
@@ -187,3 +192,46 @@ def test_configuration_field_constant_with_any_case() -> None:
     conf.Fields[lookup_constant("CDOSENDUSINGMETHOD")] = 2
     conf.Fields.Update()
     assert conf.Fields.Item(cdoSendUsingMethod).Value == 2
+
+
+def test_configuration_is_callable_as_its_default_member() -> None:
+    # VBScript: cfg(cdoSendUsingMethod) = 2 ... x = cfg(cdoSMTPServer)
+    cfg = Configuration()
+    cfg[cdoSendUsingMethod] = cdoSendUsingPort
+    cfg[cdoSMTPServer] = "smtp.example.com"
+    cfg[cdoSendPassword] = "not shown"
+    assert cfg(cdoSendUsingMethod) == 2  # staged value, as ADO's Value reads it
+    cfg.Fields.Update()
+    assert cfg(cdoSendUsingMethod) == cdoSendUsingPort
+    assert cfg(cdoSendUsingMethod).Value == 2
+    assert str(cfg(cdoSMTPServer)) == "smtp.example.com"
+    assert int(cfg(cdoSMTPServerPort)) == 25
+    assert not cfg(cdoSMTPUseSSL)
+    assert cfg(cdoSendPassword) == ""
+    assert cfg[cdoSMTPServer] == cfg.Fields(cdoSMTPServer) == "smtp.example.com"
+    assert cdoSMTPServer in cfg
+    settings = read_settings(cfg.Fields)
+    assert (settings.send_using, settings.server) == (2, "smtp.example.com")
+
+
+def test_fields_is_callable_as_its_default_member() -> None:
+    flds = Configuration().Fields
+    flds[cdoSMTPServer] = "mail.example.com"
+    assert flds(cdoSMTPServer) == "mail.example.com"
+    assert flds(cdoSMTPServer) != "other.example.com"
+    assert str(flds("unknown-field")) == ""
+    assert flds("unknown-field") == None  # noqa: E711 - VBA's Empty compares to the value
+
+
+def test_ported_configuration_object_sends(lab: Lab) -> None:
+    # Set m.Configuration = c, with c filled through its default member.
+    template = lab_message(lab, "plain", port=25, use_ssl=False)
+    cfg = Configuration()
+    for field in template.Configuration.Fields:
+        cfg[field.Name] = field.Value
+    cfg.Fields.Update()
+    msg: Any = Message()
+    msg.configuration = cfg
+    msg.From, msg.To, msg.TextBody = "me@example.com", "a@example.org", "via cfg()\n"
+    msg.Send()
+    assert lab.messages[0].rcpt_tos == ["a@example.org"]

@@ -86,6 +86,8 @@ class CaseInsensitiveMembers:
     _members: ClassVar[dict[str, str]] = {}
     #: real member names that are methods: assigning to one is an error, not an override.
     _methods: ClassVar[frozenset[str]] = frozenset()
+    #: spelling -> attribute an assignment goes to (real names, then each spelling seen).
+    _assign_to: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -98,6 +100,7 @@ class CaseInsensitiveMembers:
             for name in _public_names(cls)
             if inspect.isfunction(inspect.getattr_static(cls, name, None))
         )
+        cls._assign_to = {name: name for name in _public_names(cls) if name not in cls._methods}
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup failed: a case variant, or a real mistake.
@@ -109,16 +112,25 @@ class CaseInsensitiveMembers:
         return getattr(self, real)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-            return
-        cls = type(self)
-        real = cls._members.get(name.lower())
+        # Hot path (every attribute set in every __init__): one dict lookup.
+        real = type(self)._assign_to.get(name)
         if real is None:
-            raise unknown_member(cls.__name__, name, cls._members)
-        if real in cls._methods:
-            raise AttributeError(f"{cls.__name__}.{real} is a method; it cannot be assigned")
+            real = type(self)._assignment_target(name)
         object.__setattr__(self, real, value)
+
+    @classmethod
+    def _assignment_target(cls, name: str) -> str:
+        if name.startswith("_"):
+            real = name
+        else:
+            found = cls._members.get(name.lower())
+            if found is None:
+                raise unknown_member(cls.__name__, name, cls._members)
+            if found in cls._methods:
+                raise AttributeError(f"{cls.__name__}.{found} is a method; it cannot be assigned")
+            real = found
+        cls._assign_to[name] = real  # spellings seen are few: the names in the code
+        return real
 
     def __delattr__(self, name: str) -> None:
         if name.startswith("_"):

@@ -11,16 +11,19 @@ core's TLS modes: ``smtpusessl=False`` is ``tls="none"``; ``smtpusessl=True`` is
 from __future__ import annotations
 
 import difflib
+import functools
+import socket
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from cdomail._config import default_local_hostname
 from cdomail.cdo import constants as c
 from cdomail.cdo import fields as _fields
 from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel
 from cdomail.cdo._secret import Secret
 from cdomail.cdo.errors import CdoCompatibilityWarning
-from cdomail.cdo.fields import Fields
+from cdomail.cdo.fields import Field, Fields
 from cdomail.errors import ConfigurationError
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "TransportSettings",
     "client_options",
     "field_warning",
+    "local_fqdn",
     "read_settings",
 ]
 
@@ -112,6 +116,22 @@ class Configuration(CaseInsensitiveMembers):
     def fields(self) -> _fields.Fields:
         """snake_case alias of :attr:`Fields`."""
         return self.Fields
+
+    # VBA's default member chain: ``cfg(name)`` is ``cfg.Fields(name)``, that is
+    # ``cfg.Fields.Item(name)``, whose default member is ``Value``. Python cannot assign to a
+    # call, so ``cfg(cdoSendUsingMethod) = 2`` ports as ``cfg[cdoSendUsingMethod] = 2``.
+    def __call__(self, name: str) -> Field:
+        """``cfg(name)``: the field (compares, prints and converts as its value)."""
+        return self.Fields.Item(name)
+
+    def __getitem__(self, name: str) -> Field:
+        return self.Fields.Item(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.Fields[name] = value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.Fields
 
     def Load(self, load_from: int = -1, url: str = "") -> None:
         """Reset to CDO's defaults (``cdoDefaults``); other sources do not exist off Windows."""
@@ -279,6 +299,19 @@ def read_settings(fields: Fields) -> TransportSettings:
     )
 
 
+# The host name is looked up once per process, not twice per Send (getfqdn may wait on DNS).
+# (The core client caches its own EHLO name too; these two caches can become one.)
+@functools.cache
+def local_fqdn() -> str:
+    """This machine's fully qualified name, for Message-IDs (``localhost`` when unknown)."""
+    return socket.getfqdn() or "localhost"
+
+
+@functools.cache
+def _ehlo_name() -> str:
+    return default_local_hostname()
+
+
 def client_options(settings: TransportSettings) -> dict[str, Any]:
     """Keyword arguments for :class:`cdomail.SMTPClient` that make it behave as CDO would.
 
@@ -298,6 +331,7 @@ def client_options(settings: TransportSettings) -> dict[str, Any]:
         "verify": settings.verify,
         # CDO predates CHUNKING (RFC 3030) and always sends the content with DATA.
         "chunking": False,
+        "local_hostname": _ehlo_name(),
     }
     if settings.cafile is not None:
         options["cafile"] = settings.cafile

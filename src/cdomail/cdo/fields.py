@@ -70,6 +70,27 @@ class Field(CaseInsensitiveMembers):
     value = Value
     underlying_value = UnderlyingValue
 
+    # ``Value`` is the default member (VBA reads ``Flds(name)`` as ``Flds(name).Value``): where
+    # Python needs a value -- a comparison, ``str``, ``int``, ``if`` -- a Field acts as it.
+    def __eq__(self, other: object) -> bool:
+        value = other.Value if isinstance(other, Field) else other
+        return bool(self.Value == value)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to its value, so not hashable
+
+    def __bool__(self) -> bool:
+        return bool(self.Value)
+
+    def __str__(self) -> str:
+        value = self.Value
+        return "" if value is None else str(value)
+
+    def __int__(self) -> int:
+        return int(self.Value)
+
+    def __float__(self) -> float:
+        return float(self.Value)
+
     def __repr__(self) -> str:
         return f"Field({self.Name!r})"
 
