@@ -127,3 +127,16 @@ def test_fields_outside_the_header_namespace_warn(tmp_path: Path) -> None:
 def test_root_body_part_fields_are_the_message_fields() -> None:
     msg = Message()
     assert msg.BodyPart.Fields is msg.Fields
+
+
+def test_transfer_encoding_field_must_agree_with_cdomails_choice(tmp_path: Path) -> None:
+    msg, logo = html_message(tmp_path)
+    part = msg.AddAttachment(str(logo))
+    part.Fields[MAILHEADER + "content-transfer-encoding"] = "BASE64"
+    part.Fields.Update()
+    [_, attached] = parse(msg.as_bytes()).iter_parts()
+    assert attached["Content-Transfer-Encoding"] == "base64"
+    part.Fields[MAILHEADER + "content-transfer-encoding"] = "7bit"
+    part.Fields.Update()
+    with pytest.raises(InputError, match="Content-Transfer-Encoding field of '7bit'"):
+        msg.as_bytes()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 from email import policy
 
-__all__ = ["UNSTRUCTURED", "content_type_line", "header_line", "quoted_param"]
+__all__ = ["UNSTRUCTURED", "content_type_line", "header_line", "is_token", "quoted_param"]
 
 #: RFC 5322 §2.1.1: lines SHOULD be at most 78 characters (excluding CRLF).
 MAX_LINE = 78
