@@ -235,3 +235,29 @@ def test_ported_configuration_object_sends(lab: Lab) -> None:
     msg.From, msg.To, msg.TextBody = "me@example.com", "a@example.org", "via cfg()\n"
     msg.Send()
     assert lab.messages[0].rcpt_tos == ["a@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "embedded"),
+    [
+        (CdoMHTMLFlags.cdoSuppressNone, {"a.gif", "style.css", "app.js"}),
+        (CdoMHTMLFlags.cdoSuppressImages, {"style.css", "app.js"}),
+        (CdoMHTMLFlags.cdoSuppressStyleSheets, {"a.gif", "app.js"}),
+        (CdoMHTMLFlags.cdoSuppressImages | CdoMHTMLFlags.cdoSuppressStyleSheets, {"app.js"}),
+        (CdoMHTMLFlags.cdoSuppressAll, set()),
+    ],
+)
+def test_create_mhtml_body_honours_the_suppress_flags(
+    tmp_path: Path, flags: int, embedded: set[str]
+) -> None:
+    (tmp_path / "a.gif").write_bytes(b"GIF89a")
+    (tmp_path / "style.css").write_bytes(b"p {}")
+    (tmp_path / "app.js").write_bytes(b"x()")
+    page = tmp_path / "page.html"
+    page.write_text('<html><head><link rel="stylesheet" href="style.css">'
+                    '<script src="app.js"></script></head><img src="a.gif"></html>')
+    msg = Message()
+    msg.CreateMHTMLBody(str(page), flags)
+    assert {part.FileName for part in msg._related} == embedded
+    for name in {"a.gif", "style.css", "app.js"} - embedded:
+        assert f'"{name}"' in msg.HTMLBody  # a suppressed resource stays a link

@@ -219,13 +219,15 @@ class Message(CaseInsensitiveMembers):
         """Load an HTML page as the HTML body and embed the resources it references.
 
         Each image/script/style sheet becomes a related part with a Content-ID, and the page
-        is rewritten to reference it as ``cid:`` (what every mail client renders).
+        is rewritten to reference it as ``cid:`` (what every mail client renders). *flags* are
+        CDO's ``CdoMHTMLFlags``: ``cdoSuppressImages`` (1) leaves images as links,
+        ``cdoSuppressStyleSheets`` (16) style sheets, ``cdoSuppressBGSounds`` (2) background
+        sounds, ``cdoSuppressObjects`` (8) embedded objects, ``cdoSuppressAll`` (31) everything.
         """
-        del flags  # CDO's cdoSuppress* flags: everything is embedded here
         kind, target = _mime.resolve_location(url)
         source = _mime.open_source(url, user_name, password)
         html = b"".join(source()).decode("utf-8", "replace")
-        for reference in html_resources(html):
+        for reference in html_resources(html, suppress=flags):
             absolute = _resolve_reference(kind, target, reference)
             content_id = f"{uuid.uuid4().hex}@cdomail"
             part = self._new_part(absolute, user_name, password)
