@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import quoprimime
 
-from cdomail._mime import CRLF, ChunkSource, base64_lines, binary_leaf, header_block
 from cdomail.cdo import constants as c
 from cdomail.cdo._headers import MAX_LINE, content_type_line, header_line, is_token, quoted_param
+from cdomail.cdo._mime import CRLF, ChunkSource, base64_lines, binary_leaf, header_block
 from cdomail.cdo.bodypart import Attachment, BodyPart
 from cdomail.errors import InputError
 

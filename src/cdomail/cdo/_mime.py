@@ -3,8 +3,8 @@
 The generic, streamed building blocks (trees of :class:`Leaf` / :class:`Multipart`, base64
 lines, file sources, text parts) live in :mod:`cdomail._mime` and are re-exported here, so the
 CDO port imports everything MIME from this one module. What stays here is what only CDO's
-``AddAttachment`` / ``CreateMHTMLBody`` / ``Forward`` need: http(s) and ``file://`` locations
-fetched lazily while the message is serialised, and embedded message/rfc822 parts.
+``AddAttachment`` / ``CreateMHTMLBody`` need: http(s) and ``file://`` locations fetched lazily
+while the message is serialised. The CDO message itself is written by :mod:`cdomail.cdo._build`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ __all__ = [
     "file_source",
     "guess_type",
     "header_block",
-    "message_leaf",
     "multipart",
     "new_boundary",
     "new_headers",
@@ -132,11 +131,3 @@ def file_name_of(location: str) -> str:
         name = os.path.basename(urllib.parse.urlsplit(target).path)
         return urllib.parse.unquote(name) or "attachment"
     return os.path.basename(target.replace("\\", "/")) or "attachment"
-
-
-def message_leaf(source: ChunkSource) -> Leaf:
-    """A message/rfc822 part (Forward) whose body is the embedded message, unencoded."""
-    headers = new_headers()
-    headers["Content-Type"] = "message/rfc822"
-    headers["Content-Disposition"] = "attachment"
-    return Leaf(headers=headers, body=source)
