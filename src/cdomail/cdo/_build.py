@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from email import quoprimime
 
 from cdomail.cdo import constants as c
-from cdomail.cdo._headers import MAX_LINE, content_type_line, header_line, is_token, quoted_param
+from cdomail.cdo._headers import (
+    MAX_LINE,
+    content_type_line,
+    header_line,
+    header_name,
+    is_token,
+    quoted_param,
+)
 from cdomail.cdo._mime import CRLF, ChunkSource, base64_lines, binary_leaf, header_block
 from cdomail.cdo.bodypart import Attachment, BodyPart
 from cdomail.errors import InputError
@@ -103,7 +110,7 @@ def text_part(text: str, subtype: str, charset: str, owner: BodyPart | None = No
     if owner is not None:
         extra = field_headers(owner)
         _refuse_structural(extra, cte, "a text body part", allow_type=False)
-        lines += [header_line(_header_name(n), v) for n, v in extra.items()]
+        lines += [header_line(header_name(n), v) for n, v in extra.items()]
     return Part(lines, media_type, body=lambda: iter((body,)))
 
 
@@ -132,11 +139,6 @@ def _refuse_structural(extra: dict[str, str], cte: str, what: str, *, allow_type
             f"the Content-Type of {what} comes from its Charset; set BodyPart.Charset instead",
             field="content-type",
         )
-
-
-def _header_name(key: str) -> str:
-    special = {"content-id": "Content-ID", "message-id": "Message-ID"}
-    return special.get(key, "-".join(word.capitalize() for word in key.split("-")))
 
 
 def _binary_lines(
@@ -179,15 +181,17 @@ def _attached(part: Attachment, disposition: str | None) -> Part:
     extra = field_headers(part)
     _refuse_structural(extra, "base64", f"attachment {part.FileName!r}", allow_type=True)
     media_type = extra.pop("content-type", part.ContentMediaType)
-    if "content-disposition" in extra:
-        disposition = None  # the field's own value replaces CDO's (it may carry a filename)
-    built = _binary_part(part.source, media_type, part.FileName or None, disposition)
-    if disposition is None and "content-disposition" in extra:
-        built.lines.append(header_line("Content-Disposition", extra.pop("content-disposition")))
+    # A Content-Disposition field replaces CDO's own (it may carry its own filename).
+    field_disposition = extra.pop("content-disposition", None)
+    built = _binary_part(
+        part.source, media_type, part.FileName or None, None if field_disposition else disposition
+    )
+    if field_disposition:
+        built.lines.append(header_line("Content-Disposition", field_disposition))
     content_id = extra.pop("content-id", None)
     if content_id:
         built.lines.append(header_line("Content-ID", f"<{content_id.strip().strip('<>')}>"))
-    built.lines += [header_line(_header_name(name), value) for name, value in extra.items()]
+    built.lines += [header_line(header_name(name), value) for name, value in extra.items()]
     return built
 
 

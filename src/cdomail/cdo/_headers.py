@@ -16,7 +16,14 @@ from __future__ import annotations
 import base64
 from email import policy
 
-__all__ = ["UNSTRUCTURED", "content_type_line", "header_line", "is_token", "quoted_param"]
+__all__ = [
+    "UNSTRUCTURED",
+    "content_type_line",
+    "header_line",
+    "header_name",
+    "is_token",
+    "quoted_param",
+]
 
 #: RFC 5322 §2.1.1: lines SHOULD be at most 78 characters (excluding CRLF).
 MAX_LINE = 78
@@ -31,6 +38,17 @@ UNSTRUCTURED = frozenset(
      "x-mailer", "content-description", "thread-topic"}
 )
 _TSPECIALS = frozenset('()<>@,;:\\"/[]?= \t')
+_SPECIAL_NAMES = {
+    "message-id": "Message-ID",
+    "mime-version": "MIME-Version",
+    "cc": "Cc",
+    "content-id": "Content-ID",
+}
+
+
+def header_name(key: str) -> str:
+    """The conventional spelling of a lower-case header name (``reply-to`` -> ``Reply-To``)."""
+    return _SPECIAL_NAMES.get(key, "-".join(word.capitalize() for word in key.split("-")))
 
 
 def _stdlib_line(name: str, value: str) -> bytes:

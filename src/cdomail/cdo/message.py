@@ -22,7 +22,7 @@ from cdomail.cdo import bodypart as _bodypart
 from cdomail.cdo import configuration as _configuration
 from cdomail.cdo import constants as c
 from cdomail.cdo import fields as _fields
-from cdomail.cdo._headers import header_line
+from cdomail.cdo._headers import header_line, header_name
 from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel
 from cdomail.cdo._text import addr_specs, html_resources, html_to_text, split_addresses
 from cdomail.cdo.bodypart import Attachment, Attachments, BodyPart
@@ -315,7 +315,7 @@ class Message(CaseInsensitiveMembers):
         ordered = [n for n in _HEADER_ORDER if n in values] + [
             n for n in values if n not in _HEADER_ORDER and n not in _STRUCTURAL
         ]
-        lines = [header_line(_header_name(name), values[name]) for name in ordered]
+        lines = [header_line(header_name(name), values[name]) for name in ordered]
         lines.append(b"X-Mailer: cdomail (CDO compatible)\r\n")
         if self.MimeFormatted:
             lines.append(b"MIME-Version: 1.0\r\n")
@@ -484,11 +484,6 @@ def _warn_uncommitted(what: str, fields: Fields) -> None:
             CdoCompatibilityWarning,
             stacklevel=caller_stacklevel(),
         )
-
-
-def _header_name(key: str) -> str:
-    special = {"message-id": "Message-ID", "mime-version": "MIME-Version", "cc": "Cc"}
-    return special.get(key, "-".join(word.capitalize() for word in key.split("-")))
 
 
 def _render_header_value(key: str, value: Any) -> str:
