@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import socket
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from hypothesis import strategies as st
 
 from cdomail.cdo import Message, cdoRefTypeId, cdoRefTypeLocation
 from cdomail.cdo._headers import header_line
+from cdomail.lab import Lab
 
+from ._helpers import lab_message
 from ._legacy_mime import legacy_bytes
 
 DATE = "urn:schemas:mailheader:date"
@@ -223,3 +226,21 @@ def test_any_subject_name_and_body_is_equivalent(subject: str, name: str, body: 
     msg.From = f'"{name.replace(chr(34), "").replace(chr(92), "")}" <me@example.com>'
     raw = assert_equivalent(msg)
     assert all(len(line) <= 78 for line in header_lines(raw) if b"=?" in line or b" " in line)
+
+
+def test_send_looks_the_host_name_up_once_per_process(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab_message(lab, "plain", port=25, use_ssl=False).Send()  # warms the cache if it is cold
+    calls: list[str] = []
+    real = socket.getfqdn
+
+    def counting(name: str = "") -> str:
+        calls.append(name)
+        return real(name)
+
+    monkeypatch.setattr(socket, "getfqdn", counting)
+    for _ in range(3):
+        lab_message(lab, "plain", port=25, use_ssl=False).Send()
+    assert len(lab.messages) == 4
+    assert calls == []  # before: two lookups per Send (Message-ID and EHLO)
