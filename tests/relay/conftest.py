@@ -22,3 +22,8 @@ def token_endpoint(lab_certs: LabCertificates) -> Iterator[TokenEndpoint]:
     """A running OAuth2 token endpoint trusting nothing but the lab CA's certificate."""
     with TokenEndpoint(lab_certs) as endpoint:
         yield endpoint
+
+
+from tests.hostile.fixtures import certs, hostile  # noqa: E402
+
+__all__ = ["certs", "hostile", "lab_certs", "token_endpoint"]

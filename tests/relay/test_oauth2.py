@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from cdomail.errors import ConfigurationError
 from cdomail.lab import LabCertificates
+from cdomail.relay.config import OAuth2Config
 from cdomail.relay.oauth2 import (
     CredentialsRejected,
     TokenProvider,
@@ -23,14 +23,11 @@ from cdomail.testing.token_endpoint import TokenEndpoint
 SECRET = "client-secret-value-7f3a"
 
 
-@dataclass(frozen=True)
-class Settings:
-    token_url: str
-    client_id: str = "relay"
-    client_secret: str | None = None
-    scope: str | None = "https://outlook.office365.com/.default"
-    refresh_token: str | None = None
-    cafile: str | None = None
+def Settings(token_url: str, *, client_id: str = "relay", client_secret: str | None = None,
+             scope: str = "https://outlook.office365.com/.default",
+             refresh_token: str | None = None, cafile: str | None = None) -> OAuth2Config:
+    return OAuth2Config(token_url, client_id, client_secret, scope, refresh_token,
+                        Path(cafile) if cafile else None)
 
 
 class FakeTime:

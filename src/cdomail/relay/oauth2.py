@@ -35,17 +35,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import Protocol
 
 from cdomail.errors import CdoMailError, ConfigurationError, printable
 from cdomail.relay._secrets import resolve_secret
+from cdomail.relay.config import OAuth2Config
 from cdomail.tls import TLSSettings, create_ssl_context
 
 __all__ = [
     "AccessToken",
     "CredentialsRejected",
     "OAuth2Error",
-    "OAuth2Settings",
     "TokenProvider",
     "TokenUnavailable",
     "save_atomically",
@@ -93,23 +92,6 @@ class TokenUnavailable(OAuth2Error):
     def __init__(self, message: str, /, *, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
-
-
-class OAuth2Settings(Protocol):
-    """What the provider needs: the shape of ``[upstream.oauth2]`` (``OAuth2Config``)."""
-
-    @property
-    def token_url(self) -> str: ...
-    @property
-    def client_id(self) -> str: ...
-    @property
-    def client_secret(self) -> str | None: ...
-    @property
-    def scope(self) -> str | None: ...
-    @property
-    def refresh_token(self) -> str | None: ...
-    @property
-    def cafile(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -176,7 +158,7 @@ class TokenProvider:
 
     def __init__(
         self,
-        settings: OAuth2Settings,
+        settings: OAuth2Config,
         *,
         clock: Callable[[], float] = time.time,
         timeout: float = REQUEST_TIMEOUT,
@@ -265,7 +247,8 @@ class TokenProvider:
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._context is None:
-            self._context = create_ssl_context(TLSSettings(cafile=self._settings.cafile))
+            cafile = _optional_str(self._settings.cafile)
+            self._context = create_ssl_context(TLSSettings(cafile=cafile))
         return self._context
 
     def _fetch(self) -> AccessToken:
@@ -362,3 +345,7 @@ def _lifetime(data: Mapping[str, object]) -> float:
     except ValueError:
         lifetime = DEFAULT_LIFETIME
     return lifetime if lifetime > 0 else DEFAULT_LIFETIME
+
+
+def _optional_str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
