@@ -27,8 +27,11 @@ from cdomail.errors import (
     CdoMailError,
     InputError,
     RecipientsRefused,
+    RemoteProtocolError,
     ReplyError,
     StatusUnknown,
+    TimeoutError,
+    TransportError,
     printable,
 )
 from cdomail.protocol import Reply
@@ -110,6 +113,12 @@ def verdicts_of(result: SendResult, pending: Sequence[str]) -> Mapping[str, Reci
 def _whole_message_verdict(result: SendResult, error: CdoMailError | None) -> RecipientVerdict:
     if isinstance(error, StatusUnknown):
         return RecipientVerdict(Verdict.UNKNOWN, one_line(str(error)))
+    if (isinstance(error, TransportError | TimeoutError | RemoteProtocolError)
+            and result.reply is None and result.size > 0):
+        # The content went out and the connection failed before its verdict: the
+        # upstream may have queued it (RFC 5321 §4.5.3.2.6), the same rule as Pool's.
+        return RecipientVerdict(Verdict.UNKNOWN, one_line(
+            f"status unknown: the connection failed after the content was sent ({error})"))
     if isinstance(error, ReplyError):
         return _by_code(error.code, error.text, error.enhanced_status)
     if isinstance(error, InputError):
