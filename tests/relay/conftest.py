@@ -1,4 +1,4 @@
-"""Fixtures for the relay's upstream side: a token endpoint and an XOAUTH2 lab."""
+"""Fixtures of the relay tests: intake certificates, a token endpoint, the hostile server."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ import pytest
 
 from cdomail.lab import LabCertificates
 from cdomail.testing.token_endpoint import TokenEndpoint
+from tests.hostile.fixtures import certs, hostile
+
+from ._relay import Certificates
+
+__all__ = ["certificates", "certs", "hostile", "lab_certs", "token_endpoint"]
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return Certificates(tmp_path_factory.mktemp("relay-certs"))
 
 
 @pytest.fixture
@@ -22,8 +32,3 @@ def token_endpoint(lab_certs: LabCertificates) -> Iterator[TokenEndpoint]:
     """A running OAuth2 token endpoint trusting nothing but the lab CA's certificate."""
     with TokenEndpoint(lab_certs) as endpoint:
         yield endpoint
-
-
-from tests.hostile.fixtures import certs, hostile  # noqa: E402
-
-__all__ = ["certs", "hostile", "lab_certs", "token_endpoint"]

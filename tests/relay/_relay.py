@@ -1,0 +1,169 @@
+"""Run a real relay for a test: in a thread (in-process) or as `cdomail relay run` (subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import trustme
+
+from cdomail.relay.config import RelayConfig, parse_config
+from cdomail.relay.service import run_relay
+from cdomail.relay.spool import Spool
+
+UPSTREAM = """
+[upstream]
+host = "127.0.0.1"
+port = 9
+tls = "starttls"
+"""
+
+
+def relay_toml(spool: Path, *listeners: str) -> str:
+    """A relay.toml with these ``[[listen]]`` bodies, a spool, and an unused upstream."""
+    tables = "".join(f"[[listen]]\n{body.strip()}\n\n" for body in listeners)
+    return f'{tables}[spool]\npath = "{spool}"\n{UPSTREAM}'
+
+
+class Certificates:
+    """A private CA and a server certificate for localhost/127.0.0.1, as files."""
+
+    def __init__(self, directory: Path) -> None:
+        ca = trustme.CA()
+        self.ca_path = directory / "ca.pem"
+        self.cert_path = directory / "cert.pem"
+        self.key_path = directory / "key.pem"
+        ca.cert_pem.write_to_path(str(self.ca_path))
+        issued = ca.issue_cert("localhost", "127.0.0.1", "::1")
+        issued.cert_chain_pems[0].write_to_path(str(self.cert_path))
+        for extra in issued.cert_chain_pems[1:]:
+            extra.write_to_path(str(self.cert_path), append=True)
+        issued.private_key_pem.write_to_path(str(self.key_path))
+
+    def tls_lines(self, mode: str) -> str:
+        return f'tls = "{mode}"\ncert = "{self.cert_path}"\nkey = "{self.key_path}"\n'
+
+
+class RelayThread:
+    """``run_relay`` on its own event loop in a thread; ``ports`` once it accepts."""
+
+    def __init__(self, config: RelayConfig) -> None:
+        self.config = config
+        self.addresses: tuple[tuple[str, int], ...] = ()
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="relay", daemon=True)
+        # The relay's own spool connection (tests inject real SQLite limits into it).
+        self.own_spool = Spool.open(config.spool.path)
+
+    @property
+    def port(self) -> int:
+        return self.addresses[0][1]
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:
+            self._error = error
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+
+        def ready(addresses: tuple[tuple[str, int], ...]) -> None:
+            self.addresses = addresses
+            self._ready.set()
+
+        await run_relay(self.config, stop=self._stop, on_ready=ready, spool=self.own_spool)
+
+    def start(self) -> RelayThread:
+        self._thread.start()
+        if not self._ready.wait(30) or self._error is not None:
+            raise RuntimeError(f"relay did not start: {self._error!r}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "relay thread did not stop"
+        self.own_spool.close()
+        if self._error is not None:
+            raise self._error
+
+    def spool(self) -> Spool:
+        """A second connection to the relay's spool (what `relay status` would see)."""
+        return Spool.open(self.config.spool.path)
+
+
+@contextmanager
+def running_relay(text: str) -> Iterator[RelayThread]:
+    relay = RelayThread(parse_config(text)).start()
+    try:
+        yield relay
+    finally:
+        relay.stop()
+
+
+class RelayProcess:
+    """`cdomail relay run --config FILE` as a child process; ``port`` from its ready line."""
+
+    def __init__(self, config_path: Path, *, env: dict[str, str] | None = None,
+                 prefix: tuple[str, ...] = ()) -> None:
+        self.config_path = config_path
+        command = [*prefix, sys.executable, "-m", "cdomail", "relay", "run", "--config",
+                   str(config_path)]
+        self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                                        env={**os.environ, **(env or {})})
+        self.log: list[str] = []
+        self._drainer: threading.Thread | None = None
+        try:
+            self.port = self._wait_ready()
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_ready(self) -> int:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line)
+            found = re.search(r"ready: accepting on \S+:(\d+)", line)
+            if found:
+                self._drainer = threading.Thread(target=self._drain, daemon=True)
+                self._drainer.start()
+                return int(found.group(1))
+        raise RuntimeError("relay exited before it was ready:\n" + "".join(self.log))
+
+    def _drain(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line)
+
+    def close(self) -> None:
+        """Kill the relay if it still runs and release the pipe."""
+        if self.process.poll() is None:
+            self.kill()
+        self.process.wait(30)
+        if self._drainer is not None:
+            self._drainer.join(10)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+
+    def terminate(self, timeout: float = 30) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
