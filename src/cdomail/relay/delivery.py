@@ -54,19 +54,19 @@ from cdomail.relay._verdict import (
     one_line,
     verdicts_of,
 )
-from cdomail.relay.config import RelayConfig
+from cdomail.relay.config import RelayConfig, UpstreamConfig
 from cdomail.relay.dsn import EXPIRED_STATUS, FailedRecipient, build_dsn
 from cdomail.relay.oauth2 import CredentialsRejected, TokenProvider, TokenUnavailable
 from cdomail.relay.schedule import RetrySchedule
 from cdomail.relay.spool import Spool
 from cdomail.result import SendResult
 
-__all__ = ["DeliveryWorker"]
+__all__ = ["DeliveryWorker", "upstream_client_options"]
 
 #: Most messages one connection takes per pass (pipelined by the client).
 BATCH_PER_CONNECTION = 50
 #: Seconds between two looks at the spool when nothing wakes the worker.
-POLL_INTERVAL = 1.0
+POLL_INTERVAL = 0.25
 #: Where the client connects from the relay's point of view, in an attempt record.
 _HEALTH_UPSTREAM = "upstream"
 _HEALTH_TOKEN = "token"
@@ -202,26 +202,12 @@ class DeliveryWorker:
         return client, token
 
     async def _client_options(self) -> tuple[dict[str, Any], str | None]:
-        upstream = self.config.upstream
-        options: dict[str, Any] = {
-            "tls": upstream.tls,
-            "cafile": None if upstream.cafile is None else str(upstream.cafile),
-            "connect_timeout": upstream.timeout,
-            "command_timeout": upstream.timeout,
-            "allow_plaintext_auth": upstream.allow_plaintext,
-        }
         token = None
-        if upstream.auth == "password" and upstream.password is not None:
-            options["username"] = upstream.username
-            options["password"] = await asyncio.to_thread(resolve_secret, upstream.password,
-                                                          field="password")
-        elif upstream.auth == "xoauth2" and self.token_provider is not None:
+        if self.config.upstream.auth == "xoauth2" and self.token_provider is not None:
             token = await self.token_provider.token()
             await self._note_health(_HEALTH_TOKEN, {"ok": True,
                                                     "grant": self.token_provider.grant_type})
-            options["username"] = upstream.username
-            options["oauth2_token"] = token
-        return options, token
+        return await upstream_client_options(self.config.upstream, token), token
 
     async def _send_over(self, client: AsyncSMTPClient, token: str | None,
                          pending: list[QueuedMessage]) -> None:
@@ -355,6 +341,26 @@ class DeliveryWorker:
     async def _note_health(self, key: str, value: Mapping[str, object]) -> None:
         await asyncio.to_thread(self.spool.set_health, key, json.dumps(dict(value)),
                                 now=self.clock.now())
+
+
+async def upstream_client_options(upstream: UpstreamConfig, token: str | None
+                                  ) -> dict[str, Any]:
+    """The :class:`AsyncSMTPClient` keywords for ``[upstream]`` (secrets resolved now)."""
+    options: dict[str, Any] = {
+        "tls": upstream.tls,
+        "cafile": None if upstream.cafile is None else str(upstream.cafile),
+        "connect_timeout": upstream.timeout,
+        "command_timeout": upstream.timeout,
+        "allow_plaintext_auth": upstream.allow_plaintext,
+    }
+    if upstream.auth == "password" and upstream.password is not None:
+        options["username"] = upstream.username
+        options["password"] = await asyncio.to_thread(resolve_secret, upstream.password,
+                                                      field="password")
+    elif upstream.auth == "xoauth2" and token is not None:
+        options["username"] = upstream.username
+        options["oauth2_token"] = token
+    return options
 
 
 def _tls_summary(client: AsyncSMTPClient) -> dict[str, object] | None:
