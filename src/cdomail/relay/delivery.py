@@ -58,7 +58,7 @@ from cdomail.relay.config import RelayConfig, UpstreamConfig
 from cdomail.relay.dsn import EXPIRED_STATUS, FailedRecipient, build_dsn
 from cdomail.relay.oauth2 import CredentialsRejected, TokenProvider, TokenUnavailable
 from cdomail.relay.schedule import RetrySchedule
-from cdomail.relay.spool import Spool
+from cdomail.relay.spool import MessageNotFound, Spool
 from cdomail.result import SendResult
 
 __all__ = ["DeliveryWorker", "upstream_client_options"]
@@ -70,6 +70,12 @@ POLL_INTERVAL = 0.25
 #: Where the client connects from the relay's point of view, in an attempt record.
 _HEALTH_UPSTREAM = "upstream"
 _HEALTH_TOKEN = "token"
+_HEALTH_IN_FLIGHT = "in_flight"
+#: Most messages handed to a connection before their verdicts are recorded: the
+#: deliveries a kill -9 can leave with an unknown status.
+SEND_CHUNK = 20
+_INTERRUPTED = ("status unknown: the relay stopped after handing the message to the upstream"
+                " and before recording its verdict")
 
 
 class _RateLimiter:
@@ -130,6 +136,7 @@ class DeliveryWorker:
         rate = config.delivery.rate_limit
         self._limiter = None if rate is None else _RateLimiter(rate[0], rate[1], self.clock)
         self._in_flight: set[str] = set()
+        self._sending: set[str] = set()
         self._wake = asyncio.Event()
         self._upstream_name = f"{upstream.host}:{upstream.port}"
 
@@ -141,6 +148,7 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; in-flight attempts finish, the rest stays queued."""
+        await self.recover_interrupted()
         while not stop.is_set():
             self._wake.clear()
             handled = await self.deliver_due()
@@ -212,10 +220,12 @@ class DeliveryWorker:
     async def _send_over(self, client: AsyncSMTPClient, token: str | None,
                          pending: list[QueuedMessage]) -> None:
         while pending:
-            slots = [] if self._limiter is None else await self._limiter.take(len(pending))
-            allowed = len(slots) if self._limiter is not None else len(pending)
+            wanted = min(len(pending), SEND_CHUNK)
+            slots = [] if self._limiter is None else await self._limiter.take(wanted)
+            allowed = len(slots) if self._limiter is not None else wanted
             chunk, pending = pending[:allowed], pending[allowed:]
             started = self.clock.now()
+            await self._mark_sending(chunk, sending=True)
             try:
                 results = await client.send_many(
                     OutgoingMessage(m.content, m.sender, m.recipients_pending) for m in chunk)
@@ -228,9 +238,53 @@ class DeliveryWorker:
                         self.token_provider.invalidate(token)
                     await self._hold_queue(chunk[chunk.index(message):] + pending,
                                            result.error, started)
+                    await self._mark_sending(chunk, sending=False)
                     return
                 await self._settle(message, verdicts_of(result, message.recipients_pending),
                                    self._attempt(started, client, result))
+            await self._mark_sending(chunk, sending=False)
+
+    # -- deliveries a crash or a kill interrupted ------------------------------------------------
+
+    async def _mark_sending(self, messages: Sequence[QueuedMessage], *, sending: bool) -> None:
+        """Keep the ids on the wire in the spool, so a restart knows their status is unknown."""
+        ids = {m.id for m in messages}
+        if sending:
+            self._sending.update(ids)
+        else:
+            self._sending.difference_update(ids)
+        await self._note_health(_HEALTH_IN_FLIGHT, {"ids": sorted(self._sending)})
+
+    async def recover_interrupted(self) -> int:
+        """Record ``unknown`` for deliveries the last run left on the wire; return how many.
+
+        The previous process died (kill -9, power loss) after handing these messages to
+        the upstream and before recording the verdict: the upstream may have them
+        (RFC 5321 §4.5.3.2.6). They are retried now with ``at_least_once`` (a duplicate
+        then has this record), else their recipients stay ``unknown`` for good.
+        """
+        health = await asyncio.to_thread(self.spool.health)
+        value = health.get(_HEALTH_IN_FLIGHT, {}).get("value", {})
+        ids = [i for i in value.get("ids", []) if isinstance(i, str)]
+        now = self.clock.now()
+        recovered = 0
+        for message_id in ids:
+            try:
+                detail = await asyncio.to_thread(self.spool.show, message_id)
+            except MessageNotFound:
+                continue  # delivered and deleted by an administrator since
+            pending = [r.address for r in detail.recipients if r.state == RecipientState.QUEUED]
+            if not pending:
+                continue
+            outcome = RecipientOutcome(RecipientState.UNKNOWN, _INTERRUPTED)
+            attempt = AttemptRecord(started_at=now, finished_at=now, upstream=self._upstream_name,
+                                    error=_INTERRUPTED)
+            retry_at = now if self.config.delivery.at_least_once else None
+            await asyncio.to_thread(self.spool.record_attempt, message_id, attempt,
+                                    dict.fromkeys(pending, outcome), retry_at)
+            recovered += 1
+        await self._note_health(_HEALTH_IN_FLIGHT, {"ids": []})
+        return recovered
 
     # -- recording ------------------------------------------------------------------------------
 
