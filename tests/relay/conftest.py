@@ -32,3 +32,8 @@ def token_endpoint(lab_certs: LabCertificates) -> Iterator[TokenEndpoint]:
     """A running OAuth2 token endpoint trusting nothing but the lab CA's certificate."""
     with TokenEndpoint(lab_certs) as endpoint:
         yield endpoint
+
+
+from tests.interop.conftest import postfix  # noqa: E402
+
+__all__ += ["postfix"]
