@@ -8,7 +8,9 @@
 set -eu
 
 # libnet-ssleay-perl is only a Recommends of swaks, but swaks needs it for any TLS.
-PACKAGES="postfix swaks libnet-ssleay-perl msmtp curl openssl libsasl2-modules sasl2-bin"
+# util-linux (unshare, nsenter) and mount: the relay's disk-full test mounts a tmpfs in a private
+# mount namespace (tests/relay/test_disk_full.py).
+PACKAGES="postfix swaks libnet-ssleay-perl msmtp curl openssl libsasl2-modules sasl2-bin util-linux mount"
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""
@@ -33,7 +35,7 @@ if [ "${CI:-}" = "true" ] && $SUDO /usr/sbin/postfix status >/dev/null 2>&1; the
     $SUDO /usr/sbin/postfix stop || true
 fi
 
-for program in /usr/sbin/postfix /usr/sbin/postconf /usr/sbin/saslpasswd2 swaks msmtp curl openssl; do
+for program in /usr/sbin/postfix /usr/sbin/postconf /usr/sbin/saslpasswd2 swaks msmtp curl openssl unshare nsenter mount; do
     command -v "$program" >/dev/null 2>&1 || { echo "install-interop.sh: $program missing" >&2; exit 1; }
 done
 echo "install-interop.sh: interop programs ready"

@@ -165,6 +165,9 @@ def test_resolve_secret_from_env_and_file(tmp_path: Path, monkeypatch: pytest.Mo
     secret_file = tmp_path / "secret"
     secret_file.write_text("from-file\n")
     assert resolve_secret(f"file:{secret_file}", field="password") == "from-file"
+    monkeypatch.setenv("RELAY_TEST_SECRET", "")
+    with pytest.raises(SecretError, match="RELAY_TEST_SECRET is empty"):
+        resolve_secret("env:RELAY_TEST_SECRET", field="password")
     monkeypatch.delenv("RELAY_TEST_SECRET")
     with pytest.raises(SecretError, match="RELAY_TEST_SECRET is not set"):
         resolve_secret("env:RELAY_TEST_SECRET", field="password")
@@ -173,3 +176,11 @@ def test_resolve_secret_from_env_and_file(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(SecretError, match="inline secret is refused") as caught:
         resolve_secret("plain-password", field="password")
     assert "plain-password" not in str(caught.value)
+
+
+def test_an_error_in_the_second_listener_points_at_its_own_line() -> None:
+    text = ('[[listen]]\naddress = "127.0.0.1:2525"\ntls = "none"\n\n'
+            '[[listen]]\naddress = "127.0.0.1:2465"\ntls = "tls"\n\n'
+            '[spool]\npath = "/tmp/x"\n\n[upstream]\nhost = "h"\n')
+    error = _error(text)
+    assert error.line == 7 and "'tls': use none, starttls or implicit" in str(error)

@@ -213,3 +213,64 @@ def test_database_full_answers_452_and_keeps_earlier_mail(tmp_path: Path) -> Non
             client.sendmail("a@corp.example", ["b@x.example"], big)
         assert full.value.smtp_code == 452
         assert len(_stored(relay)) == 3
+
+
+def test_two_listeners_with_their_own_rules_share_one_spool(tmp_path: Path) -> None:
+    text = relay_toml(tmp_path, 'address = "127.0.0.1:0"', f'address = "[::1]:0"\n{PRINTER}')
+    with running_relay(text) as relay:
+        (_, open_port), (v6_host, v6_port) = relay.addresses
+        assert v6_host == "::1"
+        with smtplib.SMTP("127.0.0.1", open_port) as client:
+            client.sendmail("a@corp.example", ["b@x.example"], BODY)
+        with smtplib.SMTP("::1", v6_port) as client:
+            with pytest.raises(smtplib.SMTPSenderRefused):
+                client.sendmail("a@corp.example", ["b@x.example"], BODY)
+            client.login("printer", "printer-pw")
+            client.sendmail("a@corp.example", ["c@x.example"], BODY)
+        with relay.spool() as spool:
+            clients = sorted(spool.show(s.id).arrival.client_address for s in spool.list())
+    assert clients == ["127.0.0.1", "::1"]
+
+
+def test_resolved_passwords_never_show_in_a_repr(tmp_path: Path) -> None:
+    from cdomail.relay._group_commit import GroupCommitter
+    from cdomail.relay.config import parse_config
+    from cdomail.relay.listener import Intake
+
+    config = parse_config(relay_toml(tmp_path, f'address = "127.0.0.1:0"\n{PRINTER}'))
+    with Spool.open(tmp_path) as spool:
+        intake = Intake.build(config.listeners[0], GroupCommitter(spool), "relay.test")
+    assert intake.check_password(b"printer", b"printer-pw")
+    assert not intake.check_password(b"printer", b"wrong")
+    assert not intake.check_password(b"nobody", b"printer-pw")
+    assert "printer-pw" not in repr(intake) and "printer-pw" not in repr(config)
+
+
+
+def test_allow_list_matches_ipv4_mapped_and_scoped_addresses(tmp_path: Path) -> None:
+    from cdomail.relay._group_commit import GroupCommitter
+    from cdomail.relay.config import parse_config
+    from cdomail.relay.listener import Intake
+
+    text = relay_toml(tmp_path, 'address = "[::1]:0"\nallow = ["192.168.10.0/24", "fe80::/10"]')
+    with Spool.open(tmp_path) as spool:
+        intake = Intake.build(parse_config(text).listeners[0], GroupCommitter(spool), "r.test")
+    assert intake.allowed("192.168.10.7") and intake.allowed("::ffff:192.168.10.7")
+    assert intake.allowed("fe80::1%eth0")
+    assert not intake.allowed("192.168.11.7") and not intake.allowed("::ffff:10.0.0.1")
+    assert not intake.allowed("unknown")
+
+
+def test_a_sender_that_hangs_up_mid_data_leaves_nothing(tmp_path: Path) -> None:
+    with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"')) as relay:
+        client = smtplib.SMTP("127.0.0.1", relay.port)
+        client.ehlo("flaky")
+        client.docmd("MAIL FROM:<a@corp.example>")
+        client.docmd("RCPT TO:<b@x.example>")
+        assert client.docmd("DATA")[0] == 354
+        client.send(b"Subject: half\r\n\r\nthe first half of the body\r\n")
+        client.close()  # no final dot: the message never ended
+        with smtplib.SMTP("127.0.0.1", relay.port) as again:  # the relay still serves
+            again.sendmail("a@corp.example", ["b@x.example"], BODY)
+        stored = _stored(relay)
+    assert [content.endswith(BODY) for _, content in stored] == [True]

@@ -40,6 +40,8 @@ def resolve_secret(spec: str, *, field: str) -> str:
         value = os.environ.get(target)
         if value is None:
             raise SecretError(f"{field}: environment variable {target} is not set", field=field)
+        if not value:
+            raise SecretError(f"{field}: environment variable {target} is empty", field=field)
         return value
     try:
         value = Path(target).read_text(encoding="utf-8").strip()

@@ -23,16 +23,17 @@ import time
 import uuid
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ..errors import printable
+from ._group_commit import GroupCommitter
 from ._model import ArrivalFacts
 from ._secrets import resolve_secret
 from .config import ListenerConfig
-from .spool import Spool, SpoolFull, extract_message_id
+from .spool import SpoolFull, Submission, extract_message_id
 
 __all__ = [
     "Intake",
@@ -60,20 +61,20 @@ class Intake:
     """What every session of one listener shares: its settings, the spool, resolved users."""
 
     config: ListenerConfig
-    spool: Spool
+    committer: GroupCommitter
     hostname: str
-    passwords: Mapping[str, bytes]
+    passwords: Mapping[str, bytes] = field(repr=False)  # resolved secrets: never in a repr
     tls_context: ssl.SSLContext | None
 
     @classmethod
-    def build(cls, config: ListenerConfig, spool: Spool, hostname: str) -> Intake:
+    def build(cls, config: ListenerConfig, committer: GroupCommitter, hostname: str) -> Intake:
         passwords = {user: resolve_secret(spec, field=f"[listen] users.{user}").encode()
                      for user, spec in config.users.items()}
         context = None
         if config.tls != "none":
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(config.cert), str(config.key))
-        return cls(config, spool, config.hostname or hostname, passwords, context)
+        return cls(config, committer, config.hostname or hostname, passwords, context)
 
     @property
     def auth_over_plaintext(self) -> bool:
@@ -232,9 +233,8 @@ class RelaySMTP(SMTP):
         content = self._trace_headers(content, arrival)
         # The store runs in a thread: if this session is cut meanwhile it still completes
         # (or not) as a whole; the service waits for it before closing the spool.
-        stored = asyncio.ensure_future(asyncio.to_thread(
-            self.intake.spool.store, envelope.mail_from, list(envelope.rcpt_tos), content,
-            arrival))
+        stored = self.intake.committer.submit(Submission(
+            envelope.mail_from, tuple(envelope.rcpt_tos), content, arrival))
         self._tracker.stores.add(stored)
         stored.add_done_callback(self._tracker.stores.discard)
         try:

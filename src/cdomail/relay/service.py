@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from .._config import default_local_hostname
+from ._group_commit import GroupCommitter
 from ._model import Clock, SystemClock
 from .config import RelayConfig
 from .listener import Intake, SessionTracker, describe_listener, start_listener
@@ -60,8 +61,9 @@ async def run_relay(config: RelayConfig, *, stop: asyncio.Event, clock: Clock | 
     delivery: asyncio.Task[None] | None = None
     try:
         hostname = default_local_hostname()
+        committer = GroupCommitter(spool)  # one for all listeners: they share the spool
         for listener in config.listeners:
-            server = await start_listener(Intake.build(listener, spool, hostname), tracker)
+            server = await start_listener(Intake.build(listener, committer, hostname), tracker)
             servers.append(server)
             log.info("%s", describe_listener(listener, server))
         delivery = _start_delivery(config, spool, clock, stop)
