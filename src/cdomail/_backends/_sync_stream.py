@@ -7,6 +7,7 @@ import socket
 import ssl
 import time
 
+from .._config import default_local_hostname
 from ..errors import ConnectError, ConnectTimeout, ReadTimeout, ServerDisconnected, WriteTimeout
 
 #: What ``NetworkStream._wait`` returns when the deadline passed before the socket was ready.
@@ -114,6 +115,11 @@ class NetworkStream:
             self._sock.close()
         except OSError:
             pass
+
+
+def resolve_local_hostname() -> str:
+    """This machine's EHLO name (looked up once per process)."""
+    return default_local_hostname()
 
 
 def open_stream(
