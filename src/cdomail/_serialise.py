@@ -130,22 +130,16 @@ class _Fields:
         way (an address needing SMTPUTF8, or a field the stdlib refuses)."""
         fields: list[tuple[str, Any]] = message._headers  # type: ignore[attr-defined]
         for name, value in fields:  # what BytesGenerator._write_headers reads
-            defective = True  # unless an address field's tree says otherwise
-            address: Any = value if isinstance(value, AddressHeader) else None
-            if address is not None and type(address).fold is BaseHeader.fold:
-                # The value is normalised (quotes, comments dropped); the fold writes the
-                # tree, which is the source text.
-                text, defective = _walk_tree(address._parse_tree)
-                line = _line(address.name, text) if text else None
-            else:
-                line = _one_line(name, value)
+            line, defective = _one_line(name, value)
             if top:
                 lowered = name.lower()
-                if lowered in _ADDRESS_FIELDS and not _ascii_address_field(value):
-                    return False  # written with policy.SMTPUTF8: see serialise_stdlib
-                if lowered in _ENVELOPE_HEADERS:
-                    self.addresses = _collect(self.addresses, lowered, value, defective)
-                    self.bcc = self.bcc or lowered == "bcc"
+                if lowered in _ADDRESS_FIELDS:
+                    if not _ascii_address_field(value):
+                        return False  # written with policy.SMTPUTF8: see serialise_stdlib
+                    if lowered != "reply-to":
+                        self.addresses = _collect(self.addresses, lowered, value, defective)
+                        if lowered == "bcc":
+                            self.bcc = True
             if line is None:
                 try:
                     line = policy.SMTP.fold_binary(name, value).decode("ascii", "surrogateescape")
@@ -153,22 +147,57 @@ class _Fields:
                     return False
                 self.folded_by_stdlib = True
             self.lines.append(line)
-            if top and name.lower() != "bcc":
+            if top and lowered != "bcc":
                 self.kept.append(line)  # blind recipients belong in the envelope only
         return True
 
 
-def _one_line(name: str, value: object) -> str | None:
-    """``name: value`` CRLF when the stdlib would write exactly that; else ``None``."""
-    if isinstance(value, BaseHeader):
-        if type(value).fold is not BaseHeader.fold:
-            return None
-        text = _header_text(value)
-        # An empty tree is written as "Name:" (no space): rare, left to the stdlib.
-        return _line(value.name, text) if text else None  # folded with its own name
-    if type(value) is str:
-        return _line(name, value)  # a raw value (a parsed message): as it is when it fits
-    return None
+# How the text a header's fold writes is found, by kind of header (see _kind_of).
+_TEXT, _DATE, _TREE = range(3)
+#: Kinds by the bases of a header's class. ``email.headerregistry`` makes a new class for
+#: every header it creates, from the same two bases: keyed by those, the isinstance checks
+#: run once per kind of header, not once per header.
+_KINDS: dict[tuple[type, ...], int] = {}
+_BASE_FOLD = BaseHeader.fold
+
+
+def _kind_of(cls: type) -> int:
+    bases = cls.__bases__
+    kind = _KINDS.get(bases)
+    if kind is None:
+        if issubclass(cls, _TEXT_IS_TREE):
+            kind = _TEXT
+        elif issubclass(cls, DateHeader):
+            kind = _DATE
+        else:
+            kind = _TREE  # address headers and anything else: the tree is the source text
+        if len(_KINDS) < 256:
+            _KINDS[bases] = kind
+    return kind
+
+
+def _one_line(name: str, value: Any) -> tuple[str | None, bool]:
+    """``name: value`` CRLF when the stdlib would write exactly that (else ``None``), and
+    whether the header's parse tree has a defect (``True`` when it was not walked)."""
+    cls = type(value)
+    if cls is str:
+        return _line(name, value), True  # a raw value (a parsed message): as it is, if it fits
+    if not isinstance(value, BaseHeader) or cls.fold is not _BASE_FOLD:
+        return None, True
+    kind = _kind_of(cls)
+    defective = True
+    if kind == _TEXT:
+        text = str.__str__(value)
+    elif kind == _DATE:
+        # A valid date's tree is parsed from its formatted value (which holds no encoded
+        # word); an invalid one has an empty tree, and the stdlib writes "Date:" alone.
+        text = str.__str__(value) if value._parse_tree else ""  # type: ignore[attr-defined]
+    else:
+        # An address header keeps a normalised value (quotes, comments dropped); the fold
+        # writes the tree, which is the source text.
+        text, defective = _walk_tree(value._parse_tree)  # type: ignore[attr-defined]
+    # An empty tree is written as "Name:" (no space): rare, left to the stdlib.
+    return (_line(value.name, text) if text else None), defective  # folded with its own name
 
 
 def _line(name: str, text: str) -> str | None:
@@ -190,18 +219,6 @@ def _ascii_address_field(value: object) -> bool:
         return str.__str__(value).isascii()
     # A raw value: an encoded word may decode to non-ASCII; let the stdlib decide.
     return isinstance(value, str) and value.isascii() and "=?" not in value
-
-
-def _header_text(value: BaseHeader) -> str:
-    """The text the stdlib's fold writes for a header that fits: its parse tree's."""
-    if isinstance(value, _TEXT_IS_TREE):
-        return str.__str__(value)
-    tree = value._parse_tree  # type: ignore[attr-defined]
-    if isinstance(value, DateHeader):
-        # A valid date's tree is parsed from its formatted value (which holds no encoded
-        # word); an invalid one has an empty tree, and the stdlib writes "Date:" alone.
-        return str.__str__(value) if tree else ""
-    return _walk_tree(tree)[0]
 
 
 def _walk_tree(tree: list[Any]) -> tuple[str, bool]:
