@@ -269,12 +269,25 @@ def _collect(
     return addresses
 
 
+def _content_type(part: EmailMessage) -> str:
+    """``part.get_content_type()``, without the header lookup's detours for a parsed header
+    (the same first Content-Type field, the same rule for a malformed value)."""
+    fields: list[tuple[str, Any]] = part._headers  # type: ignore[attr-defined]
+    for name, value in fields:
+        if name.lower() == "content-type":
+            if not isinstance(value, BaseHeader):
+                return part.get_content_type()  # a raw value: the stdlib parses it
+            ctype = str.__str__(value).partition(";")[0].strip().lower()
+            return ctype if ctype.count("/") == 1 else "text/plain"
+    return part.get_default_type()
+
+
 def _body(part: EmailMessage) -> bytes | None:
     """The part's body as ``BytesGenerator`` writes it (after the header block)."""
-    maintype = part.get_content_maintype()
+    maintype, _, subtype = _content_type(part).partition("/")
     payload: object = part._payload  # type: ignore[attr-defined]
     if maintype == "multipart":
-        if part.get_content_subtype() == "signed" or not isinstance(payload, list):
+        if subtype == "signed" or not isinstance(payload, list):
             return None
         return _multipart_body(part, payload)
     if maintype == "message" or not (payload is None or isinstance(payload, str)):
