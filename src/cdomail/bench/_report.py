@@ -293,9 +293,9 @@ def render_markdown(results: BenchResults, command: str, chart_name: str | None)
         "for the one-shot scenarios, and CDO's `Message.Send()`. Inputs are built before the "
         "clock starts and the garbage collector is then frozen (`gc.freeze()`). smtplib gets "
         "its best case: an explicit EHLO name and, for TLS, one default context shared by "
-        "all its connections, built before its clock starts; cdomail runs with its defaults "
-        "(no EHLO name, no context) and forgets its shared contexts before each run, so each "
-        "run loads the trust store once inside its time.",
+        "all the connections of a run; cdomail runs with its defaults (no EHLO name, no "
+        "context) and forgets its shared contexts before each run. Each contestant thus "
+        "loads the trust store once per run, inside its time.",
         "- Scenarios 9 and 11 trust the TLS front through the system store: a copy of "
         "`/etc/ssl/certs/ca-certificates.crt` with the benchmark CA appended, named by "
         "`SSL_CERT_FILE` for every contestant, so loading the store costs what it costs "

@@ -9,10 +9,10 @@ size). Inputs are built before the clock starts, then the garbage collector is f
 (``gc.freeze()``) so collecting them does not land inside somebody's time.
 
 smtplib is given its best case: an explicit ``local_hostname`` (no ``getfqdn()`` per
-connection) and, for TLS, one default context shared by all its connections, built before its
-clock starts. cdomail runs as users call it: no EHLO name (its own, looked up once per
-process), no context, no CA file; its shared contexts are forgotten before each run, so every
-run loads the trust store once inside its time.
+connection) and, for TLS, one default context shared by all the connections of a run. cdomail
+runs as users call it: no EHLO name (its own, looked up once per process), no context, no CA
+file; its shared contexts are forgotten before each run. So each contestant loads the trust
+store once per run, inside its time, as a process that starts and sends does.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def _inputs_ready() -> None:
 
 def _as_a_fresh_process() -> None:
     """Forget cdomail's shared SSLContexts, so every run pays for loading the trust store
-    once, inside its time, as a process that starts and sends does (smtplib's context is
-    built before its clock starts: its best case)."""
+    once, inside its time, as a process that starts and sends does (and as smtplib's run
+    does with its one context)."""
     tls = importlib.import_module("cdomail.tls")
     tls.clear_ssl_context_cache()
 
@@ -196,10 +196,11 @@ def run_smtplib_one_shot(endpoint: Endpoint, messages: Sequence[bytes], connecti
     """smtplib: a new ``SMTP``/``SMTP_SSL`` per message; TLS with one shared default context."""
     _require_one_connection(connections, "smtplib one-shot")
     items = make_email_messages(len(messages))
-    # Built before the clock, from the system store (SSL_CERT_FILE): smtplib's best case.
-    context = ssl.create_default_context() if endpoint.implicit_tls else None
     _inputs_ready()
     start = time.perf_counter()
+    # One context from the system store (SSL_CERT_FILE), shared by every connection of the
+    # run: smtplib's best case, and what cdomail's shared context amounts to.
+    context = ssl.create_default_context() if endpoint.implicit_tls else None
     for message in items:
         client: smtplib.SMTP
         if context is not None:
