@@ -7,17 +7,20 @@
 FILE holds ``key=value`` lines or a VBA / VBScript / PowerShell / C# snippet; ``-`` reads
 standard input; with only ``--field`` options no FILE is needed. Passwords are never printed.
 Exit status: 0 when the mail would be sent encrypted, 1 when it would be sent unencrypted or
-would fail, 2 for unusable input.
+would fail; usage errors and unreadable input as every ``cdomail`` command (64, 66: see
+``--help``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from cdomail.cdo.explain import explain_text
+
+from ._exit import UnreadableInput, UsageError
+from ._output import print_json
 
 __all__ = ["add_parser", "run"]
 
@@ -49,9 +52,8 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Explain the configuration; see the module docstring for the exit status."""
     if args.file is None and not args.field:
-        print("cdomail explain: give a FILE, - for standard input, or --field NAME=VALUE",
-              file=sys.stderr)
-        return 2
+        raise UsageError("give a FILE, - for standard input, or --field NAME=VALUE",
+                         field="file")
     text = ""
     if args.file == "-":
         text = sys.stdin.read()
@@ -60,11 +62,11 @@ def run(args: argparse.Namespace) -> int:
             with open(args.file, encoding="utf-8-sig", errors="replace") as handle:
                 text = handle.read()
         except OSError as exc:
-            print(f"cdomail explain: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-            return 2
+            raise UnreadableInput(f"cannot read {args.file}: {exc.strerror}",
+                                  field="file") from None
     report = explain_text(text, args.field)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        print_json(report.to_dict())
     else:
         sys.stdout.write(report.to_text())
     return 0 if report.encrypted else 1

@@ -1,0 +1,57 @@
+"""Where the command line writes: results on stdout, diagnostics on stderr.
+
+Piped output is never wrapped (a fingerprint or a message ID split over two lines cannot be
+pasted), and JSON escapes every character a terminal could act on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.console import Console
+
+from ..errors import printable
+
+__all__ = ["diagnose", "dumps_json", "print_json", "stderr_console", "stdout_console"]
+
+# Beyond what ensure_ascii already escapes (every non-ASCII character, so C1 and the bidi
+# controls too), DEL is a control character JSON leaves raw (RFC 8259 §7 escapes only C0).
+_DEL_ESCAPE = str.maketrans({"\x7f": "\\u007f"})
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr, highlight=False)
+    # Not a terminal: no wrapping, no colour codes, no width guess (rich would use 80).
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=10_000,
+                   no_color=True, color_system=None)
+
+
+def stdout_console() -> Console:
+    """The console for results."""
+    return _console(stderr=False)
+
+
+def stderr_console() -> Console:
+    """The console for diagnostics and progress."""
+    return _console(stderr=True)
+
+
+def dumps_json(document: object) -> str:
+    """``document`` as JSON text with C0, DEL, C1 and bidi controls as ``\\uXXXX`` escapes."""
+    return json.dumps(document, indent=2, ensure_ascii=True, default=str).translate(_DEL_ESCAPE)
+
+
+def print_json(document: object) -> None:
+    """Exactly one JSON document on stdout."""
+    sys.stdout.write(dumps_json(document) + "\n")
+    sys.stdout.flush()
+
+
+def diagnose(command: str, message: str) -> None:
+    """One line on stderr: ``cdomail COMMAND: message`` (server text escaped)."""
+    prefix = f"cdomail {command}" if command else "cdomail"
+    sys.stderr.write(f"{prefix}: {printable(message, newlines=False)}\n")
+    sys.stderr.flush()
