@@ -22,7 +22,7 @@ from typing import NoReturn
 from ..errors import CdoMailError
 from ._exit import EPILOG, ExitCode, exit_code_for
 from ._output import diagnose
-from ._wording import cli_wording
+from ._wording import flagged
 
 __all__ = ["main", "sendmail_main"]
 
@@ -83,6 +83,16 @@ def _silence_stdout() -> None:
         pass
 
 
+def _flush_after_exit(exit_request: SystemExit, command: str) -> int:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        diagnose(command, "output closed before everything was written (broken pipe)")
+        return ExitCode.IO_ERROR
+    return exit_request.code if isinstance(exit_request.code, int) else ExitCode.USAGE
+
+
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
                 command: str) -> int:
     """Parse and run; turn every way it can end into an exit status (see :mod:`._exit`)."""
@@ -95,7 +105,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
         sys.stdout.flush()
         return code
     except SystemExit as exit_request:  # --help, --version, usage errors
-        return exit_request.code if isinstance(exit_request.code, int) else ExitCode.USAGE
+        return _flush_after_exit(exit_request, command)
     except BrokenPipeError:
         _silence_stdout()
         diagnose(command, "output closed before everything was written (broken pipe)")
@@ -106,7 +116,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
     except CdoMailError as error:
         if debug:
             traceback.print_exc()
-        diagnose(command, cli_wording(str(error)))
+        diagnose(command, flagged(error))
         return exit_code_for(error)
     except Exception as error:  # a bug: say so in one line, the traceback with --debug
         if debug:

@@ -186,8 +186,28 @@ def _dsn_options(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, 
     return mail_options, rcpt_options
 
 
+# Flags whose text goes into the message; argv that is not UTF-8 arrives as lone surrogates.
+_TEXT_FLAGS = (("sender", "--from"), ("to", "--to"), ("cc", "--cc"), ("bcc", "--bcc"),
+               ("subject", "--subject"), ("body", "--body"), ("header", "--header"),
+               ("reply_to", "--reply-to"))
+
+
+def _check_utf8(args: argparse.Namespace) -> None:
+    for attr, flag in _TEXT_FLAGS:
+        value = getattr(args, attr, None)
+        for text in value if isinstance(value, list) else [value]:
+            if text is None:
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError(f"{flag}: the text is not valid UTF-8 (check the terminal's"
+                                 " or the script's encoding)", field=flag) from None
+
+
 def compose(args: argparse.Namespace, default_sender: str | None) -> Composed:
     """The message and envelope the flags describe; usage errors before anything is read."""
+    _check_utf8(args)
     recipients = [idna_address(r, "--to") for r in (*args.to, *args.cc, *args.bcc)]
     sender = idna_address(args.sender, "--from") if args.sender else default_sender
     mail_options, rcpt_options = _dsn_options(args)

@@ -17,6 +17,7 @@ from ..errors import ConfigurationError
 from ..secrets import resolve_secret
 from ..tls import TLSMode, TLSSettings, create_ssl_context
 from ._exit import UsageError
+from ._wording import FLAG_FOR_FIELD
 
 __all__ = ["add_connection_arguments", "client_options", "parse_server", "seconds"]
 
@@ -25,16 +26,6 @@ __all__ = ["add_connection_arguments", "client_options", "parse_server", "second
 DEFAULT_CONNECT_TIMEOUT = 30.0
 DEFAULT_COMMAND_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 120.0
-
-# Library parameter -> the flag that sets it, for messages shown to a person.
-FLAG_FOR_FIELD = {
-    "cafile": "--cafile", "client_cert": "--client-cert", "client_key": "--client-key",
-    "fingerprint": "--fingerprint", "host": "--server", "port": "--server",
-    "username": "--user", "password": "--password-env/--password-file",
-    "connect_timeout": "--timeout", "command_timeout": "--command-timeout",
-    "deadline": "--deadline", "local_hostname": "--ehlo",
-}
-
 
 def seconds(text: str) -> float:
     """An argparse type: a finite number of seconds greater than zero."""
@@ -115,7 +106,7 @@ def _check_tls_files(options: dict[str, Any]) -> None:
             client_key=options["client_key"]))
     except ConfigurationError as exc:
         flag = FLAG_FOR_FIELD.get(exc.field, exc.field)
-        raise type(exc)(f"{flag}: {exc}", field=exc.field) from None
+        raise ConfigurationError(f"{flag}: {exc}", field=exc.field) from None
 
 
 def client_options(args: argparse.Namespace) -> tuple[dict[str, Any], Account | None]:

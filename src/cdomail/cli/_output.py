@@ -20,13 +20,20 @@ __all__ = ["diagnose", "dumps_json", "print_json", "stderr_console", "stdout_con
 _DEL_ESCAPE = str.maketrans({"\x7f": "\\u007f"})
 
 
+class _Console(Console):
+    """rich's Console, but a closed pipe reaches cdomail's handler (rich would exit 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError("the reader of the output went away")
+
+
 def _console(stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
-        return Console(stderr=stderr, highlight=False)
+        return _Console(stderr=stderr, highlight=False)
     # Not a terminal: no wrapping, no colour codes, no width guess (rich would use 80).
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=10_000,
-                   no_color=True, color_system=None)
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=10_000,
+                    no_color=True, color_system=None)
 
 
 def stdout_console() -> Console:

@@ -55,6 +55,8 @@ def result_lines(result: SendResult) -> list[str]:
 def failure_lines(error: CdoMailError) -> list[str]:
     """The failure and what it means for delivery."""
     lines = [f"FAILED ({type(error).__name__}): {printable(cli_wording(str(error)))}"]
+    if exit_code_for(error) is ExitCode.NO_HOST:
+        lines.append("DNS failure: the server's name does not resolve (not a timeout).")
     if isinstance(error, StatusUnknown):
         lines.append("The message MAY HAVE BEEN DELIVERED: the server did not confirm it."
                      " Check before sending it again.")

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["cli_wording"]
+from ..errors import CdoMailError, InputError
+
+__all__ = ["FLAG_FOR_FIELD", "cli_wording", "flagged"]
+
+# Library parameter -> the flag that sets it, for messages shown to a person.
+FLAG_FOR_FIELD = {
+    "cafile": "--cafile", "client_cert": "--client-cert", "client_key": "--client-key",
+    "fingerprint": "--fingerprint", "host": "--server", "port": "--server",
+    "username": "--user", "password": "--password-env/--password-file",
+    "connect_timeout": "--timeout", "command_timeout": "--command-timeout",
+    "deadline": "--deadline", "local_hostname": "--ehlo", "tls": "--tls",
+}
 
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement) for pattern, replacement in (
@@ -34,4 +45,14 @@ def cli_wording(message: str) -> str:
     """``message`` with every Python parameter spelling replaced by its CLI flag."""
     for pattern, replacement in _REWRITES:
         message = pattern.sub(replacement, message)
+    return message
+
+
+def flagged(error: CdoMailError) -> str:
+    """The error's message in CLI words, led by the flag it is about when it does not say."""
+    message = cli_wording(str(error))
+    field = error.field if isinstance(error, InputError) else ""
+    flag = FLAG_FOR_FIELD.get(field)
+    if flag and flag not in message:
+        return f"{flag}: {message}"
     return message
