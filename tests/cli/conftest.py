@@ -17,7 +17,8 @@ SUBPROCESS_TIMEOUT = 60
 
 def _environment(extra: dict[str, str] | None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CDOMAIL_")}
-    env["XDG_CONFIG_HOME"] = env.get("CDOMAIL_TEST_XDG", "/nonexistent-cdomail-config")
+    # No test reads the real user's accounts file; a test passes its own XDG_CONFIG_HOME.
+    env["XDG_CONFIG_HOME"] = "/nonexistent-cdomail-config"
     env.update(extra or {})
     return env
 

@@ -47,7 +47,9 @@ def result_lines(result: SendResult) -> list[str]:
     if result.error is not None:
         lines.extend(failure_lines(result.error))
     elif not result.ok:
-        lines.append(f"FAILED: the server's final reply was {printable(str(result.reply))}")
+        final = printable(str(result.reply)) if result.reply else "none"
+        lines.append(f"FAILED: the server broke the SMTP protocol: no 250 reply to the message"
+                     f" content (RFC 5321 §4.3.2; final reply: {final})")
     lines.append(describe_encryption(result))
     return lines
 
