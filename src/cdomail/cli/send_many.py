@@ -144,8 +144,12 @@ async def _send_all(options: dict[str, Any], messages: list[bytes], envelope: di
         advance()
 
     host, port = options.pop("host"), options.pop("port")
-    async with Pool(host, port, max_connections=connections, **options) as pool:
-        await asyncio.gather(*(one(pool, message) for message in messages))
+    pool = Pool(host, port, max_connections=connections, **options)
+    # No ``async with``: on Ctrl-C, aclose() would first finish every queued message. Left
+    # open, the pool's workers are cancelled by asyncio.run as it ends, and messages still in
+    # flight stay "not settled" in the tally (never counted as sent).
+    await asyncio.gather(*(one(pool, message) for message in messages))
+    await pool.aclose()
 
 
 def _batch(args: argparse.Namespace, tally: Tally, messages: list[bytes],
