@@ -254,7 +254,8 @@ def diagnose_handshake(
         advice = (
             f"port {port} usually wants starttls, not implicit"
             if port in (SMTP_PORT, SUBMISSION_PORT, 2525)
-            else "use tls='starttls' (or 'opportunistic') for this port"
+            # Not a mail port: it may not run SMTP at all, so no port advice, only a condition.
+            else "if an SMTP server listens here, it wants tls='starttls', not implicit"
         )
         return TLSHandshakeError(
             f"TLS handshake with {host}:{port} failed: the server spoke plaintext, not TLS;"

@@ -112,3 +112,20 @@ def test_dsn_refused_when_the_server_lacks_it(lab: Lab,
                  "--dsn-notify", "NEVER"]) == 65
     assert "DSN" in capsys.readouterr().err
     assert not lab.messages
+
+
+def test_auto_mode_on_an_implicit_tls_port_says_so_after_a_short_wait(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The lab's smtps listener is on a free port, not 465: auto mode expects a plaintext
+    # greeting there, and the server waits for a ClientHello. No 30 s wait, and the way out.
+    started = time.monotonic()
+    code = main(["send", "--server", f"localhost:{lab.port('smtps')}", "--cafile",
+                 str(lab.ca_path), "--timeout", "30", "--from", "a@cdomail.test", "--to",
+                 "b@cdomail.test"])
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 75
+    assert "--tls implicit" in err
+    assert 4 < elapsed < 15
+    assert not lab.messages

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 from typing import Any
 
 from .. import errors
 from ..errors import CdoMailError
-from ..probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, probe
+from ..probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, ProbeReport, probe
 from ..probe._render import print_report
 from ..secrets import resolve_secret
 from ._connection import DEFAULT_COMMAND_TIMEOUT, DEFAULT_DEADLINE, seconds
@@ -95,17 +96,28 @@ def _login(args: argparse.Namespace) -> tuple[str, str] | None:
     return args.login, password
 
 
+async def _resolve_then_probe(args: argparse.Namespace) -> ProbeReport:
+    """Resolve the name first: a name that does not resolve is a DNS failure, not a timeout."""
+    try:
+        await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
+            args.host, None, type=socket.SOCK_STREAM), args.timeout)
+    except socket.gaierror as exc:
+        raise errors.ConnectError(f"DNS failure: {args.host} does not resolve"
+                                  f" ({exc.strerror})") from exc
+    # TODO(truth): pass command_timeout/deadline once probe() takes them; until then the
+    # per-step timeout is the smaller of --timeout and --command-timeout.
+    return await probe(
+        args.host, parse_ports(args.ports),
+        timeout=min(args.timeout, args.command_timeout), cafile=args.cafile,
+        verify=not args.insecure, check_required=args.check_required,
+        login=_login(args), local_hostname=args.ehlo,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Probe; exit 0 when at least one port offers TLS, 1 when none does (see --help)."""
     try:
-        # TODO(truth): pass command_timeout/deadline once probe() takes them; until then
-        # the per-step timeout is the smaller of --timeout and --command-timeout.
-        report = asyncio.run(asyncio.wait_for(probe(
-            args.host, parse_ports(args.ports),
-            timeout=min(args.timeout, args.command_timeout), cafile=args.cafile,
-            verify=not args.insecure, check_required=args.check_required,
-            login=_login(args), local_hostname=args.ehlo,
-        ), args.deadline))
+        report = asyncio.run(asyncio.wait_for(_resolve_then_probe(args), args.deadline))
     except CdoMailError as exc:
         if args.json:
             print_json({"error": error_document(exc)})

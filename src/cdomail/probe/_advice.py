@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import shlex
 from dataclasses import dataclass
 
 from ._cdo_rule import SENT_ENCRYPTED, SENT_UNENCRYPTED, CdoPrediction
@@ -116,7 +117,7 @@ def recommend(
                      "changes that (it does not exist in cdosys.dll)")
     if kind is Verdict.SMTPS:
         return Recommendation(
-            True, "implicit", f"cdomail send --server {host}:{port} --tls implicit",
+            True, "implicit", send_command(facts, "implicit"),
             cdo_port, cdo_usessl, cdo,
             smtplib=f"smtplib.SMTP_SSL({host!r}, {port}, context=ssl.create_default_context())",
             django=f"EMAIL_HOST={host!r}, EMAIL_PORT={port}, EMAIL_USE_SSL=True",
@@ -127,7 +128,7 @@ def recommend(
             notes.append("STARTTLS is optional here: a client that does not insist on it "
                          "(opportunistic) can be silently downgraded by an attacker")
         return Recommendation(
-            True, "starttls", f"cdomail send --server {host}:{port} --tls starttls",
+            True, "starttls", send_command(facts, "starttls"),
             cdo_port, cdo_usessl, cdo,
             smtplib=(f"s = smtplib.SMTP({host!r}, {port}); "
                      "s.starttls(context=ssl.create_default_context())"),
@@ -148,6 +149,15 @@ def recommend(
     nothing = "no SMTP server answers on this port"
     return Recommendation(False, None, nothing, None, None, f"{CDO_CANNOT} ({nothing})",
                           smtplib=nothing, django=nothing, mailkit=nothing, notes=tuple(notes))
+
+
+def send_command(facts: PortFacts, mode: str) -> str:
+    """A ``cdomail send`` command line that works when pasted into a POSIX shell."""
+    host = f"[{facts.host}]" if ":" in facts.host else facts.host  # IPv6 literal
+    words = ["cdomail", "send", "--server", f"{host}:{facts.port}", "--tls", mode]
+    if facts.cafile:
+        words += ["--cafile", facts.cafile]
+    return shlex.join(words)
 
 
 def _cdo_hint(facts: PortFacts, kind: Verdict) -> str:

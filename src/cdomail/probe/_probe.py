@@ -67,6 +67,7 @@ class _Options:
     local_hostname: str
     verified_context: ssl.SSLContext
     unverified_context: ssl.SSLContext
+    cafile: str | None = None
 
 
 async def probe(
@@ -167,7 +168,7 @@ def _check_options(
     return _Options(host=host, timeout=float(timeout), verify=verify,
                     check_required=check_required, login=login, local_hostname=name,
                     verified_context=verified if verify else unverified,
-                    unverified_context=unverified)
+                    unverified_context=unverified, cafile=cafile)
 
 
 def _check_ports(ports: Iterable[int]) -> list[int]:
@@ -211,7 +212,7 @@ async def _probe_port(
     facts = PortFacts(
         host=options.host, port=port, address=address, timeout=options.timeout,
         check_required=options.check_required, login_given=options.login is not None,
-        verify=options.verify, plaintext=plaintext, implicit=implicit,
+        verify=options.verify, plaintext=plaintext, implicit=implicit, cafile=options.cafile,
     )
     return build_port_report(facts)
 
