@@ -172,7 +172,7 @@ class SMTPClient:
             greeting = self._read_reply("AUTO_GREETING" if auto else "CONNECT")
         except ReadTimeout:
             hint = ("" if self.config.effective_mode is TLSMode.IMPLICIT else
-                    ": the port may expect TLS from the first byte (use tls='implicit'),"
+                    ": the port may expect implicit TLS, from the first byte (use tls='implicit'),"
                     " or it is not an SMTP server")
             raise ConnectTimeout(
                 f"no greeting from {self.config.host}:{self.config.port} within"
