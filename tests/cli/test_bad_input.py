@@ -49,6 +49,10 @@ CASES: dict[str, Case] = {
     "send cafile garbage": Case(("send", "--server", "localhost:{lab:starttls}", "--cafile",
                                  "{tmp}/garbage.pem", "--from", "a@cdomail.test", "--to",
                                  "b@cdomail.test"), CONFIG, "--cafile"),
+    "send cafile unreadable": Case(_send("--cafile", "{tmp}/garbage.pem/ca.pem"), CONFIG,
+                                   "--cafile"),
+    "send client key garbage": Case(_send("--client-cert", "{ca}", "--client-key",
+                                          "{tmp}/garbage.pem"), CONFIG, "--client-cert"),
     "send client cert garbage": Case(_send("--client-cert", "{tmp}/garbage.pem"), CONFIG,
                                      "--client-cert"),
     "send client cert missing": Case(_send("--client-cert", "{tmp}/nope.pem"), CONFIG,
@@ -109,6 +113,8 @@ CASES: dict[str, Case] = {
     "send-many zero connections": Case(("send-many", "--server", "localhost:{lab:starttls}",
                                         "--messages", "{tmp}", "--connections", "0"), USAGE,
                                        "--connections"),
+    "probe name does not resolve": Case(("probe", "no-such-host.invalid"), NO_HOST,
+                                        "DNS failure"),
     "probe timeout nan": Case(("probe", "localhost", "--timeout", "nan"), USAGE, "--timeout"),
     "probe bad ports": Case(("probe", "localhost", "--ports", "25,x"), USAGE, "--ports"),
     "probe cafile garbage": Case(("probe", "localhost", "--ports", "{lab:starttls}",
@@ -262,3 +268,42 @@ def test_sendmail_program_is_installed() -> None:
     completed = run_cli("--help", program=sendmail_program())
     assert completed.returncode == 0
     assert b"-t" in completed.stdout and b"exit status" in completed.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["sendmail", "--server", "localhost:25", "someone@cdomail.test"],  # waits for stdin
+    ["explain", "-"],                                                   # waits for stdin
+    ["demo", "--timeout", "2"],                                         # mid-matrix
+])
+def test_ctrl_c_in_every_other_subcommand(argv: list[str]) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "cdomail", *argv], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, stdin=subprocess.PIPE)
+    try:
+        time.sleep(2.5)  # started and waiting (stdin is open and empty)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert b"Traceback" not in err
+    assert b"interrupted" in err
+    assert process.returncode == 130
+
+
+def test_ctrl_c_stops_the_lab_cleanly(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cdomail", "lab", "--listen", "plain=0", "--state-dir",
+         str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()  # the table has started: the lab is up
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert b"Traceback" not in err
+    assert b"cdomail lab stopped." in out
+    assert process.returncode == 0  # Ctrl-C is how the lab is meant to stop

@@ -13,7 +13,7 @@ from rich.table import Table
 from ..demo import DEMO_USER, LISTENERS, MODES, Cell, run_matrix
 from ..lab import Lab
 from ._connection import seconds
-from ._output import stdout_console
+from ._output import stdout_console, tame_server_log
 
 
 def add_parser(subparsers: Any) -> None:
@@ -51,6 +51,7 @@ def _table(cells: list[Cell], with_credentials: bool) -> Table:
 def run(args: argparse.Namespace) -> int:
     """Run the matrix and print it, then why each failure happened."""
     console = stdout_console()
+    tame_server_log("demo", expect_not_smtp=True)
     with tempfile.TemporaryDirectory(prefix="cdomail-demo-") as state, \
             Lab(users={DEMO_USER[0]: DEMO_USER[1]}, state_dir=Path(state)) as lab:
         console.print(f"Lab CA: {lab.ca_path}")

@@ -30,7 +30,7 @@ from cdomail.lab import DEFAULT_PORTS, LISTENER_MODES, Lab, StoredMessage
 from cdomail.secrets import resolve_secret
 
 from ._exit import ExitCode, UsageError
-from ._output import diagnose, stdout_console
+from ._output import diagnose, stdout_console, tame_server_log
 
 __all__ = ["add_parser", "build_lab", "default_state_dir", "run"]
 
@@ -201,6 +201,7 @@ def listener_table(lab: Lab) -> Table:
 def run(args: argparse.Namespace) -> int:
     """Start the lab, print where it listens, serve until Ctrl-C or SIGTERM."""
     console = stdout_console()
+    tame_server_log("lab")
     lab = build_lab(args, console)
     try:
         lab.start()

@@ -117,7 +117,7 @@ def recommend(
                      "changes that (it does not exist in cdosys.dll)")
     if kind is Verdict.SMTPS:
         return Recommendation(
-            True, "implicit", send_command(facts, "implicit"),
+            True, "implicit", send_command(host, port, "implicit", facts.cafile),
             cdo_port, cdo_usessl, cdo,
             smtplib=f"smtplib.SMTP_SSL({host!r}, {port}, context=ssl.create_default_context())",
             django=f"EMAIL_HOST={host!r}, EMAIL_PORT={port}, EMAIL_USE_SSL=True",
@@ -128,7 +128,7 @@ def recommend(
             notes.append("STARTTLS is optional here: a client that does not insist on it "
                          "(opportunistic) can be silently downgraded by an attacker")
         return Recommendation(
-            True, "starttls", send_command(facts, "starttls"),
+            True, "starttls", send_command(host, port, "starttls", facts.cafile),
             cdo_port, cdo_usessl, cdo,
             smtplib=(f"s = smtplib.SMTP({host!r}, {port}); "
                      "s.starttls(context=ssl.create_default_context())"),
@@ -151,12 +151,12 @@ def recommend(
                           smtplib=nothing, django=nothing, mailkit=nothing, notes=tuple(notes))
 
 
-def send_command(facts: PortFacts, mode: str) -> str:
+def send_command(host: str, port: int, mode: str, cafile: str | None) -> str:
     """A ``cdomail send`` command line that works when pasted into a POSIX shell."""
-    host = f"[{facts.host}]" if ":" in facts.host else facts.host  # IPv6 literal
-    words = ["cdomail", "send", "--server", f"{host}:{facts.port}", "--tls", mode]
-    if facts.cafile:
-        words += ["--cafile", facts.cafile]
+    server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 literal
+    words = ["cdomail", "send", "--server", server, "--tls", mode]
+    if cafile:
+        words += ["--cafile", cafile]
     return shlex.join(words)
 
 
