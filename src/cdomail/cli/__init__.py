@@ -38,6 +38,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wrapped prose, but the exit-status table kept as it is written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("exit status:"):
+            return text
+        return super()._fill_text(text, width, indent)
+
+
 def _subcommand_modules() -> list[ModuleType]:
     modules = []
     for name in _SUBCOMMAND_MODULES:
@@ -60,15 +69,15 @@ def _version() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cdomail", description="SMTP sending that tells the truth about encryption.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG, formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cdomail {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _subcommand_modules():
         module.add_parser(subparsers)
     for subparser in subparsers.choices.values():
-        subparser.formatter_class = argparse.RawDescriptionHelpFormatter
-        subparser.epilog = f"{subparser.epilog}\n\n{EPILOG}" if subparser.epilog else EPILOG
+        subparser.formatter_class = _HelpFormatter
+        subparser.epilog = EPILOG
         subparser.add_argument("--debug", action="store_true",
                                help="show the Python traceback of an error")
     return parser
@@ -135,4 +144,4 @@ def sendmail_main(argv: Sequence[str] | None = None) -> int:
     """The ``cdomail-sendmail`` program (link it as ``sendmail``): ``cdomail sendmail ARGS``."""
     from .sendmail import standalone_parser
 
-    return run_command(standalone_parser(_Parser), argv, "sendmail")
+    return run_command(standalone_parser(_Parser, _HelpFormatter), argv, "sendmail")

@@ -58,14 +58,15 @@ class ExitCode(IntEnum):
 
 EPILOG = """\
 exit status:
-  0  success              64 usage error          65 invalid message/input data
-  66 input file unreadable 67 every recipient refused 68 host name does not resolve
-  69 service unavailable  70 internal error        74 output error (closed pipe)
-  75 temporary failure or timeout (retry later)    76 SMTP protocol error
-  77 authentication failed                         78 configuration/TLS file unusable
-  79 TLS or certificate failure                    80 partial delivery (some refused)
-  81 status unknown (may have been delivered: do not resend blindly)
-  130 interrupted (Ctrl-C)                          1 negative answer (probe, explain)
+  0   success                            74  output closed early (broken pipe)
+  1   negative answer (probe, explain)   75  temporary failure or timeout: retry later
+  64  usage error                        76  the server broke the SMTP protocol
+  65  invalid message or input data      77  authentication failed or refused
+  66  input file missing or unreadable   78  accounts file or TLS file unusable
+  67  every recipient refused            79  TLS or certificate failure
+  68  host name does not resolve (DNS)   80  partial delivery: some recipients refused
+  69  service unavailable (refused, 5xx) 81  status unknown: may have been delivered
+  70  internal error (a bug)             130 interrupted (Ctrl-C)
 """
 
 

@@ -45,7 +45,7 @@ def result_lines(result: SendResult) -> list[str]:
     for address, reply in result.refused.items():
         lines.append(f"Refused {address}: {printable(str(reply))}")
     if result.error is not None:
-        lines.extend(failure_lines(result.error))
+        lines.append(f"FAILED ({type(result.error).__name__})")
     elif not result.ok:
         final = printable(str(result.reply)) if result.reply else "none"
         lines.append(f"FAILED: the server broke the SMTP protocol: no 250 reply to the message"

@@ -62,26 +62,29 @@ def send_once(options: dict[str, Any], composed: Composed,
 
 def _show(args: argparse.Namespace, result: SendResult | None, error: CdoMailError | None,
           transcript: Transcript | None) -> None:
+    """Results on stdout (unless -q on success); what went wrong also on stderr."""
     if args.json:
         document = result_document(result, error)
         if transcript is not None:
             document["transcript"] = transcript.to_list()
         print_json(document)
-        return
-    if transcript is not None:
+    elif transcript is not None:
         stderr_console().print(transcript.render(), markup=False)
     if error is not None:
         for line in failure_lines(error):
             diagnose("send", line)
         return
     assert result is not None
-    lines = result_lines(result)
-    if result.ok and not result.refused and result.error is None:
-        if not args.quiet:
-            stdout_console().print("\n".join(lines), markup=False)
-        return
-    for line in lines:
-        diagnose("send", line)
+    if not args.json and not (args.quiet and result_exit_code(result) == ExitCode.OK):
+        stdout_console().print("\n".join(result_lines(result)), markup=False)
+    if result.error is not None:
+        for line in failure_lines(result.error):
+            diagnose("send", line)
+    elif result.refused:
+        diagnose("send", f"refused for {', '.join(sorted(result.refused))}"
+                         f" ({len(result.accepted)} accepted)")
+    elif not result.ok:
+        diagnose("send", "the server broke the SMTP protocol: no 250 reply to the message")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,5 +102,4 @@ def run(args: argparse.Namespace) -> int:
     if error is not None:
         return exit_code_for(error)
     assert result is not None
-    code: int = result_exit_code(result)
-    return code if code != ExitCode.OK or result.ok else ExitCode.PROTOCOL
+    return result_exit_code(result)

@@ -66,10 +66,11 @@ def add_parser(subparsers: Any) -> None:
     _arguments(parser)
 
 
-def standalone_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+def standalone_parser(parser_class: type[argparse.ArgumentParser],
+                      formatter_class: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:
     """The parser of the ``cdomail-sendmail`` program."""
     parser = parser_class(prog="cdomail-sendmail", description=_DESCRIPTION, epilog=EPILOG,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+                          formatter_class=formatter_class)
     _arguments(parser)
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of an error")
