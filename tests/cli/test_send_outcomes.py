@@ -131,3 +131,28 @@ def test_auto_mode_on_an_implicit_tls_port_says_so_after_a_short_wait(
     assert "--tls implicit" in err
     assert 4 < elapsed < 15
     assert not lab.messages
+
+
+def test_probe_deadline_bounds_the_whole_probe(
+    hostile: Hostile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = hostile(Script(greeting=Silence()))
+    started = time.monotonic()
+    code = main(["probe", "127.0.0.1", "--ports", str(server.port), "--timeout", "30",
+                 "--command-timeout", "30", "--deadline", "1"])
+    assert time.monotonic() - started < 10
+    assert code == 75
+    assert "--deadline" in capsys.readouterr().err
+
+
+def test_probe_command_timeout_bounds_each_step(
+    hostile: Hostile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = hostile(Script(greeting=Silence()))
+    started = time.monotonic()
+    code = main(["probe", "127.0.0.1", "--ports", str(server.port), "--timeout", "30",
+                 "--command-timeout", "0.5", "--json"])
+    assert time.monotonic() - started < 10
+    assert code == 1  # a negative answer: no port offers TLS
+    document = json.loads(capsys.readouterr().out)
+    assert document["ports"][0]["verdict"] in ("timeout", "not-smtp")
