@@ -156,3 +156,19 @@ def test_probe_command_timeout_bounds_each_step(
     assert code == 1  # a negative answer: no port offers TLS
     document = json.loads(capsys.readouterr().out)
     assert document["ports"][0]["verdict"] in ("timeout", "not-smtp")
+
+
+def test_command_timeout_bounds_a_stalled_starttls_handshake(
+    hostile: Hostile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.hostile.script import Handshake, TLSSetup
+
+    server = hostile(Script(tls=TLSSetup.STARTTLS, handshake=Handshake.STALL))
+    started = time.monotonic()
+    code = main(["send", "--server", f"127.0.0.1:{server.port}", "--tls", "starttls",
+                 "--from", "a@cdomail.test", "--to", "b@cdomail.test", "--command-timeout",
+                 "0.5"])
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert code == 75, err  # EX_TEMPFAIL: a timeout
+    assert "Traceback" not in err

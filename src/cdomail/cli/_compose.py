@@ -208,7 +208,9 @@ def _check_utf8(args: argparse.Namespace) -> None:
 def compose(args: argparse.Namespace, default_sender: str | None) -> Composed:
     """The message and envelope the flags describe; usage errors before anything is read."""
     _check_utf8(args)
-    recipients = [idna_address(r, "--to") for r in (*args.to, *args.cc, *args.bcc)]
+    recipients = [idna_address(address, flag) for flag, addresses in
+                  (("--to", args.to), ("--cc", args.cc), ("--bcc", args.bcc))
+                  for address in addresses]
     sender = idna_address(args.sender, "--from") if args.sender else default_sender
     mail_options, rcpt_options = _dsn_options(args)
     if args.message:

@@ -26,6 +26,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cdomail.errors import printable
 from cdomail.lab import DEFAULT_PORTS, LISTENER_MODES, Lab, StoredMessage
 from cdomail.secrets import resolve_secret
 
@@ -153,9 +154,11 @@ def build_lab(args: argparse.Namespace, console: Console | None = None) -> Lab:
         recipients = ", ".join(message.rcpt_tos)
         encrypted = "yes" if message.encrypted else "NO"
         who = f" as {message.authenticated_as}" if message.authenticated_as else ""
+        # Addresses and names come from the client: escaped before they reach a terminal.
         printer.print(
-            f"{message.listener}: {message.mail_from} -> {recipients}"
-            f"  encrypted: {encrypted}{who}  ({len(message.data)} bytes)",
+            printable(f"{message.listener}: {message.mail_from} -> {recipients}"
+                      f"  encrypted: {encrypted}{who}  ({len(message.data)} bytes)",
+                      newlines=False),
             markup=False,
         )
         sys.stdout.flush()
