@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +173,35 @@ def test_command_timeout_bounds_a_stalled_starttls_handshake(
     err = capsys.readouterr().err
     assert code == 75, err  # EX_TEMPFAIL: a timeout
     assert "Traceback" not in err
+
+
+def test_probe_login_without_certificate_checks_needs_the_explicit_flag(
+    lab: Lab, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cdomail.testing import LAB_PASSWORD, LAB_USER
+
+    monkeypatch.setenv("CDOMAIL_LAB_PW", LAB_PASSWORD)
+    argv = ["probe", "localhost", "--ports", str(lab.port("starttls-required")), "--insecure",
+            "--login", LAB_USER, "--password-env", "CDOMAIL_LAB_PW", "--json"]
+    assert main(argv) == 64
+    assert "--insecure-send-password" in capsys.readouterr().err
+    assert not lab.sessions  # refused before any connection
+    assert main([*argv, "--insecure-send-password"]) == 0
+    out = capsys.readouterr().out
+    assert LAB_PASSWORD not in out
+    assert json.loads(out)["ports"][0]["verdict"].startswith("starttls")
+
+
+def test_send_many_counts_a_message_that_may_have_been_delivered(
+    hostile: Hostile, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(b"From: a@cdomail.test\nTo: b@cdomail.test\n\nhi\n")
+    server = hostile(Script(replies={"DATA_END": Silence()}))
+    code = main(["send-many", "--server", f"127.0.0.1:{server.port}", "--tls", "none",
+                 "--messages", str(folder), "--command-timeout", "0.5", "--json"])
+    captured = capsys.readouterr()
+    assert code == 81
+    assert json.loads(captured.out)["status_unknown"] == 1
+    assert "MAY HAVE BEEN DELIVERED" in captured.err
