@@ -139,7 +139,7 @@ def _check_permissions(path: Path, document: Mapping[str, object]) -> None:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise AccountError(
-            f"the accounts file {path} holds an inline {inline[0]} and is readable by others"
+            f"the accounts file {path} holds an inline {inline[0]} and is open to group or others"
             f" (mode {stat.S_IMODE(mode):o}): run chmod 600 {path}, or use {inline[0]}_source",
             field="config")
 

@@ -111,9 +111,7 @@ def _header_recipients(message: bytes) -> list[str]:
 
 
 def _compose(args: argparse.Namespace, default_sender: str | None) -> Composed:
-    unknown = [o for o in args.sendmail_options if o not in ("i", "em", "ep", "eq", "m", "di")]
-    if any(o.startswith("b") for o in unknown):
-        raise UsageError(f"-o{unknown[0]}: not supported", field="-o")
+    # Of sendmail's -o options only -oi changes what is sent; -oem, -odi ... are accepted.
     ignore_dots = args.ignore_dots or "i" in args.sendmail_options
     sender = idna_address(args.sender, "-f") if args.sender else default_sender
     recipients = [idna_address(r, "RECIPIENT") for r in args.recipients]
