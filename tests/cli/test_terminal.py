@@ -18,8 +18,11 @@ def run_on_terminal(argv: list[str], answers: dict[bytes, bytes], env: dict[str,
     """Run ``cdomail ARGV`` with a pseudo-terminal as its controlling terminal; answer each
     prompt in ``answers`` once it appears; return the exit status and everything shown."""
     pid, fd = pty.fork()
-    if pid == 0:  # the child: becomes cdomail (never returns)
-        os.execve(sys.executable, [sys.executable, "-m", "cdomail", *argv], env)
+    if pid == 0:  # the child: becomes cdomail, and never returns into pytest
+        try:
+            os.execve(sys.executable, [sys.executable, "-m", "cdomail", *argv], env)
+        finally:
+            os._exit(127)
     shown = b""
     pending = dict(answers)
     end = time.monotonic() + timeout
