@@ -10,6 +10,7 @@ when the two drift apart. Keep everything that is not I/O outside this file
 from __future__ import annotations
 
 import ssl
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
@@ -182,15 +183,18 @@ class SMTPClient:
             raise
 
     def _greeting(self) -> None:
+        auto = (self.config.mode is TLSMode.AUTO
+                and self.config.effective_mode is not TLSMode.IMPLICIT)
+        started = time.monotonic()
         try:
-            greeting = self._read_reply("CONNECT")
+            greeting = self._read_reply("AUTO_GREETING" if auto else "CONNECT")
         except ReadTimeout:
             hint = ("" if self.config.effective_mode is TLSMode.IMPLICIT else
-                    ": the server may expect TLS from the first byte (implicit TLS, usually"
-                    " port 465), or it is not an SMTP server")
+                    ": the port may expect implicit TLS, from the first byte (use tls='implicit'),"
+                    " or it is not an SMTP server")
             raise ConnectTimeout(
                 f"no greeting from {self.config.host}:{self.config.port} within"
-                f" {self.config.connect_timeout} s{hint}"
+                f" {time.monotonic() - started:.3g} s{hint}"
             ) from None
         except RemoteProtocolError as exc:
             raise NotSMTPServer(

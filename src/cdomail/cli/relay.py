@@ -40,7 +40,7 @@ from ..relay._render import (
 )
 from ..relay.config import RelayConfig, load_config
 from ..relay.spool import SPOOL_FILENAME, MessageNotFound, Spool, SpoolError
-from ._common import print_json
+from ._output import print_json
 
 __all__ = ["add_parser", "run"]
 
