@@ -123,8 +123,8 @@ class UnexpectedReply(RemoteProtocolError):
         self.command = command
         self.expected = expected
         super().__init__(
-            f"the server answered {command} with {code}, where success is {expected} and a"
-            f" refusal 4xx/5xx (RFC 5321 §4.3.2): {text}"
+            f"protocol error: the server answered {command} with {code}, where success is"
+            f" {expected} and a refusal 4xx/5xx (RFC 5321 §4.3.2): {text}"
         )
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+import time
 from typing import Any
 
 from .. import errors
 from ..errors import CdoMailError
-from ..probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, ProbeReport, probe
+from ..probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, ProbeReport, Verdict, probe
 from ..probe._render import print_report
 from ..secrets import resolve_secret
 from ._connection import DEFAULT_COMMAND_TIMEOUT, DEFAULT_DEADLINE, seconds
 from ._exit import ExitCode, UsageError
-from ._output import print_json, stdout_console
+from ._output import diagnose, print_json, stdout_console
 from ._results import error_document
 
 
@@ -100,6 +101,10 @@ def _login(args: argparse.Namespace) -> tuple[str, str] | None:
 _DEADLINE_MARGIN = 2.0
 
 
+#: Seconds past --deadline before the probe as a whole is abandoned (see run()).
+_DEADLINE_MARGIN = 2.0
+
+
 async def _resolve_then_probe(args: argparse.Namespace) -> ProbeReport:
     """Resolve the name first: a name that does not resolve is a DNS failure, not a timeout."""
     try:
@@ -118,12 +123,15 @@ async def _resolve_then_probe(args: argparse.Namespace) -> ProbeReport:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Probe; exit 0 when at least one port offers TLS, 1 when none does (see --help)."""
+    """Probe; exit 0 when at least one port offers TLS, 1 when none does, 75 when none did
+    but a port did not answer in time (see --help)."""
     try:
         # The probe keeps --deadline itself (and reports what it found by then); this outer
         # bound only catches what lies outside it, such as the name lookup.
+        started = time.monotonic()
         report = asyncio.run(asyncio.wait_for(_resolve_then_probe(args),
                                               args.deadline + _DEADLINE_MARGIN))
+        cut_by_deadline = time.monotonic() - started >= args.deadline
     except CdoMailError as exc:
         if args.json:
             print_json({"error": error_document(exc)})
@@ -135,5 +143,19 @@ def run(args: argparse.Namespace) -> int:
         print_json(report.to_dict(transcript=args.transcript))
     else:
         print_report(report, stdout_console(), transcript=args.transcript)
-    return ExitCode.OK if any(port.verdict.offers_tls for port in report.ports) \
-        else ExitCode.NEGATIVE
+    return _exit_status(report, cut_by_deadline, args.deadline)
+
+
+def _exit_status(report: ProbeReport, cut_by_deadline: bool, deadline: float) -> ExitCode:
+    # "No port offers TLS" is only a fact when every port answered: a port that timed out,
+    # or a probe cut short by --deadline, might have shown TLS: a temporary failure.
+    verdicts = [port.verdict for port in report.ports]
+    if any(verdict.offers_tls for verdict in verdicts):
+        return ExitCode.OK
+    if cut_by_deadline:
+        diagnose("probe", f"--deadline {deadline:g} s passed before every port answered;"
+                          " no port has shown TLS so far")
+        return ExitCode.TEMPORARY
+    if Verdict.TIMEOUT in verdicts:
+        return ExitCode.TEMPORARY
+    return ExitCode.NEGATIVE
