@@ -11,6 +11,7 @@ from typing import Any
 
 from ._async.client import AsyncSMTPClient
 from ._sync.client import SMTPClient
+from .batch import CompactResult, partial_results
 from .errors import (
     AuthenticationFailed,
     AuthenticationRefusedLocally,
@@ -27,6 +28,7 @@ from .errors import (
     RecipientsRefused,
     ReplyError,
     SenderRefused,
+    SendInterrupted,
     ServerDisconnected,
     ServiceClosing,
     StatusUnknown,
@@ -37,7 +39,7 @@ from .errors import (
 )
 from .message import MessageInput, OutgoingMessage
 from .mime import Attachment, StreamedMessage
-from .pool import Pool
+from .pool import AsyncPool, Pool
 from .protocol import Reply
 from .result import SendResult
 from .tls import TLSInfo, TLSMode
@@ -65,12 +67,14 @@ def send(
 
 
 __all__ = [
+    "AsyncPool",
     "AsyncSMTPClient",
     "Attachment",
     "AuthenticationFailed",
     "AuthenticationRefusedLocally",
     "CdoMailError",
     "CertificateVerifyFailed",
+    "CompactResult",
     "ConfigurationError",
     "ConnectError",
     "ConnectTimeout",
@@ -85,6 +89,7 @@ __all__ = [
     "Reply",
     "ReplyError",
     "SMTPClient",
+    "SendInterrupted",
     "SendResult",
     "SenderRefused",
     "ServerDisconnected",
@@ -98,5 +103,6 @@ __all__ = [
     "TLSRequired",
     "TimeoutError",
     "Transcript",
+    "partial_results",
     "send",
 ]
