@@ -14,6 +14,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import cdomail
 from cdomail.batch import BatchResult
@@ -36,7 +37,7 @@ def status(result: BatchResult) -> str:
 
 
 def run(mode: str, host: str, port: int, count: int) -> None:
-    options = {"tls": "none", "command_timeout": 30.0}
+    options: dict[str, Any] = {"tls": "none", "command_timeout": 30.0}
     if mode == "client":
         with cdomail.SMTPClient(host, port, **options) as client:
             client.send_many(messages(count))

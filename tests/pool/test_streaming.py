@@ -38,7 +38,7 @@ def test_send_iter_takes_messages_through_a_bounded_window(lab: Lab) -> None:
     taken_at_first_result: list[int] = []
 
     async def main() -> list[SendResult]:
-        results = []
+        results: list[SendResult] = []
         async with AsyncPool("127.0.0.1", lab.port("plain"), tls="none",
                              max_connections=1) as pool:
             async for result in pool.send_iter(source):
