@@ -40,6 +40,7 @@ from .errors import (
 from .message import MessageInput, OutgoingMessage
 from .mime import Attachment, StreamedMessage
 from .pool import AsyncPool, Pool
+from .process_pool import ProcessPool
 from .protocol import Reply
 from .result import SendResult
 from .tls import TLSInfo, TLSMode
@@ -83,6 +84,7 @@ __all__ = [
     "InputError",
     "OutgoingMessage",
     "Pool",
+    "ProcessPool",
     "ProtocolError",
     "RecipientRefused",
     "RecipientsRefused",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import TypeAlias
 
 from .errors import CdoMailError, SendInterrupted, StatusUnknown
@@ -28,7 +27,8 @@ from .tls import TLSInfo
 
 __all__ = ["BatchResult", "CompactResult", "compact", "interrupted", "partial_results"]
 
-_NO_REFUSALS: Mapping[str, Reply] = MappingProxyType({})
+#: Shared by every result without refusals (typed read-only; a dict so results pickle).
+_NO_REFUSALS: Mapping[str, Reply] = {}
 
 
 @dataclass(slots=True)

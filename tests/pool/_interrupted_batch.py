@@ -2,10 +2,10 @@
 
     python _interrupted_batch.py MODE HOST PORT COUNT
 
-MODE is ``client`` (SMTPClient.send_many), ``pool`` (the blocking Pool) or
-``async-pool`` (AsyncPool under asyncio.run). On Ctrl-C it prints one JSON line:
-the status of each message the batch reported, in input order ("ok", "unknown",
-"not sent", or the error's type name), and exits 130.
+MODE is ``client`` (SMTPClient.send_many), ``pool`` (the blocking Pool),
+``process-pool`` (ProcessPool) or ``async-pool`` (AsyncPool under asyncio.run).
+On Ctrl-C it prints one JSON line: the status of each message the batch reported,
+in input order ("ok", "unknown", "not sent", or the error's type name), and exits 130.
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ def run(mode: str, host: str, port: int, count: int) -> None:
     elif mode == "pool":
         with cdomail.Pool(host, port, max_connections=3, **options) as pool:
             pool.send_many(messages(count))
+    elif mode == "process-pool":
+        with cdomail.ProcessPool(host, port, processes=2, max_connections=2, batch_size=100,
+                                 **options) as process_pool:
+            process_pool.send_many(messages(count))
     else:
         async def main() -> None:
             async with cdomail.AsyncPool(host, port, max_connections=3, **options) as pool:

@@ -55,7 +55,7 @@ def interrupt_batch(lab: Lab, mode: str) -> list[str]:
 
 
 @pytest.mark.lab(latency_ms=5)
-@pytest.mark.parametrize("mode", ["client", "pool", "async-pool"])
+@pytest.mark.parametrize("mode", ["client", "pool", "async-pool", "process-pool"])
 def test_sigint_mid_batch_reports_what_the_lab_stored(lab: Lab, mode: str) -> None:
     statuses = interrupt_batch(lab, mode)
     stored = stored_indexes(lab)
@@ -63,7 +63,8 @@ def test_sigint_mid_batch_reports_what_the_lab_stored(lab: Lab, mode: str) -> No
     counts = Counter(statuses)
     assert set(counts) <= {"ok", "unknown", "not sent"}, counts
     assert 0 < len(statuses) < COUNT  # interrupted mid-batch, results for what it took
-    assert counts["ok"] >= 10
+    # At the signal the lab held 10 messages: each reported ok, or unknown (reply unread).
+    assert counts["ok"] + counts["unknown"] >= 10
     for index, state in enumerate(statuses):
         if state == "ok":
             assert index in stored, f"message {index} reported ok, not stored"
