@@ -25,6 +25,7 @@ from cdomail.bench._contestants import (
     make_messages,
     run_smtp_source,
 )
+from cdomail.bench._pool_scenarios import run_pool_scenarios
 from cdomail.bench._proxy import ProxyProcess
 from cdomail.bench._sink import SmtpSink
 from cdomail.bench._tls import make_certificates
@@ -72,6 +73,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              ("cdomail", "smtplib", "aiosmtplib"), 3000, 30, implicit_tls=True),
     Scenario("5", "one {attachment_mb} MiB attachment",
              ("cdomail", "smtplib"), 1, 1, attachment=True),
+    Scenario("P", "Pool vs the sink at 1/2/4/8 connections; 100,000 messages' memory",
+             ("AsyncPool bytes ×4",), 20000, 400),  # bench/_pool_scenarios.py
 )  # fmt: skip
 
 
@@ -375,6 +378,9 @@ def run_benchmark(config: BenchConfig, progress: Progress = print) -> BenchResul
             if scenario.key not in config.scenarios:
                 continue
             progress(f"scenario {scenario.key}: {config.title_of(scenario)}")
+            if scenario.key == "P":  # the pools: their own runner (bench/_pool_scenarios.py)
+                results.measurements += run_pool_scenarios(sink, config, progress)
+                continue
             if scenario.attachment:
                 results.measurements += _run_attachment_scenario(
                     sink, scenario, config, workdir, progress
