@@ -162,8 +162,19 @@ class ProcessPool:
         for worker in self._workers:
             worker.orders.put(None)
         for worker in self._workers:
-            worker.process.join()
+            while worker.process.is_alive():
+                # A worker exits once its last reports are in the pipe: keep reading them
+                # (nobody waits for them any more) so a full pipe cannot hold it up.
+                self._discard_reports()
+                worker.process.join(timeout=LIVENESS_POLL)
         self._workers = []
+
+    def _discard_reports(self) -> None:
+        try:
+            while True:
+                self._results.get_nowait()
+        except queue.Empty:
+            return
 
     def __enter__(self) -> ProcessPool:
         self.start()
