@@ -21,7 +21,6 @@ RULES = [
     (r"_async_stream", "_sync_stream"),
     (r"\bAsync([A-Z][A-Za-z0-9_]*)", r"\1"),
     (r"\basync def\b", "def"),
-    (r"\basync for\b", "for"),
     (r"\bawait ", ""),
     (r"\baclose\b", "close"),
     (r"__aenter__", "__enter__"),

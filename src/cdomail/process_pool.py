@@ -75,18 +75,22 @@ class _Worker:
 
 
 class _Batch:
-    """A group of consecutive messages: results arrive for it in order."""
+    """A group of consecutive messages: results arrive for it in order.
+
+    ``results`` only grows (one ``extend`` per report: an interruption finds it whole);
+    ``yielded`` counts those :meth:`ProcessPool.send_iter` handed out.
+    """
 
     def __init__(self, number: int, size: int, worker: _Worker | None) -> None:
         self.number = number
         self.size = size
         self.worker = worker
-        self.results: deque[BatchResult] = deque()
-        self.received = 0
+        self.results: list[BatchResult] = []
+        self.yielded = 0
 
     @property
     def complete(self) -> bool:
-        return self.received >= self.size
+        return len(self.results) >= self.size
 
 
 class ProcessPool:
@@ -190,44 +194,69 @@ class ProcessPool:
         self, messages: Iterable[MessageInput | OutgoingMessage], *, compact: bool = False
     ) -> list[BatchResult]:
         """One result per message, in input order (see :class:`~cdomail.AsyncPool`)."""
-        results: list[BatchResult] = []
+        kept: list[_Batch] = []
+        pending: deque[_Batch] = deque()
         try:
-            for result in self.send_iter(messages, compact=compact):
-                results.append(result)
-        except (KeyboardInterrupt, CdoMailError) as exc:
-            attach(exc, results + list(getattr(exc, "partial_results", ())))
+            for _ in self._exchange(messages, compact, pending, kept):
+                while pending and pending[0].complete:
+                    pending.popleft()
+        except KeyboardInterrupt as exc:
+            self._stop(pending)
+            attach(exc, [result for batch in kept for result in batch.results])
             raise
-        return results
+        except CdoMailError as exc:
+            attach(exc, [result for batch in kept for result in batch.results])
+            raise
+        return [result for batch in kept for result in batch.results]
 
     def send_iter(
         self, messages: Iterable[MessageInput | OutgoingMessage], *, compact: bool = False
     ) -> Iterator[BatchResult]:
-        """Yield each result, in input order, as soon as it is known."""
-        self.start()
+        """Yield each result, in input order, as soon as it is known. An interruption
+        carries the results not yielded yet."""
         pending: deque[_Batch] = deque()
-        source = iter(messages)
-        exhausted = False
         try:
-            while True:
-                while (not exhausted and len(pending) < self._max_pending
-                       and (worker := self._free_worker()) is not None):
-                    exhausted = not self._hand_out(source, worker, pending, compact)
-                while pending and pending[0].results:
-                    yield pending[0].results.popleft()
-                    if pending[0].complete and not pending[0].results:
-                        self._batches.pop(pending.popleft().number, None)
-                if exhausted and not pending:
-                    return
-                if not self._workers:
-                    raise LocalProtocolError("every worker process of the ProcessPool ended")
-                if not pending or not pending[0].results:
-                    self._receive(timeout=LIVENESS_POLL)
+            for _ in self._exchange(messages, compact, pending, None):
+                while pending and pending[0].yielded < len(pending[0].results):
+                    head = pending[0]
+                    head.yielded += 1
+                    yield head.results[head.yielded - 1]
+                    if head.complete and head.yielded == head.size:
+                        pending.popleft()
         except KeyboardInterrupt as exc:
-            attach(exc, self._stop(pending))
+            self._stop(pending)
+            attach(exc, [r for batch in pending for r in batch.results[batch.yielded:]])
             raise
         except CdoMailError as exc:
-            attach(exc, [r for batch in pending for r in batch.results])
+            attach(exc, [r for batch in pending for r in batch.results[batch.yielded:]])
             raise
+
+    def _exchange(
+        self,
+        messages: Iterable[MessageInput | OutgoingMessage],
+        compact: bool,
+        pending: deque[_Batch],
+        kept: list[_Batch] | None,
+    ) -> Iterator[None]:
+        """Hand out batches and take results in, one step per iteration; the caller takes
+        the results from ``pending`` (and keeps every batch in ``kept``) in between."""
+        self.start()
+        source = iter(messages)
+        exhausted = False
+        while True:
+            while (not exhausted and len(pending) < self._max_pending
+                   and (worker := self._free_worker()) is not None):
+                before = len(pending)
+                exhausted = not self._hand_out(source, worker, pending, compact)
+                if kept is not None:
+                    kept.extend(pending[index] for index in range(before, len(pending)))
+            if exhausted and all(batch.complete for batch in pending):
+                yield None  # the caller takes the last results
+                return
+            if not self._workers:
+                raise LocalProtocolError("every worker process of the ProcessPool ended")
+            yield None
+            self._receive(timeout=LIVENESS_POLL)
 
     def _free_worker(self) -> _Worker | None:
         live = [w for w in self._workers if len(w.batches) < BATCHES_PER_WORKER]
@@ -247,7 +276,6 @@ class ProcessPool:
                 refused = _Batch(self._new_number(), 1, None)
                 refused.results.append(SendResult(sender="", recipients=[],
                                                   tls_mode=self._tls_mode, tls=None, error=exc))
-                refused.received = 1
                 pending.append(refused)
                 continue
             if len(items) >= self.batch_size:
@@ -277,43 +305,54 @@ class ProcessPool:
     def _receive(self, timeout: float) -> None:
         """Take the results the workers sent; notice workers that died."""
         try:
-            report = self._results.get(timeout=timeout)
+            self._apply(self._results.get(timeout=timeout))
         except queue.Empty:
-            self._bury_dead()
-            return
+            pass
+        self._drain()
         self._bury_dead()
+
+    def _drain(self) -> None:
         while True:
-            number, results, finished = pickle.loads(report)
-            batch = self._batches.get(number)
-            if batch is not None and batch.worker is not None:
-                batch.results.extend(results)
-                batch.received += len(results)
-                if finished:
-                    batch.worker.batches.discard(number)
             try:
                 report = self._results.get_nowait()
             except queue.Empty:
                 return
+            self._apply(report)
+
+    def _apply(self, report: bytes) -> None:
+        number, results, finished = pickle.loads(report)
+        batch = self._batches.get(number)
+        if batch is None or batch.worker is None:
+            return
+        # Never more than the batch holds: a batch settled as unknown stays settled.
+        batch.results.extend(results[:max(0, batch.size - len(batch.results))])
+        if finished:
+            batch.worker.batches.discard(number)
+            del self._batches[number]  # the caller's deque (or list) holds it from here
 
     def _bury_dead(self) -> None:
-        for worker in [w for w in self._workers if not w.process.is_alive()]:
+        dead = [w for w in self._workers if not w.process.is_alive()]
+        if not dead:
+            return
+        self._drain()  # a worker's last reports reach the pipe before it exits
+        for worker in dead:
             self._workers.remove(worker)
             for number in list(worker.batches):
-                batch = self._batches[number]
+                batch = self._batches.pop(number)
                 self._settle_unknown(batch, f"the worker process sending it ended (exit code"
                                             f" {worker.process.exitcode}) before its verdict")
             worker.batches.clear()
 
     def _settle_unknown(self, batch: _Batch, why: str) -> None:
-        while not batch.complete:
+        missing = batch.size - len(batch.results)
+        if missing > 0:
             error = StatusUnknown(f"{why}: the server may or may not have accepted it;"
                                   " not resent")
-            batch.results.append(SendResult(sender="", recipients=[], tls_mode=self._tls_mode,
-                                            tls=None, error=error))
-            batch.received += 1
+            batch.results.extend([SendResult(sender="", recipients=[], tls_mode=self._tls_mode,
+                                             tls=None, error=error)] * missing)
 
-    def _stop(self, pending: deque[_Batch]) -> list[BatchResult]:
-        """Ctrl-C: every worker stops taking messages and reports; say what is known."""
+    def _stop(self, pending: deque[_Batch]) -> None:
+        """Ctrl-C: every worker stops taking messages and reports what it knows."""
         for worker in self._workers:
             worker.orders.put(pickle.dumps(_STOP))
         try:
@@ -325,7 +364,6 @@ class ProcessPool:
             self._settle_unknown(batch, "the batch was interrupted and the worker process"
                                         " did not report")
         self.close()
-        return [result for batch in pending for result in batch.results]
 
 
 def _portable(message: MessageInput | OutgoingMessage) -> OutgoingMessage:

@@ -176,14 +176,7 @@ class AsyncPool:
         recipient). An interruption carries ``partial_results`` (every message
         taken so far).
         """
-        results: list[Any] = []
-        try:
-            async for result in self._stream(messages, compact_result if compact else None):
-                results.append(result)
-        except AsyncBackend.interruptions as exc:
-            attach(exc, results + list(getattr(exc, "partial_results", ())))
-            raise
-        return results
+        return await self._collect(messages, compact_result if compact else None)
 
     async def aclose(self) -> None:
         """Finish the queued messages, then QUIT every connection."""
@@ -211,19 +204,17 @@ class AsyncPool:
         shrink: Callable[[SendResult], BatchResult] | None,
     ) -> AsyncIterator[Any]:
         self._check_open()
-        window: deque[_Job | SendResult] = deque()
+        window: deque[_Job | BatchResult] = deque()
         limit = self.max_connections * WINDOW_PER_CONNECTION
         try:
             for taken, message in enumerate(messages, 1):
                 window.append(self._admit(message))
                 while window and (len(window) >= limit or _finished(window[0])):
-                    result = await self._oldest(window)
-                    yield result if shrink is None else shrink(result)
+                    yield await self._oldest(window, shrink)
                 if taken % FEED_STRIDE == 0:
                     await AsyncBackend.pause()  # let the connections take what is queued
             while window:
-                result = await self._oldest(window)
-                yield result if shrink is None else shrink(result)
+                yield await self._oldest(window, shrink)
         except AsyncBackend.interruptions as exc:
             attach(exc, await self._interrupt(window, shrink))
             raise
@@ -242,17 +233,59 @@ class AsyncPool:
         self._enqueue([job])
         return job
 
-    async def _oldest(self, window: deque[_Job | SendResult]) -> SendResult:
-        slot = window[0]
+    async def _oldest(
+        self,
+        window: deque[_Job | BatchResult],
+        shrink: Callable[[SendResult], BatchResult] | None,
+    ) -> BatchResult:
+        result = await self._result_of(window[0], shrink)
+        window.popleft()
+        return result
+
+    async def _collect(
+        self,
+        messages: Iterable[MessageInput | OutgoingMessage],
+        shrink: Callable[[SendResult], BatchResult] | None,
+    ) -> list[Any]:
+        """send_many: like _stream, but every slot stays in one list, where each job is
+        replaced by its result in one step; so an interruption arriving between any two
+        steps still finds each message exactly once (a job, or its result)."""
+        self._check_open()
+        slots: list[_Job | BatchResult] = []
+        done = 0  # slots[:done] are results
+        limit = self.max_connections * WINDOW_PER_CONNECTION
+        try:
+            for taken, message in enumerate(messages, 1):
+                slots.append(self._admit(message))
+                while done < len(slots) and (len(slots) - done >= limit
+                                             or _finished(slots[done])):
+                    slots[done] = await self._result_of(slots[done], shrink)
+                    done += 1
+                if taken % FEED_STRIDE == 0:
+                    await AsyncBackend.pause()
+            while done < len(slots):
+                slots[done] = await self._result_of(slots[done], shrink)
+                done += 1
+        except AsyncBackend.interruptions as exc:
+            attach(exc, await self._interrupt(slots, shrink))
+            raise
+        finally:
+            for slot in slots:
+                if isinstance(slot, Job) and not slot.taken:
+                    slot.outcome.cancel()
+        return slots
+
+    async def _result_of(
+        self, slot: _Job | BatchResult, shrink: Callable[[SendResult], BatchResult] | None
+    ) -> BatchResult:
         if isinstance(slot, Job):
             await slot.outcome.wait()
             slot = _settled(slot, self._tls_mode)
-        window.popleft()
-        return slot
+        return shrink(slot) if shrink is not None and isinstance(slot, SendResult) else slot
 
     async def _interrupt(
         self,
-        window: deque[_Job | SendResult],
+        window: Iterable[_Job | BatchResult],
         shrink: Callable[[SendResult], BatchResult] | None,
     ) -> list[BatchResult]:
         """Ctrl-C or cancellation: hand out nothing more, let the connections finish the
@@ -265,17 +298,15 @@ class AsyncPool:
             await self._join_workers()
         except AsyncBackend.interruptions:
             pass  # interrupted again: stop waiting; what is still out is "status unknown"
-        results: list[SendResult] = []
+        results: list[BatchResult] = []
         for slot in window:
-            if isinstance(slot, SendResult):
+            if not isinstance(slot, Job):
                 results.append(slot)
-            elif slot.result is not None:
-                results.append(slot.result)
-            else:
-                results.append(interrupted(slot.prepared.sender, slot.prepared.recipients,
-                                           self._tls_mode, content_sent=slot.taken))
-        window.clear()
-        return [shrink(r) for r in results] if shrink is not None else list(results)
+                continue
+            result = slot.result or interrupted(slot.prepared.sender, slot.prepared.recipients,
+                                                self._tls_mode, content_sent=slot.taken)
+            results.append(shrink(result) if shrink is not None else result)
+        return results
 
     # -- queue and workers ----------------------------------------------------------------
 
@@ -519,7 +550,7 @@ class AsyncPool:
         self._enqueue(retry, front=True)
 
 
-def _finished(slot: _Job | SendResult) -> bool:
+def _finished(slot: _Job | BatchResult) -> bool:
     return not isinstance(slot, Job) or slot.result is not None
 
 

@@ -378,27 +378,17 @@ class SMTPClient:
         """
         slots: list[Transaction | SendResult] = []
         self._batch = slots
-        item: PreparedMessage | InputError | None = None
-        handed = 0  # slots[:handed] went to on_settled
-        try:
-            item = next(items, None)
-            while isinstance(item, InputError):  # nothing to send yet: no need to connect
-                slots.append(self._unsent_result(None, item))
-                item = next(items, None)
-            if item is None:
-                return _hand_over(slots, handed, len(slots), on_settled)
-            self.connect()
-        except BaseException as caught:
-            if not isinstance(caught, Exception):
-                attach(caught, self._interrupted_results(slots[handed:], item, shrink))
-            raise
+        mode = self.config.effective_mode.value
+        item: PreparedMessage | InputError | None = self._first_to_send(items, slots,
+                                                                              shrink)
+        if item is None:
+            return _deliver(slots, mode, on_settled)
         self._refuse_idle_input()
         conn = self._require_conn()
         features = SessionFeatures.of(self.extensions, pipelining=conn.pipelining,
                                       allow_chunking=self.config.chunking)
         outstanding: deque[Transaction] = deque()
-        mode = self.config.effective_mode.value
-        settled = 0  # slots[:settled] are final results
+        settled = handed = 0  # slots[:settled] are final results; slots[:handed] handed over
         last: Transaction | None = None
         try:
             tail: bytearray | None = bytearray()
@@ -423,8 +413,7 @@ class SMTPClient:
                     tail = self._finish_transaction(tx, features, outstanding)
                 settled = _settle_results(slots, settled, mode)
                 if on_settled is not None:
-                    _hand_over(slots, handed, settled, on_settled)
-                    handed = settled
+                    handed = _hand_over(slots, handed, settled, on_settled)
             self._flush(tail or b"")
             while outstanding:
                 self._collect(outstanding)
@@ -448,12 +437,29 @@ class SMTPClient:
                 slots.append(self._unsent(item, failure))
             slots += [self._unsent(rest, failure) for rest in items]
         self._batch = []
-        results = [s.result(mode) if isinstance(s, Transaction) else s for s in slots[handed:]]
-        if on_settled is None:
-            return results
-        for result in results:
-            on_settled(result)
-        return []
+        return _deliver(slots[handed:], mode, on_settled)
+
+    def _first_to_send(
+        self,
+        items: Iterator[PreparedMessage | InputError],
+        slots: list[Transaction | SendResult],
+        shrink: Callable[[SendResult], BatchResult] | None,
+    ) -> PreparedMessage | None:
+        """The first message to send (bad input before it is reported), connected for it;
+        None when there is nothing to send (then no connection is needed)."""
+        item: PreparedMessage | InputError | None = None
+        try:
+            item = next(items, None)
+            while isinstance(item, InputError):
+                slots.append(self._unsent_result(None, item))
+                item = next(items, None)
+            if item is not None:
+                self.connect()
+        except BaseException as caught:
+            if not isinstance(caught, Exception):  # Ctrl-C, cancellation: what we know
+                attach(caught, self._interrupted_results(slots, item, shrink))
+            raise
+        return item
 
     def _interrupted_results(
         self,
@@ -883,19 +889,28 @@ def _hand_over(
     slots: list[Transaction | SendResult],
     start: int,
     end: int,
-    on_settled: Callable[[SendResult], object] | None,
-) -> list[SendResult]:
-    """Give the settled ``slots[start:end]`` to ``on_settled`` and forget them; without a
-    receiver, return them. The list keeps one shared placeholder per message."""
-    given: list[SendResult] = []
+    on_settled: Callable[[SendResult], object],
+) -> int:
+    """Give the settled ``slots[start:end]`` to ``on_settled`` and forget them (each slot
+    keeps one shared placeholder); return ``end``, the new start."""
     for index in range(start, end):
         slot = slots[index]
         if isinstance(slot, SendResult):
-            given.append(slot)
             slots[index] = _HANDED_OVER
+            on_settled(slot)
+    return end
+
+
+def _deliver(
+    slots: list[Transaction | SendResult],
+    mode: str,
+    on_settled: Callable[[SendResult], object] | None,
+) -> list[SendResult]:
+    """The results of ``slots``: returned, or handed to ``on_settled`` (then none returned)."""
+    results = [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
     if on_settled is None:
-        return given
-    for result in given:
+        return results
+    for result in results:
         on_settled(result)
     return []
 

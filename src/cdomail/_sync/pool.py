@@ -177,14 +177,7 @@ class Pool:
         recipient). An interruption carries ``partial_results`` (every message
         taken so far).
         """
-        results: list[Any] = []
-        try:
-            for result in self._stream(messages, compact_result if compact else None):
-                results.append(result)
-        except Backend.interruptions as exc:
-            attach(exc, results + list(getattr(exc, "partial_results", ())))
-            raise
-        return results
+        return self._collect(messages, compact_result if compact else None)
 
     def close(self) -> None:
         """Finish the queued messages, then QUIT every connection."""
@@ -212,19 +205,17 @@ class Pool:
         shrink: Callable[[SendResult], BatchResult] | None,
     ) -> Iterator[Any]:
         self._check_open()
-        window: deque[_Job | SendResult] = deque()
+        window: deque[_Job | BatchResult] = deque()
         limit = self.max_connections * WINDOW_PER_CONNECTION
         try:
             for taken, message in enumerate(messages, 1):
                 window.append(self._admit(message))
                 while window and (len(window) >= limit or _finished(window[0])):
-                    result = self._oldest(window)
-                    yield result if shrink is None else shrink(result)
+                    yield self._oldest(window, shrink)
                 if taken % FEED_STRIDE == 0:
                     Backend.pause()  # let the connections take what is queued
             while window:
-                result = self._oldest(window)
-                yield result if shrink is None else shrink(result)
+                yield self._oldest(window, shrink)
         except Backend.interruptions as exc:
             attach(exc, self._interrupt(window, shrink))
             raise
@@ -243,17 +234,59 @@ class Pool:
         self._enqueue([job])
         return job
 
-    def _oldest(self, window: deque[_Job | SendResult]) -> SendResult:
-        slot = window[0]
+    def _oldest(
+        self,
+        window: deque[_Job | BatchResult],
+        shrink: Callable[[SendResult], BatchResult] | None,
+    ) -> BatchResult:
+        result = self._result_of(window[0], shrink)
+        window.popleft()
+        return result
+
+    def _collect(
+        self,
+        messages: Iterable[MessageInput | OutgoingMessage],
+        shrink: Callable[[SendResult], BatchResult] | None,
+    ) -> list[Any]:
+        """send_many: like _stream, but every slot stays in one list, where each job is
+        replaced by its result in one step; so an interruption arriving between any two
+        steps still finds each message exactly once (a job, or its result)."""
+        self._check_open()
+        slots: list[_Job | BatchResult] = []
+        done = 0  # slots[:done] are results
+        limit = self.max_connections * WINDOW_PER_CONNECTION
+        try:
+            for taken, message in enumerate(messages, 1):
+                slots.append(self._admit(message))
+                while done < len(slots) and (len(slots) - done >= limit
+                                             or _finished(slots[done])):
+                    slots[done] = self._result_of(slots[done], shrink)
+                    done += 1
+                if taken % FEED_STRIDE == 0:
+                    Backend.pause()
+            while done < len(slots):
+                slots[done] = self._result_of(slots[done], shrink)
+                done += 1
+        except Backend.interruptions as exc:
+            attach(exc, self._interrupt(slots, shrink))
+            raise
+        finally:
+            for slot in slots:
+                if isinstance(slot, Job) and not slot.taken:
+                    slot.outcome.cancel()
+        return slots
+
+    def _result_of(
+        self, slot: _Job | BatchResult, shrink: Callable[[SendResult], BatchResult] | None
+    ) -> BatchResult:
         if isinstance(slot, Job):
             slot.outcome.wait()
             slot = _settled(slot, self._tls_mode)
-        window.popleft()
-        return slot
+        return shrink(slot) if shrink is not None and isinstance(slot, SendResult) else slot
 
     def _interrupt(
         self,
-        window: deque[_Job | SendResult],
+        window: Iterable[_Job | BatchResult],
         shrink: Callable[[SendResult], BatchResult] | None,
     ) -> list[BatchResult]:
         """Ctrl-C or cancellation: hand out nothing more, let the connections finish the
@@ -266,17 +299,15 @@ class Pool:
             self._join_workers()
         except Backend.interruptions:
             pass  # interrupted again: stop waiting; what is still out is "status unknown"
-        results: list[SendResult] = []
+        results: list[BatchResult] = []
         for slot in window:
-            if isinstance(slot, SendResult):
+            if not isinstance(slot, Job):
                 results.append(slot)
-            elif slot.result is not None:
-                results.append(slot.result)
-            else:
-                results.append(interrupted(slot.prepared.sender, slot.prepared.recipients,
-                                           self._tls_mode, content_sent=slot.taken))
-        window.clear()
-        return [shrink(r) for r in results] if shrink is not None else list(results)
+                continue
+            result = slot.result or interrupted(slot.prepared.sender, slot.prepared.recipients,
+                                                self._tls_mode, content_sent=slot.taken)
+            results.append(shrink(result) if shrink is not None else result)
+        return results
 
     # -- queue and workers ----------------------------------------------------------------
 
@@ -520,7 +551,7 @@ class Pool:
         self._enqueue(retry, front=True)
 
 
-def _finished(slot: _Job | SendResult) -> bool:
+def _finished(slot: _Job | BatchResult) -> bool:
     return not isinstance(slot, Job) or slot.result is not None
 
 
