@@ -9,7 +9,6 @@ documented — still works and gives an :class:`AsyncPool` with the same setting
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
 
 from ._async.pool import AsyncPool
 from ._sync.pool import Pool as _BlockingPool
@@ -25,14 +24,12 @@ class Pool(_BlockingPool):
     ``async with cdomail.Pool(...) as pool`` yields an :class:`AsyncPool` instead.
     """
 
-    def __init__(self, host: str, port: int | None = None, **options: Any) -> None:
-        super().__init__(host, port, **options)
-        self._settings = (host, port, options)
-        self._async_pools: list[AsyncPool] = []
-
     async def __aenter__(self) -> AsyncPool:
-        host, port, options = self._settings
-        pool = AsyncPool(host, port, **options)
+        pool = AsyncPool(
+            self._host, self._port, max_connections=self.max_connections,
+            messages_per_connection=self.messages_per_connection, rate_limit=self.rate_limit,
+            retries=self.retries, **self._client_options,
+        )
         self._async_pools.append(pool)
         return await pool.__aenter__()
 
@@ -43,3 +40,9 @@ class Pool(_BlockingPool):
         traceback: TracebackType | None,
     ) -> None:
         await self._async_pools.pop().aclose()
+
+    @property
+    def _async_pools(self) -> list[AsyncPool]:
+        # The AsyncPools this blocking pool's ``async with`` blocks opened (innermost last).
+        pools: list[AsyncPool] = self.__dict__.setdefault("_async_pools_open", [])
+        return pools
