@@ -276,6 +276,14 @@ class StatusUnknown(TimeoutError):
     """
 
 
+class SendInterrupted(CdoMailError):
+    """The batch was interrupted (Ctrl-C, task cancelled) before this message went out.
+
+    Certainly not sent: none of its content reached the server. A message whose
+    content went out before the interruption is reported as :class:`StatusUnknown`.
+    """
+
+
 # --- TLS --------------------------------------------------------------------
 
 

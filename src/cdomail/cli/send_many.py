@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CdoMailError, StatusUnknown
-from ..pool import Pool
+from ..pool import AsyncPool
 from ..result import SendResult
 from ._compose import idna_address
 from ._connection import add_connection_arguments, client_options
@@ -136,7 +136,7 @@ def load_messages(path: Path) -> list[bytes]:
 
 async def _send_all(options: dict[str, Any], messages: list[bytes], envelope: dict[str, Any],
                     connections: int, tally: Tally, advance: Callable[[], None]) -> None:
-    async def one(pool: Pool, message: bytes) -> None:
+    async def one(pool: AsyncPool, message: bytes) -> None:
         try:
             tally.record(await pool.send(message, **envelope), None)
         except CdoMailError as error:
@@ -144,7 +144,7 @@ async def _send_all(options: dict[str, Any], messages: list[bytes], envelope: di
         advance()
 
     host, port = options.pop("host"), options.pop("port")
-    pool = Pool(host, port, max_connections=connections, **options)
+    pool = AsyncPool(host, port, max_connections=connections, **options)
     # No ``async with``: on Ctrl-C, aclose() would first finish every queued message. Left
     # open, the pool's workers are cancelled by asyncio.run as it ends, and messages still in
     # flight stay "not settled" in the tally (never counted as sent).
