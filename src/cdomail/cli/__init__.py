@@ -14,7 +14,7 @@ from types import ModuleType
 __all__ = ["main"]
 
 # Modules that are not written yet are skipped, so each part can land on its own.
-_SUBCOMMAND_MODULES = ("demo", "send", "lab", "probe", "explain", "relay")
+_SUBCOMMAND_MODULES = ("demo", "send", "lab", "probe", "explain", "relay", "web")
 
 
 def _subcommand_modules() -> list[ModuleType]:
