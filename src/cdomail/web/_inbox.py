@@ -94,7 +94,8 @@ def inbox_routes(context: ConsoleContext) -> list[Route]:
         remote = request.query_params.get("remote_images") == "1"
         return context.render(
             request, "message.html", message=message, mail=parse_mail(message.data),
-            raw=message.data.decode("utf-8", "replace"), remote_images=remote,
+            raw=message.data.decode("utf-8", "replace").replace("\r\n", "\n"),
+            remote_images=remote,
             transcript=_transcript(context, message))
 
     async def html_body(request: Request) -> Response:
