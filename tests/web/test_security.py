@@ -126,7 +126,7 @@ def test_with_a_password_every_page_needs_the_login(lab: Lab) -> None:
 
 
 def test_non_loopback_bind_needs_a_password() -> None:
-    with pytest.raises(ConfigurationError, match="reachable from other machines on 0.0.0.0"):
+    with pytest.raises(ConfigurationError, match=r"reachable from other machines on 0\.0\.0\.0"):
         check_bind("0.0.0.0", None)
     with pytest.raises(ConfigurationError, match="set a login password"):
         check_bind("192.0.2.10", None)
