@@ -20,7 +20,7 @@ def test_every_page_carries_the_security_headers(client: TestClient, lab: Lab) -
                  "/no-such-page", f"/inbox/{key}/raw"):
         headers = client.get(path).headers
         assert headers["x-content-type-options"] == "nosniff", path
-        assert headers["referrer-policy"] == "no-referrer", path
+        assert headers["referrer-policy"] == "same-origin", path
         assert headers["content-security-policy"] == CONSOLE_POLICY, path
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-frame-options"] == "DENY", path
@@ -39,6 +39,7 @@ def test_the_html_body_runs_no_script_and_loads_nothing_remote(client: TestClien
     assert policy.startswith("default-src 'none';") and "script-src" not in policy
     assert "img-src data:;" in policy and policy.endswith("sandbox")
     assert body["x-frame-options"] == "SAMEORIGIN"
+    assert body["referrer-policy"] == "no-referrer"
     assert "frame-ancestors 'self'" in policy
     with_images = client.get(f"/inbox/{key}/body.html?remote_images=1").headers
     assert "img-src data: http: https:;" in with_images["content-security-policy"]

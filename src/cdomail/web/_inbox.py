@@ -107,6 +107,7 @@ def inbox_routes(context: ConsoleContext) -> list[Route]:
         return Response(html, media_type="text/html; charset=utf-8", headers={
             "Content-Security-Policy": mail_body_policy(remote_images=remote),
             "X-Frame-Options": "SAMEORIGIN",
+            "Referrer-Policy": "no-referrer",
         })
 
     async def raw(request: Request) -> Response:

@@ -8,7 +8,9 @@ to trust nothing but the console's own files:
   ``frame-ancestors 'none'`` so no other site can frame it (clickjacking). The HTML body of a mail
   gets a stricter policy of its own (see :func:`mail_body_policy`).
 - ``X-Content-Type-Options: nosniff`` (attachments are never sniffed into HTML),
-  ``Referrer-Policy: no-referrer`` (a remote image never learns the console's URL),
+  ``Referrer-Policy: same-origin`` (no other site learns the console's URLs; ``no-referrer``
+  would also make the browser send ``Origin: null`` with the console's own forms) and
+  ``no-referrer`` on mail bodies (a remote image never learns where it is shown),
   ``X-Frame-Options`` for browsers that predate ``frame-ancestors``.
 
 State changes are POST only and carry a CSRF token: an HMAC, under a key made at start-up, of the
@@ -89,7 +91,7 @@ class SecurityHeaders:
                 headers.setdefault("Content-Security-Policy", CONSOLE_POLICY)
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer"
+                headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("Cache-Control", "no-store")
                 headers["Cross-Origin-Opener-Policy"] = "same-origin"
             await send(message)
