@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from email.message import EmailMessage
 
 from starlette.testclient import TestClient
@@ -37,6 +38,9 @@ def test_list_shows_each_message_newest_first_with_its_journey(client: TestClien
     assert LAB_USER in tls_row
     assert "alice@example.com" in tls_row and "bob@example.com" in tls_row
     assert f"{len(lab.messages[0].data)} B" in tls_row
+    received = lab.messages[0].received_at
+    assert abs(received - time.time()) < 60
+    assert time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(received)) in tls_row
 
 
 def test_rows_endpoint_serves_new_mail_for_the_live_list(client: TestClient, lab: Lab) -> None:

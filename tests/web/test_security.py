@@ -134,3 +134,18 @@ def test_non_loopback_bind_needs_a_password() -> None:
     check_bind("0.0.0.0", "a password")
     for loopback in ("127.0.0.1", "::1", "localhost", "127.1.2.3"):
         check_bind(loopback, None)
+
+
+def test_a_loopback_console_answers_only_to_loopback_names(client: TestClient) -> None:
+    # DNS rebinding: evil.example re-pointed at 127.0.0.1 would be same-origin with the console.
+    rebound = client.get("/inbox", headers={"Host": "evil.example:8025"})
+    assert rebound.status_code == 400 and "Inbox" not in rebound.text
+    for name in ("127.0.0.1:8025", "localhost:8025", "[::1]:8025"):
+        assert client.get("/inbox", headers={"Host": name}).status_code == 200, name
+
+
+def test_with_a_login_any_host_name_reaches_the_login(lab: Lab) -> None:
+    app = create_app(lab=lab, password="p4ss")
+    with TestClient(app, base_url="http://mail-console.internal:8025") as client:
+        response = client.get("/inbox", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"

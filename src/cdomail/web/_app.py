@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -23,6 +24,8 @@ from ._security import Guard, SecurityHeaders, SessionGuard
 __all__ = ["create_app"]
 
 _STATIC = Path(__file__).parent / "static"
+#: The Host names a loopback console answers to.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
 def _login_routes(context: ConsoleContext) -> list[BaseRoute]:
@@ -57,6 +60,7 @@ def create_app(
     password: str | None = None,
     probe_cafile: str | Path | None = None,
     probe_connect_to: Mapping[int, tuple[str, int]] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
     """The console for ``lab`` (the inbox) and/or ``relay_config`` (the queue).
 
@@ -64,6 +68,11 @@ def create_app(
     console listens beyond loopback). ``probe_cafile`` is trusted by the check form besides the
     system store (the lab's CA, so its certificates verify); ``probe_connect_to`` maps a typed
     port to the address really contacted (tests; the report still names the typed port).
+
+    ``allowed_hosts`` are the names the browser may use in ``Host``. Without a password the
+    default is loopback names only: a web page that re-points its own DNS name at 127.0.0.1
+    (DNS rebinding) would otherwise be same-origin with the console and could read the inbox.
+    With a password any name is accepted (the session cookie does not follow a rebound name).
     """
     if password is not None and not password:
         raise ValueError("the console password must not be empty")
@@ -84,9 +93,12 @@ def create_app(
         routes += relay_routes(context)
     routes += check_routes(context)
     routes.append(Mount("/static", app=StaticFiles(directory=_STATIC), name="static"))
+    if allowed_hosts is None:
+        allowed_hosts = ["*"] if password is not None else list(LOOPBACK_NAMES)
     app = Starlette(routes=routes, middleware=[
         # Outermost first: the headers go on every response, the guard's redirects included.
         Middleware(SecurityHeaders),
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
         Middleware(SessionGuard, guard=context.guard),
     ])
     app.state.context = context
