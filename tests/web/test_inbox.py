@@ -46,8 +46,10 @@ def test_list_shows_each_message_newest_first_with_its_journey(client: TestClien
 def test_rows_endpoint_serves_new_mail_for_the_live_list(client: TestClient, lab: Lab) -> None:
     assert "No messages yet" in client.get("/inbox/rows").text
     send(lab, simple_message("arrived later"))
-    rows = client.get("/inbox/rows").text
+    response = client.get("/inbox/rows")
+    rows = response.text
     assert "arrived later" in rows and "<html" not in rows  # a fragment, not a page
+    assert response.headers["x-inbox-total"] == "1"
     page = client.get("/inbox").text
     assert 'data-live="/inbox/rows?q="' in page  # what console.js polls
 

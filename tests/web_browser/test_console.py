@@ -52,6 +52,7 @@ def test_new_mail_appears_without_a_reload(page: Any, console: Console) -> None:
     assert "Second arrival" in rows.nth(0).inner_text()  # newest first
     first = rows.nth(1).inner_text()
     assert "starttls-required" in first and "yes" in first and LAB_USER in first
+    assert wait_until(lambda: page.locator("#total").inner_text() == "2")
     assert navigations == [f"{console.url}/inbox"]  # no reload happened
     screenshot(page, "inbox")
 

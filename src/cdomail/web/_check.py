@@ -20,7 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..cdo.explain import explain_text
-from ..errors import ConfigurationError
+from ..errors import CdoMailError, ConfigurationError
 from ..probe import probe
 from ._context import ConsoleContext
 
@@ -123,7 +123,10 @@ def check_routes(context: ConsoleContext) -> list[Route]:
         snippet = str(form.get("snippet") or "")
         if len(snippet) > _MAX_SNIPPET:
             return page(request, 400, error=f"the snippet is over {_MAX_SNIPPET // 1024} KiB")
-        explanation = await asyncio.to_thread(explain_text, snippet)
+        try:
+            explanation = await asyncio.to_thread(explain_text, snippet)
+        except (CdoMailError, ValueError) as error:
+            return page(request, 400, error=f"explain could not read the snippet: {error}")
         # The snippet is not echoed back: it may hold a password (sendpassword).
         return page(request, explanation={"encrypted": explanation.encrypted,
                                           "text": explanation.to_text()})

@@ -25,6 +25,8 @@ from ._security import mail_body_policy
 __all__ = ["inbox_routes"]
 
 _MAX_QUERY = 200
+#: The list shows at most this many messages (newest first): it is re-rendered every second.
+MAX_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ def _rows(context: ConsoleContext, query: str) -> list[InboxRow]:
         haystack = " ".join([message.mail_from, *message.rcpt_tos, subject, from_header])
         if not needle or needle in haystack.casefold():
             rows.append(row)
+            if len(rows) == MAX_ROWS:
+                break
     return rows
 
 
@@ -78,7 +82,11 @@ def inbox_routes(context: ConsoleContext) -> list[Route]:
                               total=len(context.lab.messages))
 
     async def rows(request: Request) -> Response:
-        return context.render(request, "inbox_rows.html", rows=_rows(context, query_of(request)))
+        assert context.lab is not None
+        response = context.render(request, "inbox_rows.html",
+                                  rows=_rows(context, query_of(request)))
+        response.headers["X-Inbox-Total"] = str(len(context.lab.messages))
+        return response
 
     def message_or_404(request: Request) -> StoredMessage | Response:
         message = _find(context, request.path_params["key"])

@@ -123,7 +123,10 @@ def parse_mail(data: bytes) -> MailView:
 
 def attachment_bytes(data: bytes, index: int) -> tuple[str, bytes] | None:
     """``(filename, decoded content)`` of attachment number ``index``, or None."""
-    parts = _attachment_parts(_parse(data))
+    try:
+        parts = _attachment_parts(_parse(data))
+    except Exception:  # a message parse_mail() could not take apart has no attachments to offer
+        return None
     if not 0 <= index < len(parts):
         return None
     payload = parts[index].get_payload(decode=True)

@@ -117,6 +117,8 @@ def relay_routes(context: ConsoleContext) -> list[Route]:
         except MessageNotFound:
             return context.render(request, "error.html", status_code=404,
                                   error="That message is not in the spool (deleted?).")
+        except SpoolError as error:
+            return context.render(request, "error.html", status_code=503, error=str(error))
         target = "/relay" if action == "delete" else f"/relay/messages/{message_id}"
         return RedirectResponse(target, status_code=303)
 

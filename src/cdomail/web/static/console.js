@@ -13,9 +13,10 @@
           if (html !== last) {
             rows.innerHTML = html;
             last = html;
-            const total = document.getElementById("total");
-            if (total) { total.textContent = String(rows.querySelectorAll("tr.message-row").length); }
           }
+          const total = document.getElementById("total");
+          const kept = response.headers.get("X-Inbox-Total");
+          if (total && kept !== null) { total.textContent = kept; }
         }
       } catch (error) {
         // The console stopped or the network hiccupped: try again on the next tick.
