@@ -129,3 +129,12 @@ def test_a_malformed_message_still_shows_its_source(client: TestClient, lab: Lab
     page = client.get(f"/inbox/{lab.messages[0].maildir_key}")
     assert page.status_code == 200
     assert "no parts" in page.text
+
+
+def test_deleting_an_unknown_message_changes_nothing(client: TestClient, lab: Lab) -> None:
+    send(lab, simple_message("kept"))
+    response = client.post("/inbox/no-such-key/delete", data={"csrf": csrf_of(client)},
+                           follow_redirects=False)
+    assert response.status_code == 303
+    assert len(lab.messages) == 1
+    assert lab.delete("no-such-key") is False

@@ -99,6 +99,9 @@ def test_state_changes_are_post_only(client: TestClient, lab: Lab) -> None:
 def test_session_cookie_is_httponly_and_strict(client: TestClient) -> None:
     cookie = client.get("/check").headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http on loopback: a Secure cookie would be dropped
+    with TestClient(client.app, base_url="https://127.0.0.1:8025") as over_https:
+        assert "; Secure" in over_https.get("/check").headers["set-cookie"]
 
 
 def test_with_a_password_every_page_needs_the_login(lab: Lab) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from ._security import Guard, SecurityHeaders, SessionGuard
 __all__ = ["create_app"]
 
 _STATIC = Path(__file__).parent / "static"
+#: Seconds a wrong password waits before its answer.
+FAILED_LOGIN_DELAY = 1.0
 #: The Host names a loopback console answers to.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 
@@ -37,9 +40,10 @@ def _login_routes(context: ConsoleContext) -> list[BaseRoute]:
         if not context.guard.csrf_ok(request, form.get("csrf")):
             return PlainTextResponse("missing or wrong CSRF token", status_code=403)
         if not context.guard.check_password(str(form.get("password") or "")):
+            await asyncio.sleep(FAILED_LOGIN_DELAY)  # slows guessing down
             return context.render(request, "login.html", status_code=401, failed=True)
         response = RedirectResponse("/", status_code=303)
-        context.guard.sign_in(response)
+        context.guard.sign_in(request, response)
         return response
 
     async def logout(request: Request) -> Response:

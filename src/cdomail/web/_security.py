@@ -142,11 +142,11 @@ class Guard:
             return True
         return hmac.compare_digest(attempt.encode(), self._password.encode())
 
-    def sign_in(self, response: Response) -> None:
+    def sign_in(self, request: Request, response: Response) -> None:
         """A fresh session id for the signed-in visitor (the old one may have been planted)."""
         session = secrets.token_urlsafe(32)
         self._signed_in.add(session)
-        _set_session_cookie(response, session)
+        _set_session_cookie(response, session, secure=request.url.scheme == "https")
 
     def sign_out(self, request: Request) -> None:
         session = self.session_of(request)
@@ -175,22 +175,23 @@ class SessionGuard:
                 RedirectResponse("/login", status_code=303) if request.method == "GET"
                 else PlainTextResponse("sign in first", status_code=401))
             if new_session is not None:
-                _set_session_cookie(response, new_session)
+                _set_session_cookie(response, new_session, secure=request.url.scheme == "https")
             await response(scope, receive, send)
             return
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and new_session is not None:
                 holder = Response()
-                _set_session_cookie(holder, new_session)
+                _set_session_cookie(holder, new_session, secure=request.url.scheme == "https")
                 MutableHeaders(scope=message).append("set-cookie", holder.headers["set-cookie"])
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
 
 
-def _set_session_cookie(response: Response, session: str) -> None:
-    response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", path="/")
+def _set_session_cookie(response: Response, session: str, *, secure: bool) -> None:
+    response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", path="/",
+                        secure=secure)
 
 
 def _own_origin(request: Request) -> str:
