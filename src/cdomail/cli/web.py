@@ -14,6 +14,7 @@ to start. Prints the console's URL when it accepts connections; Ctrl-C or SIGTER
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import signal
 import sys
@@ -66,8 +67,21 @@ def _password(args: argparse.Namespace) -> str | None:
     return password
 
 
+def _web_extra_missing() -> str | None:
+    """Why the console cannot run here (its optional dependencies are missing), or None."""
+    for module in ("starlette", "jinja2", "uvicorn", "python_multipart"):
+        if importlib.util.find_spec(module) is None:
+            return (f"the web console needs {module}: install cdomail's web extra "
+                    "(pip install 'cdomail[web]')")
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Start what was asked for, serve the console until Ctrl-C or SIGTERM."""
+    missing = _web_extra_missing()
+    if missing is not None:
+        print(f"cdomail web: {missing}", file=sys.stderr)
+        return 2
     from ..relay.config import load_config
     from ..web import check_bind
 
@@ -144,6 +158,10 @@ def _on_sigterm(stop: threading.Event) -> Any:
 def start_lab_console(lab: Lab, listen: str) -> Any:
     """``cdomail lab --web``: serve the inbox of a running lab and print the URL (None: failed,
     the reason printed)."""
+    missing = _web_extra_missing()
+    if missing is not None:
+        print(f"cdomail lab --web: {missing}", file=sys.stderr)
+        return None
     from ..web import check_bind, create_app, start_console
     from ..web._serve import parse_listen
 
