@@ -10,16 +10,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..lab import Lab
 from ..relay.config import RelayConfig
-from ._check import check_routes
+from ._check import CheckPages
 from ._context import ConsoleContext
-from ._inbox import inbox_routes
-from ._relay import relay_routes
+from ._inbox import InboxPages
+from ._relay import RelayPages
 from ._security import Guard, SecurityHeaders, SessionGuard
 
 __all__ = ["create_app"]
@@ -36,9 +36,9 @@ def _login_routes(context: ConsoleContext) -> list[BaseRoute]:
         return context.render(request, "login.html", failed=False)
 
     async def login(request: Request) -> Response:
-        form = await request.form()
-        if not context.guard.csrf_ok(request, form.get("csrf")):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+        form = await context.checked_form(request)
+        if isinstance(form, Response):
+            return form
         if not context.guard.check_password(str(form.get("password") or "")):
             await asyncio.sleep(FAILED_LOGIN_DELAY)  # slows guessing down
             return context.render(request, "login.html", status_code=401, failed=True)
@@ -47,9 +47,9 @@ def _login_routes(context: ConsoleContext) -> list[BaseRoute]:
         return response
 
     async def logout(request: Request) -> Response:
-        form = await request.form()
-        if not context.guard.csrf_ok(request, form.get("csrf")):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+        form = await context.checked_form(request)
+        if isinstance(form, Response):
+            return form
         context.guard.sign_out(request)
         return RedirectResponse("/login", status_code=303)
 
@@ -92,10 +92,10 @@ def create_app(
 
     routes: list[BaseRoute] = [Route("/", index), *_login_routes(context)]
     if lab is not None:
-        routes += inbox_routes(context)
+        routes += InboxPages(context, lab).routes()
     if relay_config is not None:
-        routes += relay_routes(context)
-    routes += check_routes(context)
+        routes += RelayPages(context, relay_config).routes()
+    routes += CheckPages(context).routes()
     routes.append(Mount("/static", app=StaticFiles(directory=_STATIC), name="static"))
     if allowed_hosts is None:
         allowed_hosts = ["*"] if password is not None else list(LOOPBACK_NAMES)

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..cdo.explain import explain_text
@@ -24,7 +24,7 @@ from ..errors import CdoMailError, ConfigurationError
 from ..probe import probe
 from ._context import ConsoleContext
 
-__all__ = ["MAX_PORTS", "MAX_TIMEOUT", "OVERALL_LIMIT", "check_routes", "parse_ports"]
+__all__ = ["MAX_PORTS", "MAX_TIMEOUT", "OVERALL_LIMIT", "CheckPages", "parse_ports"]
 
 MAX_PORTS = 6
 MAX_TIMEOUT = 15.0
@@ -74,65 +74,70 @@ def parse_timeout(text: str) -> float:
     return value
 
 
-def check_routes(context: ConsoleContext) -> list[Route]:
+def _explained(snippet: str) -> dict[str, Any]:
+    """explain's verdict through its public entry point, reduced to what the page shows."""
+    explanation = explain_text(snippet)
+    return {"encrypted": explanation.encrypted, "text": explanation.to_text()}
+
+
+class CheckPages:
     """The check-a-server page and its two forms."""
 
-    def page(request: Request, status: int = 200, **values: Any) -> Response:
-        defaults: dict[str, Any] = {"host": "", "ports": "25, 465, 587", "timeout": "",
-                                    "check_required": False, "report": None, "error": None,
-                                    "explanation": None, "max_ports": MAX_PORTS,
-                                    "max_timeout": MAX_TIMEOUT, "overall": OVERALL_LIMIT}
-        defaults.update(values)
-        return context.render(request, "check.html", status_code=status, **defaults)
+    def __init__(self, context: ConsoleContext) -> None:
+        self.context = context
 
-    async def form(request: Request) -> Response:
-        return page(request)
+    def routes(self) -> list[Route]:
+        return [
+            Route("/check", self.form),
+            Route("/check/probe", self.run_probe, methods=["POST"]),
+            Route("/check/explain", self.run_explain, methods=["POST"]),
+        ]
 
-    async def run_probe(request: Request) -> Response:
-        form = await request.form()
-        if not context.guard.csrf_ok(request, form.get("csrf")):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
-        typed_host = str(form.get("host") or "")[:300]
-        typed_ports = str(form.get("ports") or "")[:200]
-        typed_timeout = str(form.get("timeout") or "")[:10]
-        check_required = form.get("check_required") == "on"
-        typed: dict[str, Any] = {"host": typed_host, "ports": typed_ports,
-                                 "timeout": typed_timeout, "check_required": check_required}
+    def _page(self, request: Request, status: int = 200, **values: Any) -> Response:
+        shown: dict[str, Any] = {"host": "", "ports": "25, 465, 587", "timeout": "",
+                                 "check_required": False, "report": None, "error": None,
+                                 "explanation": None, "max_ports": MAX_PORTS,
+                                 "max_timeout": MAX_TIMEOUT, "overall": OVERALL_LIMIT}
+        shown.update(values)
+        return self.context.render(request, "check.html", status_code=status, **shown)
+
+    async def form(self, request: Request) -> Response:
+        return self._page(request)
+
+    async def run_probe(self, request: Request) -> Response:
+        form = await self.context.checked_form(request)
+        if isinstance(form, Response):
+            return form
+        typed: dict[str, Any] = {"host": str(form.get("host") or "")[:300],
+                                 "ports": str(form.get("ports") or "")[:200],
+                                 "timeout": str(form.get("timeout") or "")[:10],
+                                 "check_required": form.get("check_required") == "on"}
         try:
-            host, ports = parse_host(typed_host), parse_ports(typed_ports)
-            timeout = parse_timeout(typed_timeout)
-        except ConfigurationError as error:
-            return page(request, 400, error=str(error), **typed)
-        connect_to = {p: a for p, a in context.probe_connect_to.items() if p in ports}
-        try:
+            host, ports = parse_host(typed["host"]), parse_ports(typed["ports"])
+            timeout = parse_timeout(typed["timeout"])
+            connect_to = {p: a for p, a in self.context.probe_connect_to.items() if p in ports}
             report = await asyncio.wait_for(
-                probe(host, ports, timeout=timeout, cafile=context.probe_cafile,
-                      check_required=check_required, connect_to=connect_to or None),
+                probe(host, ports, timeout=timeout, cafile=self.context.probe_cafile,
+                      check_required=typed["check_required"], connect_to=connect_to or None),
                 OVERALL_LIMIT)
-        except TimeoutError:
-            return page(request, 504, error=f"the probe took longer than {OVERALL_LIMIT:g} s",
-                        **typed)
         except ConfigurationError as error:
-            return page(request, 400, error=str(error), **typed)
-        return page(request, report=report.to_dict(), summary=report.summary(), **typed)
+            return self._page(request, 400, error=str(error), **typed)
+        except TimeoutError:
+            return self._page(request, 504, **typed,
+                              error=f"the probe took longer than {OVERALL_LIMIT:g} s")
+        return self._page(request, report=report.to_dict(), summary=report.summary(), **typed)
 
-    async def run_explain(request: Request) -> Response:
-        form = await request.form()
-        if not context.guard.csrf_ok(request, form.get("csrf")):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+    async def run_explain(self, request: Request) -> Response:
+        form = await self.context.checked_form(request)
+        if isinstance(form, Response):
+            return form
         snippet = str(form.get("snippet") or "")
         if len(snippet) > _MAX_SNIPPET:
-            return page(request, 400, error=f"the snippet is over {_MAX_SNIPPET // 1024} KiB")
+            return self._page(request, 400,
+                              error=f"the snippet is over {_MAX_SNIPPET // 1024} KiB")
         try:
-            explanation = await asyncio.to_thread(explain_text, snippet)
+            explanation = await asyncio.to_thread(_explained, snippet)
         except (CdoMailError, ValueError) as error:
-            return page(request, 400, error=f"explain could not read the snippet: {error}")
+            return self._page(request, 400, error=f"explain could not read the snippet: {error}")
         # The snippet is not echoed back: it may hold a password (sendpassword).
-        return page(request, explanation={"encrypted": explanation.encrypted,
-                                          "text": explanation.to_text()})
-
-    return [
-        Route("/check", form),
-        Route("/check/probe", run_probe, methods=["POST"]),
-        Route("/check/explain", run_explain, methods=["POST"]),
-    ]
+        return self._page(request, explanation=explanation)

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from ..errors import printable
 from ..lab import Lab
@@ -61,6 +62,13 @@ class ConsoleContext:
     #: Where the check form may really connect: configured port -> address (tests only).
     probe_connect_to: Mapping[int, tuple[str, int]] = field(default_factory=dict)
     environment: Environment = field(default_factory=_environment)
+
+    async def checked_form(self, request: Request) -> FormData | Response:
+        """The POSTed form when it carries this visitor's CSRF token, else a 403 response."""
+        form = await request.form()
+        if not self.guard.csrf_ok(request, form.get("csrf")):
+            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+        return form
 
     def render(self, request: Request, template: str, status_code: int = 200,
                **values: Any) -> HTMLResponse:

@@ -12,17 +12,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..lab import StoredMessage
+from ..lab import Lab, StoredMessage
 from ._context import ConsoleContext
-from ._mailview import (
-    attachment_bytes,
-    content_disposition,
-    parse_mail,
-    summary_headers,
-)
+from ._mailview import attachment_bytes, content_disposition, parse_mail, summary_headers
 from ._security import mail_body_policy
 
-__all__ = ["inbox_routes"]
+__all__ = ["MAX_ROWS", "InboxPages"]
 
 _MAX_QUERY = 200
 #: The list shows at most this many messages (newest first): it is re-rendered every second.
@@ -39,94 +34,103 @@ class InboxRow:
     message: StoredMessage
 
 
-def _rows(context: ConsoleContext, query: str) -> list[InboxRow]:
-    assert context.lab is not None
-    rows = []
-    needle = query.strip().casefold()
-    for message in reversed(context.lab.messages):
-        subject, from_header = summary_headers(message.data)
-        row = InboxRow(message.maildir_key, subject, from_header, message)
-        haystack = " ".join([message.mail_from, *message.rcpt_tos, subject, from_header])
-        if not needle or needle in haystack.casefold():
-            rows.append(row)
-            if len(rows) == MAX_ROWS:
-                break
-    return rows
+class InboxPages:
+    """The inbox's pages over one running lab."""
 
+    def __init__(self, context: ConsoleContext, lab: Lab) -> None:
+        self.context = context
+        self.lab = lab
 
-def _find(context: ConsoleContext, key: str) -> StoredMessage | None:
-    assert context.lab is not None
-    return next((m for m in context.lab.messages if m.maildir_key == key), None)
+    def routes(self) -> list[Route]:
+        return [
+            Route("/inbox", self.inbox),
+            Route("/inbox/rows", self.rows),
+            Route("/inbox/delete-all", self.delete_all, methods=["POST"]),
+            Route("/inbox/{key}", self.show),
+            Route("/inbox/{key}/body.html", self.html_body),
+            Route("/inbox/{key}/raw", self.raw),
+            Route("/inbox/{key}/attachments/{index:int}", self.attachment),
+            Route("/inbox/{key}/delete", self.delete, methods=["POST"]),
+        ]
 
+    # -- helpers ---------------------------------------------------------------------------
 
-def _transcript(context: ConsoleContext, message: StoredMessage) -> str | None:
-    """The session's transcript as the lab recorded it (AUTH exchanges already ``***``)."""
-    assert context.lab is not None
-    for record in context.lab.sessions:
-        if record.id == message.session_id:
-            return record.text()
-    return None
+    def _rows(self, query: str) -> list[InboxRow]:
+        """Newest first, those whose addresses, subject or From contain ``query``."""
+        rows = []
+        needle = query.strip().casefold()
+        for message in reversed(self.lab.messages):
+            subject, from_header = summary_headers(message.data)
+            haystack = " ".join([message.mail_from, *message.rcpt_tos, subject, from_header])
+            if not needle or needle in haystack.casefold():
+                rows.append(InboxRow(message.maildir_key, subject, from_header, message))
+                if len(rows) == MAX_ROWS:
+                    break
+        return rows
 
+    def _transcript(self, message: StoredMessage) -> str | None:
+        """The session's transcript as the lab recorded it (AUTH exchanges already ``***``)."""
+        for record in self.lab.sessions:
+            if record.id == message.session_id:
+                return record.text()
+        return None
 
-def inbox_routes(context: ConsoleContext) -> list[Route]:
-    """The inbox's routes (only mounted when the console shows a lab)."""
-
-    def query_of(request: Request) -> str:
-        return request.query_params.get("q", "")[:_MAX_QUERY]
-
-    async def inbox(request: Request) -> Response:
-        query = query_of(request)
-        assert context.lab is not None
-        return context.render(request, "inbox.html", rows=_rows(context, query), query=query,
-                              listeners=context.lab.listeners, host=context.lab.host,
-                              total=len(context.lab.messages))
-
-    async def rows(request: Request) -> Response:
-        assert context.lab is not None
-        response = context.render(request, "inbox_rows.html",
-                                  rows=_rows(context, query_of(request)))
-        response.headers["X-Inbox-Total"] = str(len(context.lab.messages))
-        return response
-
-    def message_or_404(request: Request) -> StoredMessage | Response:
-        message = _find(context, request.path_params["key"])
+    def _message(self, request: Request) -> StoredMessage | Response:
+        key = request.path_params["key"]
+        message = next((m for m in self.lab.messages if m.maildir_key == key), None)
         if message is None:
-            return context.render(request, "error.html", status_code=404,
-                                  error="That message is not in the inbox (deleted?).")
+            return self.context.render(request, "error.html", status_code=404,
+                                       error="That message is not in the inbox (deleted?).")
         return message
 
-    async def show(request: Request) -> Response:
-        message = message_or_404(request)
+    @staticmethod
+    def _query(request: Request) -> str:
+        return request.query_params.get("q", "")[:_MAX_QUERY]
+
+    # -- pages -----------------------------------------------------------------------------
+
+    async def inbox(self, request: Request) -> Response:
+        query = self._query(request)
+        return self.context.render(request, "inbox.html", rows=self._rows(query), query=query,
+                                   listeners=self.lab.listeners, host=self.lab.host,
+                                   total=len(self.lab.messages))
+
+    async def rows(self, request: Request) -> Response:
+        response = self.context.render(request, "inbox_rows.html",
+                                       rows=self._rows(self._query(request)))
+        response.headers["X-Inbox-Total"] = str(len(self.lab.messages))
+        return response
+
+    async def show(self, request: Request) -> Response:
+        message = self._message(request)
         if isinstance(message, Response):
             return message
-        remote = request.query_params.get("remote_images") == "1"
-        return context.render(
+        return self.context.render(
             request, "message.html", message=message, mail=parse_mail(message.data),
             raw=message.data.decode("utf-8", "replace").replace("\r\n", "\n"),
-            remote_images=remote,
-            transcript=_transcript(context, message))
+            remote_images=request.query_params.get("remote_images") == "1",
+            transcript=self._transcript(message))
 
-    async def html_body(request: Request) -> Response:
-        message = message_or_404(request)
+    async def html_body(self, request: Request) -> Response:
+        message = self._message(request)
         if isinstance(message, Response):
             return message
-        html = parse_mail(message.data).html or b""
         remote = request.query_params.get("remote_images") == "1"
-        return Response(html, media_type="text/html; charset=utf-8", headers={
-            "Content-Security-Policy": mail_body_policy(remote_images=remote),
-            "X-Frame-Options": "SAMEORIGIN",
-            "Referrer-Policy": "no-referrer",
-        })
+        return Response(parse_mail(message.data).html or b"",
+                        media_type="text/html; charset=utf-8", headers={
+                            "Content-Security-Policy": mail_body_policy(remote_images=remote),
+                            "X-Frame-Options": "SAMEORIGIN",
+                            "Referrer-Policy": "no-referrer"})
 
-    async def raw(request: Request) -> Response:
-        message = message_or_404(request)
+    async def raw(self, request: Request) -> Response:
+        message = self._message(request)
         if isinstance(message, Response):
             return message
         return Response(message.data, media_type="application/octet-stream", headers={
             "Content-Disposition": content_disposition(f"{message.maildir_key}.eml")})
 
-    async def attachment(request: Request) -> Response:
-        message = message_or_404(request)
+    async def attachment(self, request: Request) -> Response:
+        message = self._message(request)
         if isinstance(message, Response):
             return message
         found = attachment_bytes(message.data, int(request.path_params["index"]))
@@ -137,30 +141,17 @@ def inbox_routes(context: ConsoleContext) -> list[Route]:
         return Response(content, media_type="application/octet-stream",
                         headers={"Content-Disposition": content_disposition(name)})
 
-    async def delete(request: Request) -> Response:
-        form = await request.form()
-        if not context.guard.csrf_ok(request, form.get("csrf")):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
-        assert context.lab is not None
-        context.lab.delete(request.path_params["key"])
+    async def delete(self, request: Request) -> Response:
+        form = await self.context.checked_form(request)
+        if isinstance(form, Response):
+            return form
+        self.lab.delete(request.path_params["key"])
         return RedirectResponse("/inbox", status_code=303)
 
-    async def delete_all(request: Request) -> Response:
-        form = await request.form()
-        if not context.guard.csrf_ok(request, form.get("csrf")):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
-        assert context.lab is not None
-        for message in context.lab.messages:
-            context.lab.delete(message.maildir_key)
+    async def delete_all(self, request: Request) -> Response:
+        form = await self.context.checked_form(request)
+        if isinstance(form, Response):
+            return form
+        for message in self.lab.messages:
+            self.lab.delete(message.maildir_key)
         return RedirectResponse("/inbox", status_code=303)
-
-    return [
-        Route("/inbox", inbox),
-        Route("/inbox/rows", rows),
-        Route("/inbox/delete-all", delete_all, methods=["POST"]),
-        Route("/inbox/{key}", show),
-        Route("/inbox/{key}/body.html", html_body),
-        Route("/inbox/{key}/raw", raw),
-        Route("/inbox/{key}/attachments/{index:int}", attachment),
-        Route("/inbox/{key}/delete", delete, methods=["POST"]),
-    ]

@@ -23,24 +23,18 @@ from ..relay.config import RelayConfig
 from ..relay.spool import SPOOL_FILENAME, MessageNotFound, Spool, SpoolError
 from ._context import ConsoleContext
 
-__all__ = ["relay_routes"]
+__all__ = ["STATES", "RelayPages", "health_rows"]
 
 _T = TypeVar("_T")
 STATES = (RecipientState.QUEUED, RecipientState.HELD, RecipientState.DELIVERED,
           RecipientState.BOUNCED, RecipientState.EXPIRED, RecipientState.UNKNOWN)
 _ACTIONS = ("retry", "hold", "release", "delete")
 _LIST_LIMIT = 200
+_GONE = "That message is not in the spool (deleted?)."
 
 
 class NoSpool(SpoolError):
     """The relay has not created its spool yet."""
-
-
-def _with_spool(config: RelayConfig, work: Callable[[Spool], _T]) -> _T:
-    if not (config.spool.path / SPOOL_FILENAME).exists():
-        raise NoSpool(f"no spool at {config.spool.path} yet: has `cdomail relay run` started?")
-    with Spool.open(config.spool.path) as spool:
-        return work(spool)
 
 
 def health_rows(health: dict[str, Any]) -> list[tuple[str, str, float]]:
@@ -57,73 +51,82 @@ def health_rows(health: dict[str, Any]) -> list[tuple[str, str, float]]:
     return rows
 
 
-def relay_routes(context: ConsoleContext) -> list[Route]:
-    """The queue's routes (only mounted when the console was given a relay config)."""
-    config = context.relay_config
-    assert config is not None
+def _overview(spool: Spool, state: str | None) -> dict[str, Any]:
+    return {"counts": spool.counts(), "messages": spool.list(state, _LIST_LIMIT),
+            "queue_hold": spool.queue_hold(), "health": health_rows(spool.health()),
+            "oldest": spool.oldest_queued_age(time.time())}
 
-    async def call(work: Callable[[Spool], _T]) -> _T:
-        return await asyncio.to_thread(_with_spool, config, work)
 
-    async def queue(request: Request) -> Response:
+def _perform(spool: Spool, message_id: str, action: str, reason: str) -> None:
+    if action == "retry":
+        spool.retry(message_id)
+    elif action == "hold":
+        spool.hold(message_id, reason)
+    elif action == "release":
+        spool.release(message_id)
+    else:
+        spool.delete(message_id)
+
+
+class RelayPages:
+    """The queue's pages over one relay's spool."""
+
+    def __init__(self, context: ConsoleContext, config: RelayConfig) -> None:
+        self.context = context
+        self.config = config
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/relay", self.queue),
+            Route("/relay/messages/{message_id}", self.detail),
+            Route("/relay/messages/{message_id}/{action}", self.act, methods=["POST"]),
+        ]
+
+    def _with_spool(self, work: Callable[[Spool], _T]) -> _T:
+        path = self.config.spool.path
+        if not (path / SPOOL_FILENAME).exists():
+            raise NoSpool(f"no spool at {path} yet: has `cdomail relay run` started?")
+        with Spool.open(path) as spool:
+            return work(spool)
+
+    async def _call(self, work: Callable[[Spool], _T]) -> _T:
+        return await asyncio.to_thread(self._with_spool, work)
+
+    def _error(self, request: Request, error: SpoolError) -> Response:
+        if isinstance(error, MessageNotFound):
+            return self.context.render(request, "error.html", status_code=404, error=_GONE)
+        return self.context.render(request, "error.html", status_code=503, error=str(error))
+
+    async def queue(self, request: Request) -> Response:
         state = request.query_params.get("state") or None
-        if state is not None and state not in STATES:
+        if state not in STATES:
             state = None
-
-        def overview(spool: Spool) -> dict[str, Any]:
-            return {"counts": spool.counts(), "messages": spool.list(state, _LIST_LIMIT),
-                    "queue_hold": spool.queue_hold(), "health": health_rows(spool.health()),
-                    "oldest": spool.oldest_queued_age(time.time())}
-
         try:
-            facts = await call(overview)
+            facts = await self._call(lambda spool: _overview(spool, state))
         except SpoolError as error:
-            return context.render(request, "error.html", status_code=503, error=str(error))
-        return context.render(request, "relay.html", state=state, states=STATES,
-                              spool_path=str(config.spool.path), **facts)
+            return self._error(request, error)
+        return self.context.render(request, "relay.html", state=state, states=STATES,
+                                   spool_path=str(self.config.spool.path), **facts)
 
-    async def detail(request: Request) -> Response:
+    async def detail(self, request: Request) -> Response:
         message_id = request.path_params["message_id"]
         try:
-            found = await call(lambda spool: spool.show(message_id))
-        except MessageNotFound:
-            return context.render(request, "error.html", status_code=404,
-                                  error="That message is not in the spool (deleted?).")
+            found = await self._call(lambda spool: spool.show(message_id))
         except SpoolError as error:
-            return context.render(request, "error.html", status_code=503, error=str(error))
-        return context.render(request, "relay_message.html", detail=found)
+            return self._error(request, error)
+        return self.context.render(request, "relay_message.html", detail=found)
 
-    async def act(request: Request) -> Response:
-        form = await request.form()
-        if not context.guard.csrf_ok(request, form.get("csrf")):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+    async def act(self, request: Request) -> Response:
+        form = await self.context.checked_form(request)
+        if isinstance(form, Response):
+            return form
         message_id, action = request.path_params["message_id"], request.path_params["action"]
         if action not in _ACTIONS:
             return PlainTextResponse("unknown action", status_code=404)
         reason = str(form.get("reason") or "held from the web console")[:200]
-
-        def perform(spool: Spool) -> None:
-            if action == "retry":
-                spool.retry(message_id)
-            elif action == "hold":
-                spool.hold(message_id, reason)
-            elif action == "release":
-                spool.release(message_id)
-            else:
-                spool.delete(message_id)
-
         try:
-            await call(perform)
-        except MessageNotFound:
-            return context.render(request, "error.html", status_code=404,
-                                  error="That message is not in the spool (deleted?).")
+            await self._call(lambda spool: _perform(spool, message_id, action, reason))
         except SpoolError as error:
-            return context.render(request, "error.html", status_code=503, error=str(error))
+            return self._error(request, error)
         target = "/relay" if action == "delete" else f"/relay/messages/{message_id}"
         return RedirectResponse(target, status_code=303)
-
-    return [
-        Route("/relay", queue),
-        Route("/relay/messages/{message_id}", detail),
-        Route("/relay/messages/{message_id}/{action}", act, methods=["POST"]),
-    ]
