@@ -77,7 +77,9 @@ def _hostile_message() -> bytes:
 @pytest.fixture
 def hostile(lab: Lab) -> str:
     sender = '"<script>alert(1)</script>\\"><img src=x onerror=alert(2)>"@example.com'
-    with smtplib.SMTP(lab.host, lab.port("plain")) as smtp:
+    # The EHLO name is the client's own words in the session transcript.
+    with smtplib.SMTP(lab.host, lab.port("plain"),
+                      local_hostname=f"{SCRIPT}\x1b[31mred\x1b[0m") as smtp:
         smtp.sendmail(sender, ["bob@example.com"], _hostile_message())
     return lab.messages[0].maildir_key
 
@@ -93,6 +95,8 @@ def test_subject_addresses_headers_and_filenames_are_inert_in_the_list(
 def test_every_part_of_the_message_view_is_inert(client: TestClient, hostile: str) -> None:
     html = client.get(f"/inbox/{hostile}").text
     assert_inert(html)
+    transcript = html[html.index('id="transcript"'):]
+    assert "C: ehlo &lt;script&gt;alert(1)&lt;/script&gt;\\x1b[31mred" in transcript
     # subject, From, To, X-Hostile, the text part, the file name
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 6
 
