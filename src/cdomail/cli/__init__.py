@@ -27,7 +27,7 @@ from ._wording import flagged
 __all__ = ["main", "sendmail_main"]
 
 # Modules that are not written yet are skipped, so each part can land on its own.
-_SUBCOMMAND_MODULES = ("demo", "send", "send_many", "sendmail", "lab", "probe", "explain", "relay")
+_SUBCOMMAND_MODULES = ("demo", "send", "send_many", "sendmail", "lab", "probe", "explain", "relay", "web")
 
 
 class _Parser(argparse.ArgumentParser):
