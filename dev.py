@@ -35,7 +35,7 @@ def ensure_environment() -> None:
         return
     print("dev.py: installing cdomail and its test dependencies into .venv ...", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-e", f"{ROOT}[test,bench]"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[all,test,bench]"], check=True)
     STAMP.write_text(wanted)
 
 
