@@ -15,6 +15,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -44,6 +45,17 @@ def run(*command: str) -> int:
     return subprocess.run(command, cwd=ROOT).returncode
 
 
+def package_check() -> int:
+    """Build the wheel and the sdist as PyPI would get them, and check their metadata."""
+    with tempfile.TemporaryDirectory(prefix="cdomail-dist-") as outdir:
+        built = run(str(BIN / "python"), "-m", "build", "--no-isolation", "--sdist", "--wheel",
+                    "--outdir", outdir, str(ROOT))
+        if built != 0:
+            return built
+        return run(str(BIN / "twine"), "check", "--strict",
+                   *sorted(str(p) for p in Path(outdir).iterdir()))
+
+
 def test(extra: list[str]) -> int:
     python = str(BIN / "python")
     checks = [
@@ -54,6 +66,8 @@ def test(extra: list[str]) -> int:
     for check in checks:
         if run(*([check] if isinstance(check, str) else check)) != 0:
             return 1
+    if package_check() != 0:
+        return 1
     return run(python, "-m", "pytest", "-n", "2", *extra)
 
 

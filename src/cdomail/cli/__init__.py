@@ -31,11 +31,13 @@ class _NeedsExtra:
         self.name, self.missing = name, missing
 
     def add_parser(self, subparsers: Any) -> None:
+        # No option prefix: every argument (even "--flag") is taken, so whatever the user
+        # typed ends in the missing-extra line rather than in a usage error.
         parser = subparsers.add_parser(
             self.name, help=f"(needs: pip install 'cdomail[{self.missing.extra}]')",
-            add_help=False,
+            add_help=False, prefix_chars="\0",
         )
-        parser.add_argument("arguments", nargs=argparse.REMAINDER)
+        parser.add_argument("arguments", nargs="*")
         parser.set_defaults(func=self.run)
 
     def run(self, args: argparse.Namespace) -> int:
