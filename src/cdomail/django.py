@@ -201,7 +201,7 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc]  # Django ships no t
                 return 0
             if new_connection:
                 self.close()
-        self.last_results = results
+            self.last_results = results
         for message, result in zip(messages, results, strict=True):
             message.cdomail_result = result
             message_sent.send(sender=type(self), message=message, result=result)

@@ -132,3 +132,32 @@ def test_pytest_plugin_loads_without_the_lab_extra() -> None:
         print("loaded")
     """)
     assert done.returncode == 0 and done.stdout == "loaded\n", done.stderr
+
+
+def test_cdo_ntlm_without_pyspnego_says_which_extra_before_connecting() -> None:
+    # Port 9 (discard) on loopback: had it tried to connect, the error would be a CdoError.
+    done = run_python("""
+        import sys
+        sys.modules["spnego"] = None
+        from cdomail._extras import MissingExtra
+        from cdomail.cdo import (Configuration, Message, cdoNTLM, cdoSendPassword,
+                                 cdoSendUserName, cdoSendUsingMethod, cdoSendUsingPort,
+                                 cdoSMTPAuthenticate, cdoSMTPServer, cdoSMTPServerPort)
+        conf = Configuration()
+        for name, value in [(cdoSendUsingMethod, cdoSendUsingPort), (cdoSMTPServer, "127.0.0.1"),
+                            (cdoSMTPServerPort, 9), (cdoSMTPAuthenticate, cdoNTLM),
+                            (cdoSendUserName, "DOMAIN\\\\user"), (cdoSendPassword, "pw")]:
+            conf.Fields[name] = value
+        conf.Fields.Update()
+        message = Message()
+        message.Configuration = conf
+        message.From, message.To, message.Subject = "a@example.test", "b@example.test", "s"
+        message.TextBody = "body"
+        try:
+            message.Send()
+        except MissingExtra as missing:
+            print(missing)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("cdomail's NTLM authentication (cdoNTLM) needs the extra 'ntlm'"
+                           " (missing module 'spnego'): pip install 'cdomail[ntlm]'\n")
