@@ -158,7 +158,7 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc]  # Django ships no t
         try:
             client = self._client()
             client.connect()
-        except CdoMailError:
+        except (CdoMailError, OSError):  # OSError as Django's: e.g. an unreadable cert file
             if not self.fail_silently:
                 raise
             return None

@@ -22,7 +22,12 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from cdomail.django import EmailBackend, message_sent
-from cdomail.errors import AuthenticationFailed, ConfigurationError, TLSRequired
+from cdomail.errors import (
+    AuthenticationFailed,
+    CdoMailError,
+    ConfigurationError,
+    TLSRequired,
+)
 from cdomail.lab import Lab
 from cdomail.testing import LAB_PASSWORD, LAB_USER
 
@@ -182,3 +187,27 @@ def test_keywords_of_get_connection_override_settings(lab: Lab) -> None:
         assert backend.send_messages([message]) == 1
     assert message.cdomail_result.encrypted
     assert lab.messages[0].listener == "starttls"
+
+
+def test_client_certificate_settings_reach_the_tls_layer(lab: Lab, tmp_path: Path) -> None:
+    message = mail.EmailMessage("s", "b", "a@example.test", ["b@example.test"])
+    # The lab does not ask for a client certificate, so a valid pair simply works ...
+    with override_settings(**lab_settings(lab, EMAIL_SSL_CERTFILE=str(lab.cert_path),
+                                          EMAIL_SSL_KEYFILE=str(lab.key_path))):
+        assert mail.get_connection().send_messages([message]) == 1
+    # ... and a missing one is an error before any message is sent: the setting was used.
+    missing = str(tmp_path / "missing-client-cert.pem")
+    with override_settings(**lab_settings(lab, EMAIL_SSL_CERTFILE=missing)):
+        with pytest.raises((OSError, CdoMailError)):
+            mail.get_connection().send_messages([message])
+        assert mail.get_connection(fail_silently=True).send_messages([message]) == 0
+    assert len(lab.messages) == 1
+
+
+@pytest.mark.lab(latency_ms=3000)
+def test_email_timeout_bounds_the_wait_for_a_slow_server(lab: Lab) -> None:
+    message = mail.EmailMessage("s", "b", "a@example.test", ["b@example.test"])
+    with override_settings(**lab_settings(lab, EMAIL_TIMEOUT=0.5)), \
+            pytest.raises(TimeoutError):
+        mail.get_connection().send_messages([message])
+    assert lab.messages == []

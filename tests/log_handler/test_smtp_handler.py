@@ -168,6 +168,25 @@ def test_failures_never_reach_the_caller_nor_show_the_password(
     assert secret not in printed and secret not in repr(handler)
 
 
+def test_what_the_sender_thread_logs_is_not_mailed_back(
+    lab: Lab, logger: logging.Logger
+) -> None:
+    # A handleError that logs (a common override) runs in the sender thread: were that
+    # record queued, every failure would cause another attempt, and another failure.
+    class LoggingHandler(SMTPHandler):
+        def handleError(self, record: logging.LogRecord) -> None:
+            logger.error("mail failed: %s", record.getMessage())
+
+    handler = LoggingHandler("localhost", lab.port("starttls"),
+                             **lab_options(lab, password="wrong"))
+    logger.addHandler(handler)
+    logger.error("first")
+    handler.flush()
+    handler.flush()  # a second round would have sent what the first failure logged
+    assert handler.failed == 1
+    assert len(lab.sessions) == 1 and lab.messages == []
+
+
 def test_a_full_queue_drops_and_says_so(lab: Lab, logger: logging.Logger) -> None:
     with gate(("127.0.0.1", lab.port("starttls"))) as held:
         handler = SMTPHandler("localhost", lab.port("starttls"), capacity=2,
