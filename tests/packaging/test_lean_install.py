@@ -54,6 +54,8 @@ def test_bare_core_sends_through_the_lab(bare_venv: Path, lab: Lab) -> None:
     script = textwrap.dedent(f"""
         import json, sys
         import cdomail
+        import cdomail.cdo  # CDO (without NTLM) is part of the core
+        from cdomail.logging import SMTPHandler
         from email.message import EmailMessage
         message = EmailMessage()
         message["From"] = "core@example.test"
