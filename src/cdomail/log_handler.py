@@ -146,19 +146,20 @@ class SMTPHandler(logging.Handler):
 
     def close(self) -> None:
         """Deliver everything, stop the sender thread, and close the handler."""
-        if self._thread.is_alive():
-            self._signal(_Flush(stop=True))
+        if self._signal(_Flush(stop=True)):
             self._thread.join(self.flush_timeout)
         super().close()
 
-    def _signal(self, marker: _Flush) -> None:
+    def _signal(self, marker: _Flush) -> bool:
+        """Queue ``marker`` and wait for the sender to reach it: at most ``flush_timeout``."""
         if not self._thread.is_alive():
-            return
+            return False
+        deadline = time.monotonic() + self.flush_timeout
         try:
             self._queue.put(marker, timeout=self.flush_timeout)
         except queue.Full:
-            return
-        marker.done.wait(self.flush_timeout)
+            return False
+        return marker.done.wait(max(deadline - time.monotonic(), 0.0))
 
     # -- the sender thread -------------------------------------------------------------------
 

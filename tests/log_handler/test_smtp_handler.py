@@ -168,6 +168,21 @@ def test_failures_never_reach_the_caller_nor_show_the_password(
     assert secret not in printed and secret not in repr(handler)
 
 
+def test_flush_gives_up_after_flush_timeout(lab: Lab, logger: logging.Logger) -> None:
+    with gate(("127.0.0.1", lab.port("starttls"))) as held:
+        handler = SMTPHandler("localhost", lab.port("starttls"),
+                              connect_to=("127.0.0.1", held.port),
+                              **lab_options(lab, flush_timeout=0.2))
+        logger.addHandler(handler)
+        logger.error("cannot get through yet")
+        assert held.connected.wait(10)
+        closer = threading.Thread(target=handler.close)
+        closer.start()
+        closer.join(10)
+        assert not closer.is_alive(), "close() waited past flush_timeout"
+        assert lab.messages == []  # it returned while the server was still out of reach
+
+
 def test_what_the_sender_thread_logs_is_not_mailed_back(
     lab: Lab, logger: logging.Logger
 ) -> None:
