@@ -180,27 +180,29 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc]  # Django ships no t
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         """Send over one connection, pipelined; return how many were accepted.
 
-        Unless ``fail_silently``, the first failure is raised after every message was tried
-        (``last_results`` then tells which ones went through).
+        Every message is built and checked before connecting. Unless ``fail_silently``,
+        the first failure is raised after every message was tried (``last_results`` then
+        tells which ones went through). Messages without recipients are skipped, as Django's
+        own backend does, and have no result.
         """
         messages = [m for m in email_messages if m.recipients()]
         if not messages:
             return 0
+        outgoing = [_outgoing(m) for m in messages]
         with self._lock:
             self.last_results = []
             new_connection = self.open()
             if self.connection is None:
-                return 0  # failed to connect, fail_silently
+                return 0  # could not connect, and fail_silently
             try:
-                results = self.connection.send_many([_outgoing(m) for m in messages])
+                results = self.connection.send_many(outgoing)
             except CdoMailError:
-                if new_connection:
-                    self._drop_connection()
                 if not self.fail_silently:
                     raise
                 return 0
-            if new_connection:
-                self.close()
+            finally:
+                if new_connection:
+                    self._close_quietly()
             self.last_results = results
         for message, result in zip(messages, results, strict=True):
             message.cdomail_result = result
@@ -210,12 +212,15 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc]  # Django ships no t
             raise failure
         return sum(result.ok for result in results)
 
-    def _drop_connection(self) -> None:
+    def _close_quietly(self) -> None:
+        """After sending, a failed QUIT changes nothing about what was accepted."""
         try:
-            self.connection.close()  # type: ignore[union-attr]
-        except CdoMailError:
+            if self.connection is not None:
+                self.connection.close()
+        except (CdoMailError, OSError):
             pass
-        self.connection = None
+        finally:
+            self.connection = None
 
 
 def _outgoing(message: EmailMessage) -> OutgoingMessage:

@@ -26,6 +26,7 @@ from cdomail.errors import (
     AuthenticationFailed,
     CdoMailError,
     ConfigurationError,
+    SenderRefused,
     TLSRequired,
 )
 from cdomail.lab import Lab
@@ -210,4 +211,30 @@ def test_email_timeout_bounds_the_wait_for_a_slow_server(lab: Lab) -> None:
     with override_settings(**lab_settings(lab, EMAIL_TIMEOUT=0.5)), \
             pytest.raises(TimeoutError):
         mail.get_connection().send_messages([message])
+    assert lab.messages == []
+
+
+def test_a_bad_message_is_refused_before_connecting(lab: Lab) -> None:
+    good = mail.EmailMessage("fine", "b", "a@example.test", ["b@example.test"])
+    bad = mail.EmailMessage("split\nSubject: injected", "b", "a@example.test",
+                            ["b@example.test"])
+    with override_settings(**lab_settings(lab)), pytest.raises(ValueError, match="newline"):
+        mail.get_connection().send_messages([good, bad])
+    assert lab.sessions == []
+
+
+@pytest.mark.lab(auth_required=True)
+def test_refused_messages_are_all_tried_then_the_first_failure_raised(lab: Lab) -> None:
+    messages = [mail.EmailMessage(f"m{n}", "b", "a@example.test", ["b@example.test"])
+                for n in range(3)]
+    settings = lab_settings(lab, "starttls", EMAIL_HOST_USER="", EMAIL_HOST_PASSWORD="")
+    with override_settings(**settings):
+        backend = mail.get_connection()
+        with pytest.raises(SenderRefused) as raised:
+            backend.send_messages(messages)
+        assert mail.get_connection(fail_silently=True).send_messages(messages) == 0
+    assert raised.value.code == 530
+    assert len(backend.last_results) == 3
+    assert all(isinstance(r.error, SenderRefused) and r.encrypted for r in backend.last_results)
+    assert all(m.cdomail_result.error is not None for m in messages)
     assert lab.messages == []
