@@ -26,6 +26,7 @@ from cdomail.errors import (
     AuthenticationFailed,
     CdoMailError,
     ConfigurationError,
+    FingerprintMismatch,
     SenderRefused,
     TLSRequired,
 )
@@ -238,3 +239,20 @@ def test_refused_messages_are_all_tried_then_the_first_failure_raised(lab: Lab) 
     assert all(isinstance(r.error, SenderRefused) and r.encrypted for r in backend.last_results)
     assert all(m.cdomail_result.error is not None for m in messages)
     assert lab.messages == []
+
+
+def test_fingerprint_pin_replaces_the_ca_and_a_wrong_pin_stops_the_send(lab: Lab) -> None:
+    message = mail.EmailMessage("s", "b", "a@example.test", ["b@example.test"])
+    with override_settings(**lab_settings(lab)):
+        backend = mail.get_connection()
+        backend.send_messages([message])
+    pin = backend.last_results[0].tls.fingerprint
+    with override_settings(**lab_settings(lab, CDOMAIL_CAFILE=None, CDOMAIL_FINGERPRINT=pin)):
+        pinned = mail.get_connection()
+        assert pinned.send_messages([message]) == 1
+    assert pinned.last_results[0].tls.verified_by == "fingerprint"
+    wrong = "00" + pin[2:] if not pin.startswith("00") else "11" + pin[2:]
+    wrong_pin = lab_settings(lab, CDOMAIL_CAFILE=None, CDOMAIL_FINGERPRINT=wrong)
+    with override_settings(**wrong_pin), pytest.raises(FingerprintMismatch):
+        mail.get_connection().send_messages([message])
+    assert len(lab.messages) == 2
