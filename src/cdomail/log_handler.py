@@ -35,10 +35,12 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any
 
 from ._sync.client import SMTPClient
 from .errors import CdoMailError, ConfigurationError
+from .message import check_address
 from .result import SendResult
 
 __all__ = ["SMTPHandler"]
@@ -95,6 +97,11 @@ class SMTPHandler(logging.Handler):
         if isinstance(recipients, str) or not recipients:
             raise ConfigurationError("recipients must be a non-empty list of addresses",
                                      field="recipients")
+        # "Name <address>" is fine for the headers; the address inside must be valid now,
+        # not when the first record is mailed.
+        _check_mailbox(sender, "sender")
+        for recipient in recipients:
+            _check_mailbox(recipient, "recipients")
         # Built once to check every option now (and to fail here, not in the thread).
         SMTPClient(host, port, **client_options)
         self._host, self._port, self._client_options = host, port, client_options
@@ -107,7 +114,8 @@ class SMTPHandler(logging.Handler):
         self._dropped_lock = threading.Lock()
         #: Results of the last batch sent (one per mail), for a caller that wants the facts.
         self.last_results: list[SendResult] = []
-        #: Mails that could not be sent (each also reported through ``handleError``).
+        #: Mails that could not be sent (a digest counts once), each also reported through
+        #: ``handleError``.
         self.failed = 0
         self._thread = threading.Thread(target=self._run, name="cdomail-SMTPHandler",
                                         daemon=True)
@@ -171,7 +179,7 @@ class SMTPHandler(logging.Handler):
             else:
                 marker = self._collect(pending)
             if pending and (marker is not None or self._allowance() > 0):
-                self._send(self._mails(pending, forced=marker is not None))
+                self._send(pending, forced=marker is not None)
                 pending = []
             if marker is not None:
                 marker.done.set()
@@ -251,15 +259,20 @@ class SMTPHandler(logging.Handler):
         mail.set_content(text + "\n")
         return mail
 
-    def _send(self, mails: list[EmailMessage]) -> None:
-        """One connection, one pipelined ``send_many``; failures go to handleError."""
-        now = time.monotonic()
-        self._sent_at.extend(now for _ in mails)
+    def _send(self, entries: list[_Entry], forced: bool) -> None:
+        """One connection, one pipelined ``send_many``; failures go to handleError.
+
+        Whatever goes wrong (the server, a certificate file, a record that cannot be put in
+        a mail) is reported and the thread carries on: it must outlive every failure.
+        """
+        mails: list[EmailMessage] = []
         try:
+            mails = self._mails(entries, forced)
+            self._sent_at.extend(time.monotonic() for _ in mails)
             with SMTPClient(self._host, self._port, **self._client_options) as client:
                 results = client.send_many(mails)
-        except CdoMailError as exc:
-            self._report(exc, len(mails))
+        except Exception as exc:
+            self._report(exc, len(mails) or 1)
             return
         self.last_results = results
         for result in results:
@@ -269,11 +282,19 @@ class SMTPHandler(logging.Handler):
                 except CdoMailError as exc:
                     self._report(exc, 1)
 
-    def _report(self, error: CdoMailError, count: int) -> None:
+    def _report(self, error: Exception, count: int) -> None:
         self.failed += count
         record = logging.LogRecord("cdomail.logging", logging.ERROR, __file__, 0,
                                    "could not mail %d log record(s): %s", (count, error), None)
         self.handleError(record)
+
+
+def _check_mailbox(value: str, field_name: str) -> None:
+    """``address`` or ``Name <address>``, for a header and, the address, for the envelope."""
+    # parseaddr() drops a CR or LF silently: look at the raw text first.
+    if not isinstance(value, str) or _CONTROL.search(value):
+        raise ConfigurationError(f"{field_name}: {value!r} is not an address", field=field_name)
+    check_address(parseaddr(value)[1], field_name)
 
 
 def _check_numbers(batch_delay: float, max_batch: int, rate_limit: tuple[int, float],

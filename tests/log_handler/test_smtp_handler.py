@@ -17,12 +17,13 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import cdomail
-from cdomail.errors import ConfigurationError
+from cdomail.errors import InputError
 from cdomail.lab import Lab, StoredMessage
 from cdomail.log_handler import SMTPHandler
 from cdomail.testing import LAB_PASSWORD, LAB_USER
@@ -202,6 +203,22 @@ def test_what_the_sender_thread_logs_is_not_mailed_back(
     assert len(lab.sessions) == 1 and lab.messages == []
 
 
+def test_the_sender_outlives_an_error_that_is_not_the_server(
+    lab: Lab, logger: logging.Logger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-client-cert.pem"
+    handler = SMTPHandler("localhost", lab.port("starttls"),
+                          **lab_options(lab, client_cert=str(missing)))
+    logger.addHandler(handler)
+    logger.error("first")
+    handler.flush()
+    logger.error("second")
+    handler.flush()  # had the thread died, this would return at once and not count
+    assert handler.failed == 2
+    assert capsys.readouterr().err.count("--- Logging error ---") == 2
+    assert lab.messages == []
+
+
 def test_a_full_queue_drops_and_says_so(lab: Lab, logger: logging.Logger) -> None:
     with gate(("127.0.0.1", lab.port("starttls"))) as held:
         handler = SMTPHandler("localhost", lab.port("starttls"), capacity=2,
@@ -228,12 +245,14 @@ def test_a_full_queue_drops_and_says_so(lab: Lab, logger: logging.Logger) -> Non
         ({"rate_limit": (0, 60.0)}, "rate_limit"),
         ({"batch_delay": float("nan")}, "batch_delay"),
         ({"tls": "sometimes"}, "sometimes"),
+        ({"sender": "App <not an address>"}, "sender"),
+        ({"recipients": ["ops@example.test", "bad\nrecipient@example.test"]}, "recipients"),
     ],
 )
 def test_bad_options_are_refused_at_construction(
     lab: Lab, options: dict[str, Any], problem: str
 ) -> None:
-    with pytest.raises(ConfigurationError, match=problem):
+    with pytest.raises(InputError, match=problem):
         SMTPHandler("localhost", lab.port("starttls"), **lab_options(lab, **options))
     assert lab.sessions == []
 
