@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import CdoMailError, ConfigurationError, printable
 from ..lab import DEFAULT_PORTS, Lab
-from ._common import read_secret
+from ._connection import password_from_flags
 
 __all__ = ["DEFAULT_LISTEN", "add_parser", "run", "serve_until_stopped"]
 
@@ -61,7 +61,7 @@ def add_parser(subparsers: Any) -> None:
 def _password(args: argparse.Namespace) -> str | None:
     if args.password_env is None and args.password_file is None:
         return os.environ.get(PASSWORD_VARIABLE) or None
-    password = read_secret(args, "password_env", "password_file", "console password")
+    password = password_from_flags(args)
     if not password:
         raise ConfigurationError("the console password is empty", field="password")
     return password
