@@ -8,7 +8,7 @@ The public API lives here: the clients, the TLS modes, results and errors.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import log_handler as logging
 from ._async.client import AsyncSMTPClient
@@ -43,11 +43,13 @@ from .errors import (
 from .message import MessageInput, OutgoingMessage
 from .mime import Attachment, StreamedMessage
 from .pool import AsyncPool, Pool
-from .process_pool import ProcessPool
 from .protocol import Reply, Secret
 from .result import SendResult
 from .tls import TLSInfo, TLSMode
 from .transcript import Transcript
+
+if TYPE_CHECKING:  # imported on first use: see __getattr__ below
+    from .process_pool import ProcessPool
 
 __version__ = "0.1.0"
 
@@ -57,6 +59,16 @@ __version__ = "0.1.0"
 # and ``from cdomail.logging import SMTPHandler`` work; it is left out of __all__ so that
 # ``from cdomail import *`` cannot replace a caller's ``logging``.
 sys.modules.setdefault(f"{__name__}.logging", logging)
+
+
+def __getattr__(name: str) -> Any:
+    # ProcessPool brings in multiprocessing: imported when first asked for, not by every
+    # ``import cdomail`` (most senders never start worker processes).
+    if name == "ProcessPool":
+        from .process_pool import ProcessPool
+
+        return ProcessPool
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def send(

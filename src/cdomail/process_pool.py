@@ -28,12 +28,12 @@ import dataclasses
 import multiprocessing
 import os
 import pickle
-import queue
 import signal
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from email.message import EmailMessage
+from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from types import TracebackType
@@ -63,15 +63,20 @@ _STOP = "stop"
 class _Worker:
     """The caller's handle on one worker process."""
 
-    def __init__(self, context: BaseContext, number: int, results: Any,
+    def __init__(self, context: BaseContext, number: int,
                  settings: tuple[str, int | None, int, dict[str, Any]]) -> None:
         self.number = number
         self.orders: Any = context.Queue()
+        # Each worker reports on a pipe of its own, not on one queue shared by all: a
+        # multiprocessing.Queue's writers share one lock, and a worker killed while holding
+        # it would leave every other worker unable to report (and unable to exit).
+        self.reports, sending_end = context.Pipe(duplex=False)
         self.process: BaseProcess = context.Process(  # type: ignore[attr-defined]
-            target=_worker_main, args=(self.orders, results, number, settings),
+            target=_worker_main, args=(self.orders, sending_end, number, settings),
             name=f"cdomail-pool-{number}", daemon=True)
         self.batches: set[int] = set()
         self.process.start()
+        sending_end.close()  # the worker holds it now: its exit is the pipe's end of file
 
 
 class _Batch:
@@ -139,7 +144,6 @@ class ProcessPool:
             self._context.set_forkserver_preload(["cdomail"])
         #: Batches the caller holds at most (results waiting for an earlier batch).
         self._max_pending = self.processes * BATCHES_PER_WORKER * 2
-        self._results: Any = None
         self._workers: list[_Worker] = []
         self._batches: dict[int, _Batch] = {}
         self._next_batch = 0
@@ -156,8 +160,7 @@ class ProcessPool:
             raise LocalProtocolError("this pool is closed")
         if self._workers:
             return
-        self._results = self._context.Queue()
-        self._workers = [_Worker(self._context, number, self._results, settings)
+        self._workers = [_Worker(self._context, number, settings)
                          for number, settings in enumerate(self._settings)]
 
     def close(self) -> None:
@@ -174,11 +177,25 @@ class ProcessPool:
         self._workers = []
 
     def _discard_reports(self) -> None:
-        try:
-            while True:
-                self._results.get_nowait()
-        except queue.Empty:
-            return
+        for _ in self._ready_reports(0):
+            pass
+
+    def _ready_reports(self, timeout: float) -> Iterator[bytes]:
+        """The reports waiting on the workers' pipes (waiting up to ``timeout`` for one)."""
+        pipes = [w.reports for w in self._workers if not w.reports.closed]
+        while pipes:
+            ready = wait(pipes, timeout)
+            if not ready:
+                return
+            for pipe in pipes.copy():
+                if pipe not in ready:
+                    continue
+                try:
+                    yield pipe.recv_bytes()
+                except (EOFError, OSError):  # the worker has exited: nothing more comes
+                    pipe.close()
+                    pipes.remove(pipe)
+            timeout = 0
 
     def __enter__(self) -> ProcessPool:
         self.start()
@@ -304,19 +321,12 @@ class ProcessPool:
 
     def _receive(self, timeout: float) -> None:
         """Take the results the workers sent; notice workers that died."""
-        try:
-            self._apply(self._results.get(timeout=timeout))
-        except queue.Empty:
-            pass
-        self._drain()
+        for report in self._ready_reports(timeout):
+            self._apply(report)
         self._bury_dead()
 
     def _drain(self) -> None:
-        while True:
-            try:
-                report = self._results.get_nowait()
-            except queue.Empty:
-                return
+        for report in self._ready_reports(0):
             self._apply(report)
 
     def _apply(self, report: bytes) -> None:
@@ -459,7 +469,7 @@ async def _send_batch(pool: AsyncPool, results: Any, number: int,
         async for result in pool.send_iter(outgoing, compact=compact):  # type: ignore[call-overload]
             report.append(result)
             if len(report) >= REPORT_EVERY:
-                results.put(_encode(number, report, finished=False))
+                results.send_bytes(_encode(number, report, finished=False))
                 reported += len(report)
                 report = []
     except asyncio.CancelledError as exc:
@@ -471,7 +481,7 @@ async def _send_batch(pool: AsyncPool, results: Any, number: int,
     report += [SendResult(sender="", recipients=[], tls_mode="", tls=None,
                           error=StatusUnknown(f"{why}: the server may or may not have"
                                               " accepted it; not resent"))] * max(0, missing)
-    results.put(_encode(number, report, finished=True))
+    results.send_bytes(_encode(number, report, finished=True))
 
 
 def _encode(number: int, report: list[BatchResult], *, finished: bool) -> bytes:

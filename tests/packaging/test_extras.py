@@ -108,7 +108,7 @@ def test_cli_subcommand_without_its_extra_is_one_line_and_exit_69() -> None:
     done = run_cli("aiosmtpd", "lab", "--listen", "anything")
     assert done.returncode == 69
     assert done.stdout == ""
-    assert done.stderr == ("cdomail: cdomail's lab needs the extra 'lab' (missing module"
+    assert done.stderr == ("cdomail lab: cdomail's lab needs the extra 'lab' (missing module"
                            " 'aiosmtpd'): pip install 'cdomail[lab]'\n")
     # The other subcommands still work, and the listing says what the missing one needs.
     listing = run_cli("aiosmtpd", "--help")
