@@ -32,13 +32,16 @@ handled=True)``). ``server.users`` holds the configured users. Return
 ``AuthResult(success=True, auth_data="DOMAIN\\\\user")`` to log the client in;
 ``AuthResult(success=False, handled=False)`` sends ``535 5.7.8``. The lab
 redacts every line of the exchange; :func:`cram_md5` is a worked example.
+``auth_mechanisms={"XOAUTH2": xoauth2(validate)}`` accepts the bearer tokens
+``validate(user, token)`` approves (the relay tests pair it with a local
+OAuth2 token endpoint, :mod:`cdomail.testing.token_endpoint`).
 """
 
 from __future__ import annotations
 
 from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
-from cdomail.lab._auth import AuthMechanism, cram_md5
+from cdomail.lab._auth import AuthMechanism, BearerValidator, cram_md5, xoauth2
 from cdomail.lab._ca import LabCertificates
 from cdomail.lab._lab import DEFAULT_PORTS, Lab
 from cdomail.lab._records import SessionRecord, StoredMessage, TranscriptLine
@@ -50,6 +53,7 @@ __all__ = [
     "MISSING",
     "AuthMechanism",
     "AuthResult",
+    "BearerValidator",
     "Lab",
     "LabCertificates",
     "LabSMTP",
@@ -59,4 +63,5 @@ __all__ = [
     "StoredMessage",
     "TranscriptLine",
     "cram_md5",
+    "xoauth2",
 ]

@@ -1,0 +1,428 @@
+"""The relay's upstream side: take due messages from the spool and deliver them.
+
+:class:`DeliveryWorker` repeatedly asks the spool for due messages, splits them
+over at most ``[delivery] concurrency`` upstream connections, and sends each
+connection's share pipelined with :meth:`cdomail.AsyncSMTPClient.send_many`
+(one envelope per message: the stored sender and the recipients still
+pending). What each attempt meant per recipient (see :mod:`._verdict`) is
+recorded in the spool before the next batch, with the TLS facts of the
+connection, so ``relay show`` tells how every message left.
+
+* delivered: the upstream's final reply is kept;
+* bounced (5xx) and expired (``max_age`` reached): an RFC 3464 DSN is queued to
+  the envelope sender, never for a null sender (:mod:`.dsn`);
+* retried (4xx, connection failures, time-outs): on the ``retry`` schedule with
+  jitter (:mod:`.schedule`);
+* status unknown (no verdict after the final dot): recorded ``unknown`` and
+  retried only with ``at_least_once`` (the Message-ID stays the same, so a
+  duplicate is recognisable);
+* the relay's own credentials refused (535, ``550 5.7.30``, ``invalid_grant``):
+  the queue is held (:meth:`Spool.hold_all`) with the reason in the health
+  record; nothing is bounced for it.
+
+A message is in flight on one connection at a time (the worker remembers which
+ids it took). A crash or a stop while a message is in flight leaves it queued:
+it is sent again on the next run (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cdomail._async.client import AsyncSMTPClient
+from cdomail.errors import CdoMailError, ConfigurationError
+from cdomail.message import OutgoingMessage
+from cdomail.relay._model import (
+    ArrivalFacts,
+    AttemptRecord,
+    Clock,
+    QueuedMessage,
+    RecipientOutcome,
+    RecipientState,
+    SystemClock,
+)
+from cdomail.relay._secrets import resolve_secret
+from cdomail.relay._verdict import (
+    RecipientVerdict,
+    Verdict,
+    credentials_refused,
+    one_line,
+    verdicts_of,
+)
+from cdomail.relay.config import RelayConfig, UpstreamConfig
+from cdomail.relay.dsn import EXPIRED_STATUS, FailedRecipient, build_dsn
+from cdomail.relay.oauth2 import CredentialsRejected, TokenProvider, TokenUnavailable
+from cdomail.relay.schedule import RetrySchedule
+from cdomail.relay.spool import MessageNotFound, Spool
+from cdomail.result import SendResult
+
+__all__ = ["DeliveryWorker", "upstream_client_options"]
+
+#: Most messages one connection takes per pass (pipelined by the client).
+BATCH_PER_CONNECTION = 50
+#: Seconds between two looks at the spool when nothing wakes the worker.
+POLL_INTERVAL = 0.25
+#: Where the client connects from the relay's point of view, in an attempt record.
+_HEALTH_UPSTREAM = "upstream"
+_HEALTH_TOKEN = "token"
+_HEALTH_IN_FLIGHT = "in_flight"
+#: Most messages handed to a connection before their verdicts are recorded: the
+#: deliveries a kill -9 can leave with an unknown status.
+SEND_CHUNK = 20
+_INTERRUPTED = ("status unknown: the relay stopped after handing the message to the upstream"
+                " and before recording its verdict")
+
+
+class _RateLimiter:
+    """At most ``count`` messages per ``seconds`` as the upstream sees them (sliding window).
+
+    A message's slot is stamped when it is handed to the connection and stamped again
+    when its verdict came back (:meth:`finished`): it left somewhere in between, so the
+    message ``count`` places later, sent at least ``seconds`` after that second stamp,
+    reaches the upstream at least ``seconds`` after it, whatever the connection delays.
+    """
+
+    def __init__(self, count: int, seconds: float, clock: Clock) -> None:
+        self._count, self._seconds, self._clock = count, seconds, clock
+        self._slots: list[list[float]] = []
+
+    async def take(self, wanted: int) -> list[list[float]]:
+        """Wait until at least one message may go; return the slots of those that may go now."""
+        while True:
+            now = self._clock.now()
+            self._slots = [slot for slot in self._slots if slot[0] > now - self._seconds]
+            allowed = min(wanted, self._count - len(self._slots))
+            if allowed > 0:
+                taken = [[now] for _ in range(allowed)]
+                self._slots.extend(taken)
+                return taken
+            await self._clock.sleep(min(slot[0] for slot in self._slots) + self._seconds - now)
+
+    def finished(self, slots: list[list[float]]) -> None:
+        """The messages of ``slots`` got their verdict: count their window from now."""
+        now = self._clock.now()
+        for slot in slots:
+            slot[0] = now
+
+
+class DeliveryWorker:
+    """Delivers the spool's due messages upstream until told to stop."""
+
+    def __init__(
+        self,
+        config: RelayConfig,
+        spool: Spool,
+        *,
+        clock: Clock | None = None,
+        token_provider: TokenProvider | None = None,
+        reporting_mta: str | None = None,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.config = config
+        self.spool = spool
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        upstream = config.upstream
+        if token_provider is None and upstream.auth == "xoauth2" and upstream.oauth2:
+            token_provider = TokenProvider(upstream.oauth2, clock=self.clock.now)
+        self.token_provider = token_provider
+        self.schedule = RetrySchedule(config.delivery.retry, config.delivery.max_age)
+        self.reporting_mta = reporting_mta or socket.gethostname()
+        self.poll_interval = poll_interval
+        rate = config.delivery.rate_limit
+        self._limiter = None if rate is None else _RateLimiter(rate[0], rate[1], self.clock)
+        self._in_flight: set[str] = set()
+        self._sending: set[str] = set()
+        self._wake = asyncio.Event()
+        self._upstream_name = f"{upstream.host}:{upstream.port}"
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look at the spool now (the listener stored a message)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; in-flight attempts finish, the rest stays queued."""
+        await self.recover_interrupted()
+        while not stop.is_set():
+            self._wake.clear()
+            handled = await self.deliver_due()
+            if handled == 0:
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait()),
+                   asyncio.ensure_future(self.clock.sleep(self.poll_interval))]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    async def deliver_due(self) -> int:
+        """One pass: deliver every message due now; return how many were attempted."""
+        concurrency = self.config.delivery.concurrency
+        limit = concurrency * BATCH_PER_CONNECTION
+        due = await asyncio.to_thread(self.spool.due, self.clock.now(),
+                                      limit + len(self._in_flight))
+        messages = [m for m in due if m.id not in self._in_flight][:limit]
+        if not messages:
+            return 0
+        groups = [messages[i::concurrency] for i in range(min(concurrency, len(messages)))]
+        self._in_flight.update(m.id for m in messages)
+        try:
+            await asyncio.gather(*(self._deliver_group(group) for group in groups))
+        finally:
+            self._in_flight.difference_update(m.id for m in messages)
+        return len(messages)
+
+    # -- one connection ------------------------------------------------------------------------
+
+    async def _deliver_group(self, group: Sequence[QueuedMessage]) -> None:
+        started = self.clock.now()
+        try:
+            client, token = await self._connect()
+        except CdoMailError as error:
+            await self._connection_failed(group, error, started)
+            return
+        try:
+            await self._send_over(client, token, list(group))
+        finally:
+            with contextlib.suppress(CdoMailError, OSError):
+                await client.aclose()
+
+    async def _connect(self) -> tuple[AsyncSMTPClient, str | None]:
+        options, token = await self._client_options()
+        client = AsyncSMTPClient(self.config.upstream.host, self.config.upstream.port, **options)
+        try:
+            await client.connect()
+        except CdoMailError as error:
+            if token is not None and credentials_refused(error) and self.token_provider:
+                self.token_provider.invalidate(token)
+            raise
+        await self._note_health(_HEALTH_UPSTREAM, {"ok": True, "tls": _tls_summary(client)})
+        return client, token
+
+    async def _client_options(self) -> tuple[dict[str, Any], str | None]:
+        token = None
+        if self.config.upstream.auth == "xoauth2" and self.token_provider is not None:
+            token = await self.token_provider.token()
+            await self._note_health(_HEALTH_TOKEN, {"ok": True,
+                                                    "grant": self.token_provider.grant_type})
+        return await upstream_client_options(self.config.upstream, token), token
+
+    async def _send_over(self, client: AsyncSMTPClient, token: str | None,
+                         pending: list[QueuedMessage]) -> None:
+        while pending:
+            wanted = min(len(pending), SEND_CHUNK)
+            slots = [] if self._limiter is None else await self._limiter.take(wanted)
+            allowed = len(slots) if self._limiter is not None else wanted
+            chunk, pending = pending[:allowed], pending[allowed:]
+            started = self.clock.now()
+            await self._mark_sending(chunk, sending=True)
+            try:
+                results = await client.send_many(
+                    OutgoingMessage(m.content, m.sender, m.recipients_pending) for m in chunk)
+            finally:
+                if self._limiter is not None:
+                    self._limiter.finished(slots)
+            for message, result in zip(chunk, results, strict=True):
+                if result.error is not None and credentials_refused(result.error):
+                    if token is not None and self.token_provider is not None:
+                        self.token_provider.invalidate(token)
+                    await self._hold_queue(chunk[chunk.index(message):] + pending,
+                                           result.error, started)
+                    await self._mark_sending(chunk, sending=False)
+                    return
+                await self._settle(message, verdicts_of(result, message.recipients_pending),
+                                   self._attempt(started, client, result))
+            await self._mark_sending(chunk, sending=False)
+
+    # -- deliveries a crash or a kill interrupted ------------------------------------------------
+
+    async def _mark_sending(self, messages: Sequence[QueuedMessage], *, sending: bool) -> None:
+        """Keep the ids on the wire in the spool, so a restart knows their status is unknown."""
+        ids = {m.id for m in messages}
+        if sending:
+            self._sending.update(ids)
+        else:
+            self._sending.difference_update(ids)
+        await self._note_health(_HEALTH_IN_FLIGHT, {"ids": sorted(self._sending)})
+
+    async def recover_interrupted(self) -> int:
+        """Record ``unknown`` for deliveries the last run left on the wire; return how many.
+
+        The previous process died (kill -9, power loss) after handing these messages to
+        the upstream and before recording the verdict: the upstream may have them
+        (RFC 5321 §4.5.3.2.6). They are retried now with ``at_least_once`` (a duplicate
+        then has this record), else their recipients stay ``unknown`` for good.
+        """
+        health = await asyncio.to_thread(self.spool.health)
+        value = health.get(_HEALTH_IN_FLIGHT, {}).get("value", {})
+        ids = [i for i in value.get("ids", []) if isinstance(i, str)]
+        now = self.clock.now()
+        recovered = 0
+        for message_id in ids:
+            try:
+                detail = await asyncio.to_thread(self.spool.show, message_id)
+            except MessageNotFound:
+                continue  # delivered and deleted by an administrator since
+            pending = [r.address for r in detail.recipients if r.state == RecipientState.QUEUED]
+            if not pending:
+                continue
+            outcome = RecipientOutcome(RecipientState.UNKNOWN, _INTERRUPTED)
+            attempt = AttemptRecord(started_at=now, finished_at=now, upstream=self._upstream_name,
+                                    error=_INTERRUPTED)
+            retry_at = now if self.config.delivery.at_least_once else None
+            await asyncio.to_thread(self.spool.record_attempt, message_id, attempt,
+                                    dict.fromkeys(pending, outcome), retry_at)
+            recovered += 1
+        await self._note_health(_HEALTH_IN_FLIGHT, {"ids": []})
+        return recovered
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def _attempt(self, started: float, client: AsyncSMTPClient | None,
+                 result: SendResult | None = None, error: BaseException | None = None
+                 ) -> AttemptRecord:
+        tls = client.tls_info if client is not None else None
+        reply = None if result is None or result.reply is None else one_line(str(result.reply))
+        failure = error if error is not None else (None if result is None else result.error)
+        return AttemptRecord(
+            started_at=started, finished_at=self.clock.now(), upstream=self._upstream_name,
+            tls_version=None if tls is None else tls.version,
+            tls_cipher=None if tls is None else tls.cipher,
+            cert_verified=None if tls is None else tls.verified,
+            reply=reply,
+            error=None if failure is None else _describe(failure),
+        )
+
+    async def _connection_failed(self, group: Sequence[QueuedMessage], error: BaseException,
+                                 started: float) -> None:
+        if isinstance(error, (CredentialsRejected, ConfigurationError)) or credentials_refused(
+                error):
+            # Refused or missing credentials of the relay itself: only an administrator
+            # can fix them, and the senders' mail is not to blame (never bounced for it).
+            await self._hold_queue(group, error, started)
+            return
+        key = _HEALTH_TOKEN if isinstance(error, TokenUnavailable) else _HEALTH_UPSTREAM
+        await self._note_health(key, {"ok": False, "error": one_line(str(error))})
+        verdict = RecipientVerdict(Verdict.RETRY, None)
+        not_before = (self.clock.now() + error.retry_after
+                      if isinstance(error, TokenUnavailable) and error.retry_after else None)
+        for message in group:
+            await self._settle(message, dict.fromkeys(message.recipients_pending, verdict),
+                               self._attempt(started, None, error=error), not_before=not_before)
+
+    async def _hold_queue(self, messages: Sequence[QueuedMessage], error: BaseException,
+                          started: float) -> None:
+        """The relay's own credentials were refused: hold everything, judge no recipient."""
+        reason = f"upstream credentials refused: {one_line(str(error))}"
+        await asyncio.to_thread(self.spool.hold_all, reason)
+        key = _HEALTH_TOKEN if isinstance(error, CredentialsRejected) else _HEALTH_UPSTREAM
+        await self._note_health(key, {"ok": False, "error": one_line(str(error)),
+                                      "queue_held": True})
+        now = self.clock.now()
+        attempt = self._attempt(started, None, error=error)
+        for message in messages:
+            outcomes = {a: RecipientOutcome(RecipientState.QUEUED, None)
+                        for a in message.recipients_pending}
+            await asyncio.to_thread(self.spool.record_attempt, message.id, attempt, outcomes, now)
+
+    async def _settle(self, message: QueuedMessage, verdicts: Mapping[str, RecipientVerdict],
+                      attempt: AttemptRecord, *, not_before: float | None = None) -> None:
+        """Record one attempt's outcome per recipient, queue a DSN for those given up on."""
+        now = self.clock.now()
+        retry_at = self.schedule.next_attempt(failed_attempts=message.attempts + 1,
+                                              received_at=message.received_at, now=now)
+        if retry_at is not None and not_before is not None:
+            retry_at = max(retry_at, not_before)
+        outcomes: dict[str, RecipientOutcome] = {}
+        failed: list[FailedRecipient] = []
+        for address, verdict in verdicts.items():
+            outcome, failure = self._judge(address, verdict, retry_at)
+            outcomes[address] = outcome
+            if failure is not None:
+                failed.append(failure)
+        if failed and message.sender:
+            # The DSN is stored before the bounce is recorded: a crash in between can
+            # repeat a DSN but never lose one.
+            await asyncio.to_thread(self._queue_dsn, message, failed, now)
+        stays_queued = any(o.state == RecipientState.QUEUED for o in outcomes.values()) or any(
+            o.state == RecipientState.UNKNOWN and self.config.delivery.at_least_once
+            for o in outcomes.values())
+        await asyncio.to_thread(self.spool.record_attempt, message.id, attempt, outcomes,
+                                retry_at if stays_queued else None)
+
+    def _judge(self, address: str, verdict: RecipientVerdict, retry_at: float | None
+               ) -> tuple[RecipientOutcome, FailedRecipient | None]:
+        if verdict.verdict is Verdict.DELIVERED:
+            return RecipientOutcome(RecipientState.DELIVERED, verdict.reply), None
+        if verdict.verdict is Verdict.BOUNCE:
+            status = verdict.status or "5.0.0"
+            return (RecipientOutcome(RecipientState.BOUNCED, verdict.reply),
+                    FailedRecipient(address, status, verdict.reply))
+        if verdict.verdict is Verdict.UNKNOWN and not (
+                self.config.delivery.at_least_once and retry_at is not None):
+            # Final "unknown": the upstream may have it; a DSN would say something false.
+            return RecipientOutcome(RecipientState.UNKNOWN, verdict.reply), None
+        if retry_at is None:
+            status = verdict.status if verdict.status and verdict.status[0] == "4" else (
+                EXPIRED_STATUS)
+            return (RecipientOutcome(RecipientState.EXPIRED, verdict.reply),
+                    FailedRecipient(address, status, verdict.reply, expired=True))
+        if verdict.verdict is Verdict.UNKNOWN:
+            return RecipientOutcome(RecipientState.UNKNOWN, verdict.reply), None
+        return RecipientOutcome(RecipientState.QUEUED, verdict.reply), None
+
+    def _queue_dsn(self, message: QueuedMessage, failed: Sequence[FailedRecipient],
+                   now: float) -> None:
+        content = build_dsn(original_sender=message.sender, original_content=message.content,
+                            recipients=failed, reporting_mta=self.reporting_mta,
+                            remote_mta=self.config.upstream.host,
+                            arrived_at=message.received_at, now=now)
+        arrival = ArrivalFacts(client_address="local (delivery status notification)",
+                               helo=None, tls_version=None, tls_cipher=None,
+                               authenticated_user=None, received_at=now)
+        self.spool.store("", [message.sender], content, arrival)
+
+    async def _note_health(self, key: str, value: Mapping[str, object]) -> None:
+        await asyncio.to_thread(self.spool.set_health, key, json.dumps(dict(value)),
+                                now=self.clock.now())
+
+
+async def upstream_client_options(upstream: UpstreamConfig, token: str | None
+                                  ) -> dict[str, Any]:
+    """The :class:`AsyncSMTPClient` keywords for ``[upstream]`` (secrets resolved now)."""
+    options: dict[str, Any] = {
+        "tls": upstream.tls,
+        "cafile": None if upstream.cafile is None else str(upstream.cafile),
+        "connect_timeout": upstream.timeout,
+        "command_timeout": upstream.timeout,
+        "allow_plaintext_auth": upstream.allow_plaintext,
+    }
+    if upstream.auth == "password" and upstream.password is not None:
+        options["username"] = upstream.username
+        options["password"] = await asyncio.to_thread(resolve_secret, upstream.password,
+                                                      field="password")
+    elif upstream.auth == "xoauth2" and token is not None:
+        options["username"] = upstream.username
+        options["oauth2_token"] = token
+    return options
+
+
+def _tls_summary(client: AsyncSMTPClient) -> dict[str, object] | None:
+    tls = client.tls_info
+    if tls is None:
+        return None
+    return {"version": tls.version, "cipher": tls.cipher, "verified": tls.verified}
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {one_line(str(error))}"
