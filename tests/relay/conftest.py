@@ -35,5 +35,6 @@ def token_endpoint(lab_certs: LabCertificates) -> Iterator[TokenEndpoint]:
 
 
 from tests.interop.conftest import postfix  # noqa: E402
+from tests.relay_pg.cluster import pg_cluster, pg_spool_config  # noqa: E402
 
-__all__ += ["postfix"]
+__all__ += ["pg_cluster", "pg_spool_config", "postfix"]

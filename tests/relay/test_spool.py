@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cdomail.relay._model import ArrivalFacts, AttemptRecord, RecipientOutcome
+from cdomail.relay.queue import open_queue
 from cdomail.relay.spool import (
     SPOOL_FILENAME,
     MessageNotFound,
@@ -38,10 +39,25 @@ def _attempt(at: float, **changes: object) -> AttemptRecord:
     return AttemptRecord(**fields)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def spool(tmp_path: Path) -> Spool:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def spool(request: pytest.FixtureRequest, tmp_path: Path) -> Spool:
+    """Each queue backend in turn: the API tests below hold for both (one suite)."""
+    if request.param == "postgresql":
+        config = request.getfixturevalue("pg_spool_config")
+        with open_queue(config) as opened:
+            yield opened  # type: ignore[misc]
+        return
     with Spool.open(tmp_path / "spool") as opened:
         yield opened  # type: ignore[misc]
+
+
+def _raw_sql(spool: Spool, sql: str) -> None:
+    """Run *sql* on the queue's own database (SQLite or PostgreSQL)."""
+    if isinstance(spool, Spool):
+        spool._db.execute(sql)
+        return
+    with spool.pool.connection() as connection:  # type: ignore[attr-defined]
+        connection.execute(sql)
 
 
 def test_the_database_is_wal_with_full_synchronous_commits(tmp_path: Path) -> None:
@@ -75,12 +91,16 @@ def test_a_stored_message_survives_a_process_that_dies_without_closing(tmp_path:
 
 
 def test_a_failed_store_keeps_nothing(spool: Spool) -> None:
-    spool._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON recipients WHEN"
-                      " NEW.address = 'bad@example.com' BEGIN SELECT RAISE(ABORT, 'no'); END")
+    if isinstance(spool, Spool):
+        _raw_sql(spool, "CREATE TRIGGER refuse BEFORE INSERT ON recipients WHEN NEW.address ="
+                 " 'bad@example.com' BEGIN SELECT RAISE(ABORT, 'no'); END")
+    else:
+        _raw_sql(spool, "ALTER TABLE recipients ADD CONSTRAINT refuse CHECK (address <>"
+                 " 'bad@example.com')")
     with pytest.raises(SpoolError, match="cannot store the message"):
         spool.store("a@example.com", ["ok@example.com", "bad@example.com"], CONTENT, _arrival())
     assert spool.list() == []
-    assert spool._db.execute("SELECT count(*) FROM recipients").fetchone()[0] == 0
+    assert spool.counts()["queued"] == 0
     with pytest.raises(SpoolError, match="at least one recipient"):
         spool.store("a@example.com", [], CONTENT, _arrival())
 
