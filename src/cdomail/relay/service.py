@@ -128,7 +128,7 @@ async def _heartbeat(spool: Queue, config: RelayConfig, stop: asyncio.Event) -> 
 
 
 def _cluster_limits(config: RelayConfig, spool: Queue, clock: Clock) -> dict[str, object]:
-    """A shared queue's cluster-wide rate limit and connection slots for the worker."""
+    """A shared queue's cluster-wide rate limit, connection slots and OAuth2 token."""
     pool = getattr(spool, "pool", None)
     if pool is None:
         return {}  # one node: the worker's own limits are the cluster's
@@ -141,6 +141,10 @@ def _cluster_limits(config: RelayConfig, spool: Queue, clock: Clock) -> dict[str
     if config.delivery.rate_limit is not None:
         count, seconds = config.delivery.rate_limit
         limits["rate_limiter"] = ClusterRateLimiter(pool, account, count, seconds, clock)
+    if upstream.auth == "xoauth2" and upstream.oauth2 is not None:
+        from .pg.oauth2 import SharedTokenProvider
+
+        limits["token_provider"] = SharedTokenProvider(upstream.oauth2, pool, clock=clock.now)
     return limits
 
 
