@@ -84,7 +84,9 @@ def test_sendpassword_is_write_only() -> None:
     conf.Fields.Update()
     assert conf.Fields[cdoSendPassword].Value == ""
     assert "secret" not in repr(conf)
-    assert read_settings(conf.Fields).password == "secret"
+    password = read_settings(conf.Fields).password
+    assert password is not None and password.reveal() == "secret"
+    assert "secret" not in repr(read_settings(conf.Fields))
 
 
 def test_names_are_case_insensitive_and_unknown_names_are_stored() -> None:

@@ -41,7 +41,7 @@ class FakeTime:
 
 
 def client_credentials(endpoint: TokenEndpoint, lab_certs: LabCertificates,
-                       monkeypatch: pytest.MonkeyPatch) -> Settings:
+                       monkeypatch: pytest.MonkeyPatch) -> OAuth2Config:
     endpoint.add_client("relay", SECRET)
     monkeypatch.setenv("RELAY_CLIENT_SECRET", SECRET)
     return Settings(endpoint.url, client_secret="env:RELAY_CLIENT_SECRET",

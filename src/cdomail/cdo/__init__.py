@@ -19,6 +19,18 @@ from cdomail.cdo import constants as _constants
 from cdomail.cdo.bodypart import Attachment, Attachments, BodyPart
 from cdomail.cdo.configuration import Configuration, TransportSettings, read_settings
 from cdomail.cdo.constants import *  # noqa: F403 - the type library constants, by design
+from cdomail.cdo.constants import (
+    CdoCharset,
+    CdoConfigSource,
+    CdoDSNOptions,
+    CdoEncodingType,
+    CdoMHTMLFlags,
+    CdoPostUsing,
+    CdoProtocolsAuthentication,
+    CdoReferenceType,
+    CdoSendUsing,
+    lookup_constant,
+)
 from cdomail.cdo.errors import CdoCompatibilityWarning, CdoError, signed_hresult
 from cdomail.cdo.fields import Field, Fields
 from cdomail.cdo.message import Message
@@ -28,14 +40,24 @@ __all__ = [
     "Attachment",
     "Attachments",
     "BodyPart",
+    "CdoCharset",
     "CdoCompatibilityWarning",
+    "CdoConfigSource",
+    "CdoDSNOptions",
+    "CdoEncodingType",
     "CdoError",
+    "CdoMHTMLFlags",
+    "CdoPostUsing",
+    "CdoProtocolsAuthentication",
+    "CdoReferenceType",
+    "CdoSendUsing",
     "Configuration",
     "Field",
     "Fields",
     "Message",
     "MessageStream",
     "TransportSettings",
+    "lookup_constant",
     "read_settings",
     "signed_hresult",
 ]
@@ -43,3 +65,10 @@ __all__ = [
 __all__ += sorted(
     name for name in vars(_constants) if name.startswith(("cdo", "CDO", "KNOWN_", "PHANTOM_"))
 )
+
+
+def __getattr__(name: str) -> object:
+    # PEP 562: type-library constants in any letter case (``cdo.CdoSendUsingPort``), as in VBA.
+    if name.startswith("_"):
+        raise AttributeError(name)
+    return _constants.lookup_constant(name)

@@ -106,26 +106,55 @@ def html_to_text(html: str) -> str:
     return text + "\n" if text else ""
 
 
+# CdoMHTMLFlags bits (type library values): which switch suppresses which kind of resource.
+_SUPPRESS_IMAGES = 1
+_SUPPRESS_BG_SOUNDS = 2
+_SUPPRESS_OBJECTS = 8
+_SUPPRESS_STYLE_SHEETS = 16
+_SUPPRESS_ALL = 31
+# Scripts have no switch of their own; only cdoSuppressAll (every bit) leaves them out.
+# Frames (cdoSuppressFrames, 4) are never embedded here, so that switch changes nothing.
+_RESOURCE_ATTRIBUTES = {
+    "img": ("src", _SUPPRESS_IMAGES),
+    "input": ("src", _SUPPRESS_IMAGES),
+    "body": ("background", _SUPPRESS_IMAGES),
+    "bgsound": ("src", _SUPPRESS_BG_SOUNDS),
+    "embed": ("src", _SUPPRESS_OBJECTS),
+    "object": ("data", _SUPPRESS_OBJECTS),
+    "script": ("src", _SUPPRESS_ALL),
+}
+
+
 class _ResourceFinder(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.found: list[str] = []
+        self.found: list[tuple[str, int]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        wanted = {"img": "src", "script": "src", "input": "src", "body": "background"}
-        if tag in wanted and values.get(wanted[tag]):
-            self.found.append(str(values[wanted[tag]]))
+        if tag in _RESOURCE_ATTRIBUTES:
+            attribute, switch = _RESOURCE_ATTRIBUTES[tag]
+            if values.get(attribute):
+                self.found.append((str(values[attribute]), switch))
         if tag == "link" and (values.get("rel") or "").lower() == "stylesheet" and values.get(
             "href"
         ):
-            self.found.append(str(values["href"]))
+            self.found.append((str(values["href"]), _SUPPRESS_STYLE_SHEETS))
 
 
-def html_resources(html: str) -> list[str]:
-    """The embedded resources (images, scripts, style sheets) an HTML page references."""
+def html_resources(html: str, suppress: int = 0) -> list[str]:
+    """The embedded resources (images, scripts, style sheets...) an HTML page references.
+
+    *suppress* is CreateMHTMLBody's CdoMHTMLFlags: a resource whose switch is set is left out
+    (the page keeps referring to it by URL), as CDO does.
+    """
     finder = _ResourceFinder()
     finder.feed(html)
     finder.close()
-    return [url for url in dict.fromkeys(finder.found) if not url.lower().startswith(
-        ("cid:", "data:", "mailto:"))]
+    inline = ("cid:", "data:", "mailto:")
+    wanted = [
+        url
+        for url, switch in finder.found
+        if (suppress & switch) != switch and not url.lower().startswith(inline)
+    ]
+    return list(dict.fromkeys(wanted))

@@ -12,6 +12,8 @@ core's TLS modes: ``smtpusessl=False`` is ``tls="none"``; ``smtpusessl=True`` is
 from __future__ import annotations
 
 import difflib
+import functools
+import socket
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +31,13 @@ from cdomail._cdo_rules import (
     read_timeout,
     read_use_ssl,
 )
+from cdomail._config import default_local_hostname
 from cdomail.cdo import constants as c
+from cdomail.cdo import fields as _fields
+from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel
+from cdomail.cdo._secret import Secret
 from cdomail.cdo.errors import CdoCompatibilityWarning
-from cdomail.cdo.fields import Fields
+from cdomail.cdo.fields import Field, Fields
 from cdomail.errors import ConfigurationError
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "TransportSettings",
     "client_options",
     "field_warning",
+    "local_fqdn",
     "read_settings",
 ]
 
@@ -100,16 +107,17 @@ def field_warning(name: str) -> str | None:
 def _warn_about_field(name: str, _value: Any) -> None:
     message = field_warning(name)
     if message is not None:
-        # stacklevel 4 points at the user's assignment (through Fields._stage and the setter).
-        warnings.warn(message, CdoCompatibilityWarning, stacklevel=4)
+        warnings.warn(message, CdoCompatibilityWarning, stacklevel=caller_stacklevel())
 
 
-class Configuration:
+class Configuration(CaseInsensitiveMembers):
     """CDO.Configuration: a :class:`Fields` collection holding the transport settings.
 
     Fresh objects hold CDO's defaults: port 25, 30 s timeout, ``smtpusessl`` False, anonymous.
     ``sendpassword`` is write-only (reads back empty), as in CDO.
     """
+
+    Fields: _fields.Fields
 
     def __init__(self) -> None:
         self.Fields = Fields(
@@ -119,9 +127,25 @@ class Configuration:
         )
 
     @property
-    def fields(self) -> Fields:
+    def fields(self) -> _fields.Fields:
         """snake_case alias of :attr:`Fields`."""
         return self.Fields
+
+    # VBA's default member chain: ``cfg(name)`` is ``cfg.Fields(name)``, that is
+    # ``cfg.Fields.Item(name)``, whose default member is ``Value``. Python cannot assign to a
+    # call, so ``cfg(cdoSendUsingMethod) = 2`` ports as ``cfg[cdoSendUsingMethod] = 2``.
+    def __call__(self, name: str) -> Field:
+        """``cfg(name)``: the field (compares, prints and converts as its value)."""
+        return self.Fields.Item(name)
+
+    def __getitem__(self, name: str) -> Field:
+        return self.Fields.Item(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.Fields[name] = value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.Fields
 
     def Load(self, load_from: int = -1, url: str = "") -> None:
         """Reset to CDO's defaults (``cdoDefaults``); other sources do not exist off Windows."""
@@ -147,7 +171,8 @@ class TransportSettings:
     use_ssl: bool
     authenticate: int
     username: str | None
-    password: str | None
+    #: Held as a Secret: the settings' repr (and any traceback printing it) shows ``***``.
+    password: Secret | None
     timeout: float
     pickup_directory: str | None
     flush_buffers_on_write: bool
@@ -177,6 +202,12 @@ def _coerce_text(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text.strip() else None
+
+
+def _coerce_secret(value: Any) -> Secret | None:
+    if value is None or isinstance(value, Secret):
+        return value
+    return Secret(str(value))
 
 
 def _parse_connect_to(value: str) -> tuple[str, int]:
@@ -221,7 +252,7 @@ def read_settings(fields: Fields) -> TransportSettings:
         use_ssl=read_use_ssl(get(c.cdoSMTPUseSSL)),
         authenticate=read_authenticate(get(c.cdoSMTPAuthenticate)),
         username=_coerce_text(get(c.cdoSendUserName)),
-        password=None if get(c.cdoSendPassword) is None else str(get(c.cdoSendPassword)),
+        password=_coerce_secret(get(c.cdoSendPassword)),
         timeout=float(timeout),
         pickup_directory=_coerce_text(get(c.cdoSMTPServerPickupDirectory)),
         flush_buffers_on_write=not is_unset(get(c.cdoFlushBuffersOnWrite))
@@ -234,6 +265,19 @@ def read_settings(fields: Fields) -> TransportSettings:
         verify=True if is_unset(verify_raw) else coerce_bool("verify", verify_raw),
         connect_to=None if connect_to_raw is None else _parse_connect_to(connect_to_raw),
     )
+
+
+# The host name is looked up once per process, not twice per Send (getfqdn may wait on DNS).
+# (The core client caches its own EHLO name too; these two caches can become one.)
+@functools.cache
+def local_fqdn() -> str:
+    """This machine's fully qualified name, for Message-IDs (``localhost`` when unknown)."""
+    return socket.getfqdn() or "localhost"
+
+
+@functools.cache
+def _ehlo_name() -> str:
+    return default_local_hostname()
 
 
 def client_options(settings: TransportSettings) -> dict[str, Any]:
@@ -255,6 +299,7 @@ def client_options(settings: TransportSettings) -> dict[str, Any]:
         "verify": settings.verify,
         # CDO predates CHUNKING (RFC 3030) and always sends the content with DATA.
         "chunking": False,
+        "local_hostname": _ehlo_name(),
     }
     if settings.cafile is not None:
         options["cafile"] = settings.cafile

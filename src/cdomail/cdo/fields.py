@@ -6,6 +6,11 @@ commonest CDO bug, so the collection remembers staged changes and lets ``Send`` 
 
 Names are case-insensitive. Unknown names are accepted and stored, as CDO does; the owner of
 the collection may pass a *validator* that warns about (or rejects) a name or a value.
+
+Write-only fields (``sendpassword``) are held as :class:`~cdomail.cdo._secret.Secret` from the
+moment they are set: every view of the collection (``Value``, iteration, ``repr``,
+:meth:`Fields.committed_items`) reads them back as ``""``, as CDO does, and only
+:meth:`Fields.committed` hands out the ``Secret`` for the transport to reveal.
 """
 
 from __future__ import annotations
@@ -13,13 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from cdomail.cdo._members import CaseInsensitiveMembers
+from cdomail.cdo._secret import Secret
+
 __all__ = ["Field", "FieldValidator", "Fields"]
 
 #: Called as ``validator(name, value)`` before a value is staged; may warn or raise.
 FieldValidator = Callable[[str, Any], None]
 
 
-class Field:
+class Field(CaseInsensitiveMembers):
     """One entry of a :class:`Fields` collection (``Fields.Item(name)``).
 
     ``Value`` reads the staged value when there is one, else the committed one (ADO);
@@ -62,11 +70,32 @@ class Field:
     value = Value
     underlying_value = UnderlyingValue
 
+    # ``Value`` is the default member (VBA reads ``Flds(name)`` as ``Flds(name).Value``): where
+    # Python needs a value -- a comparison, ``str``, ``int``, ``if`` -- a Field acts as it.
+    def __eq__(self, other: object) -> bool:
+        value = other.Value if isinstance(other, Field) else other
+        return bool(self.Value == value)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to its value, so not hashable
+
+    def __bool__(self) -> bool:
+        return bool(self.Value)
+
+    def __str__(self) -> str:
+        value = self.Value
+        return "" if value is None else str(value)
+
+    def __int__(self) -> int:
+        return int(self.Value)
+
+    def __float__(self) -> float:
+        return float(self.Value)
+
     def __repr__(self) -> str:
         return f"Field({self.Name!r})"
 
 
-class Fields:
+class Fields(CaseInsensitiveMembers):
     """A case-insensitive, ADO-like collection of named values with staged changes.
 
     ``f[name] = v``, ``f.Item(name).Value = v`` and ``f.Item(name, v)`` all stage a value;
@@ -107,7 +136,12 @@ class Fields:
             self._validator(name, value)
         key = self._key(name)
         self._names.setdefault(key, name)
-        self._staged[key] = value
+        self._staged[key] = self._protect(key, value)
+
+    def _protect(self, key: str, value: Any) -> Any:
+        if key in self._write_only and value is not None and not isinstance(value, Secret):
+            return Secret(str(value))
+        return value
 
     def set_committed(self, name: str, value: Any) -> None:
         """Set and commit at once: for owner properties that apply immediately (msg.Subject)."""
@@ -119,7 +153,7 @@ class Fields:
         if value is None:
             self._committed.pop(key, None)
         else:
-            self._committed[key] = value
+            self._committed[key] = self._protect(key, value)
 
     # --- ADO / CDO API ------------------------------------------------------------------
     def Item(self, name: str, value: Any = ..., /) -> Field:
@@ -187,12 +221,22 @@ class Fields:
         return iter([Field(self, key) for key in keys])
 
     def committed(self, name: str, default: Any = None) -> Any:
-        """The committed value of *name* (write-only fields included), or *default*."""
+        """The committed value of *name*, or *default*.
+
+        A write-only field gives its :class:`~cdomail.cdo._secret.Secret` (never the clear
+        text; ``.reveal()`` is for the transport).
+        """
         return self._committed.get(self._key(name), default)
 
     def committed_items(self) -> dict[str, Any]:
-        """Every committed ``{name: value}``; the keys keep the caller's first spelling."""
-        return {self._names.get(k, k): v for k, v in self._committed.items()}
+        """Every committed ``{name: value}``; the keys keep the caller's first spelling.
+
+        Write-only fields read ``""`` here too (set, but not readable), as through ``Value``.
+        """
+        return {
+            self._names.get(k, k): "" if k in self._write_only else v
+            for k, v in self._committed.items()
+        }
 
     def pending_names(self) -> list[str]:
         """Names with staged changes that ``Update`` has not committed yet."""

@@ -10,7 +10,6 @@ multipart/mixed. Serialisation is lazy (see :mod:`cdomail.cdo._mime`): attachmen
 from __future__ import annotations
 
 import os
-import socket
 import time
 import uuid
 import warnings
@@ -18,11 +17,21 @@ from collections.abc import Iterator
 from email.utils import formataddr, formatdate, getaddresses
 from typing import Any
 
-from cdomail.cdo import _mime
+from cdomail.cdo import _build, _mime
+from cdomail.cdo import bodypart as _bodypart
+from cdomail.cdo import configuration as _configuration
 from cdomail.cdo import constants as c
-from cdomail.cdo._text import addr_specs, html_resources, html_to_text
+from cdomail.cdo import fields as _fields
+from cdomail.cdo._headers import header_line, header_name
+from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel
+from cdomail.cdo._text import addr_specs, html_resources, html_to_text, split_addresses
 from cdomail.cdo.bodypart import Attachment, Attachments, BodyPart
-from cdomail.cdo.configuration import Configuration, TransportSettings, read_settings
+from cdomail.cdo.configuration import (
+    Configuration,
+    TransportSettings,
+    local_fqdn,
+    read_settings,
+)
 from cdomail.cdo.errors import (
     CDO_E_FROM_MISSING,
     CDO_E_INVALID_SEND_OPTION,
@@ -95,12 +104,27 @@ class Envelope:
         return f"Envelope({self.sender!r}, {self.recipients!r})"
 
 
-class Message:
+class Message(CaseInsensitiveMembers):
     """CDO.Message. Set properties, attach files, then ``Send()``.
 
     ``Send`` raises :class:`~cdomail.cdo.CdoError` with CDO's HRESULT; after a network send
     ``LastSendResult`` holds the core's :class:`~cdomail.result.SendResult` (encryption facts).
+    Member names are case-insensitive (``msg.HtmlBody``, ``msg.send()``), as in VBScript; a
+    name that is no member raises ``AttributeError`` naming the nearest real one.
     """
+
+    Configuration: _configuration.Configuration
+    Fields: _fields.Fields
+    BodyPart: _bodypart.BodyPart
+    TextBodyPart: _bodypart.BodyPart
+    HTMLBodyPart: _bodypart.BodyPart
+    Attachments: _bodypart.Attachments
+    AutoGenerateTextBody: bool
+    MimeFormatted: bool
+    DSNOptions: int
+    MDNRequested: bool
+    LastSendResult: Any
+    LastPickupPath: str | None
 
     From = _header_property("from", "The From header (CDO address list).")
     To = _header_property("to", "Recipients, comma- or semicolon-separated.")
@@ -115,7 +139,8 @@ class Message:
     def __init__(self) -> None:
         self.Configuration = Configuration()
         self.Fields = Fields(validator=_reject_line_breaks, key=_message_field_key)
-        self.BodyPart = BodyPart("multipart/mixed")
+        # The root part's fields are the message's header fields, as in CDO.
+        self.BodyPart = BodyPart("multipart/mixed", fields=self.Fields)
         self.TextBodyPart = BodyPart("text/plain", charset="")
         self.HTMLBodyPart = BodyPart("text/html", charset="")
         self.Attachments = Attachments()
@@ -194,13 +219,15 @@ class Message:
         """Load an HTML page as the HTML body and embed the resources it references.
 
         Each image/script/style sheet becomes a related part with a Content-ID, and the page
-        is rewritten to reference it as ``cid:`` (what every mail client renders).
+        is rewritten to reference it as ``cid:`` (what every mail client renders). *flags* are
+        CDO's ``CdoMHTMLFlags``: ``cdoSuppressImages`` (1) leaves images as links,
+        ``cdoSuppressStyleSheets`` (16) style sheets, ``cdoSuppressBGSounds`` (2) background
+        sounds, ``cdoSuppressObjects`` (8) embedded objects, ``cdoSuppressAll`` (31) everything.
         """
-        del flags  # CDO's cdoSuppress* flags: everything is embedded here
         kind, target = _mime.resolve_location(url)
         source = _mime.open_source(url, user_name, password)
         html = b"".join(source()).decode("utf-8", "replace")
-        for reference in html_resources(html):
+        for reference in html_resources(html, suppress=flags):
             absolute = _resolve_reference(kind, target, reference)
             content_id = f"{uuid.uuid4().hex}@cdomail"
             part = self._new_part(absolute, user_name, password)
@@ -214,7 +241,9 @@ class Message:
     def _new_part(self, url: str, user_name: str, password: str) -> Attachment:
         kind, target = _mime.resolve_location(url)
         if kind == "file" and not os.path.isfile(target):
-            raise InputError(f"cannot attach {url!r}: no such file", field="attachment")
+            raise InputError(
+                f"cannot attach {_mime.shown_location(url)!r}: no such file", field="attachment"
+            )
         name = _mime.file_name_of(url)
         return Attachment(
             _mime.open_source(url, user_name, password),
@@ -265,60 +294,59 @@ class Message:
             values["disposition-notification-to"] = values.get("from", "")
         values.setdefault("date", formatdate(time.time(), localtime=True))
         if self._message_id is None:
-            self._message_id = f"<{uuid.uuid4().hex}@{socket.getfqdn() or 'localhost'}>"
+            self._message_id = f"<{uuid.uuid4().hex}@{local_fqdn()}>"
         values.setdefault("message-id", self._message_id)
         values.pop("bcc", None)  # BCC goes to the envelope only
         return {name: value for name, value in values.items() if value}
 
     # --- MIME tree ------------------------------------------------------------------------
-    def _text_charset(self, part: BodyPart) -> str:
+    def _text_charset(self, part: _bodypart.BodyPart) -> str:
         return part.Charset or self.BodyPart.Charset
 
-    def _build_tree(self, settings: TransportSettings) -> _mime.Leaf | _mime.Multipart:
-        html = self._html_body
-        text = self.TextBody
-        if not self.MimeFormatted and (html or len(self.Attachments) or self._related):
+    def _build_tree(self, settings: TransportSettings) -> _build.Part:
+        if not self.MimeFormatted and (self._html_body or len(self.Attachments) or self._related):
             raise InputError(
                 "MimeFormatted=False supports a plain text body only (cdomail does not "
                 "uuencode attachments)",
                 field="MimeFormatted",
             )
-        core: _mime.Leaf | _mime.Multipart
-        if html:
-            html_part = _mime.text_leaf(html, "html", self._text_charset(self.HTMLBodyPart))
-            core = html_part
-            if text:
-                text_part = _mime.text_leaf(text, "plain", self._text_charset(self.TextBodyPart))
-                core = _mime.multipart("alternative", [text_part, html_part])
-            if self._related:
-                inner_type = core.headers.get_content_type()
-                related = [_related_leaf(part) for part in self._related]
-                core = _mime.multipart("related", [core, *related], type=inner_type)
-        else:
-            core = _mime.text_leaf(text, "plain", self._text_charset(self.TextBodyPart))
-        root = core
-        if len(self.Attachments):
-            parts = [_attachment_leaf(part) for part in self.Attachments]
-            root = _mime.multipart("mixed", [core, *parts])
-        headers = _mime.new_headers()
+        root = self._body_tree()
         values = self._header_values(settings)
         ordered = [n for n in _HEADER_ORDER if n in values] + [
             n for n in values if n not in _HEADER_ORDER and n not in _STRUCTURAL
         ]
-        for name in ordered:
-            headers[_header_name(name)] = values[name]
-        headers["X-Mailer"] = "cdomail (CDO compatible)"
+        lines = [header_line(header_name(name), values[name]) for name in ordered]
+        lines.append(b"X-Mailer: cdomail (CDO compatible)\r\n")
         if self.MimeFormatted:
-            headers["MIME-Version"] = "1.0"
-        for name, value in root.headers.items():
-            headers[name] = value
-        root.headers = headers
+            lines.append(b"MIME-Version: 1.0\r\n")
+        root.lines = lines + root.lines
         return root
+
+    def _body_tree(self) -> _build.Part:
+        html, text = self._html_body, self.TextBody
+        core: _build.Part
+        if html:
+            html_charset = self._text_charset(self.HTMLBodyPart)
+            core = html_part = _build.text_part(html, "html", html_charset, self.HTMLBodyPart)
+            if text:
+                text_charset = self._text_charset(self.TextBodyPart)
+                text_part = _build.text_part(text, "plain", text_charset, self.TextBodyPart)
+                core = _build.multipart("alternative", [text_part, html_part])
+            if self._related:
+                related = [_build.related_part(part) for part in self._related]
+                core = _build.multipart("related", [core, *related], type=core.content_type)
+        else:
+            charset = self._text_charset(self.TextBodyPart)
+            core = _build.text_part(text, "plain", charset, self.TextBodyPart)
+        if not len(self.Attachments):
+            return core
+        parts = [_build.attachment_part(part) for part in self.Attachments]
+        return _build.multipart("mixed", [core, *parts])
 
     def iter_bytes(self) -> Iterator[bytes]:
         """The RFC 5322 message as chunks; attachments are read as the iterator advances."""
         settings = read_settings(self.Configuration.Fields)
-        return _mime.serialize(self._build_tree(settings))
+        return _build.serialize(self._build_tree(settings))
 
     def GetStream(self) -> MessageStream:
         """The message as an ADO-like stream (``ReadText``, ``Read``, ``SaveToFile``).
@@ -393,6 +421,9 @@ class Message:
 
         _warn_uncommitted("configuration", self.Configuration.Fields)
         _warn_uncommitted("message", self.Fields)
+        for part in [self.TextBodyPart, self.HTMLBodyPart, *self.Attachments, *self._related]:
+            if part.has_fields:
+                _warn_uncommitted("body part", part.Fields)
         settings = read_settings(self.Configuration.Fields)
         if settings.send_using not in (c.cdoSendUsingPickup, c.cdoSendUsingPort):
             raise CdoError(CDO_E_INVALID_SEND_OPTION,
@@ -409,11 +440,11 @@ class Message:
             assert settings.pickup_directory is not None
             self.LastPickupPath = write_pickup_file(
                 settings.pickup_directory, envelope.sender, envelope.recipients,
-                _mime.serialize(tree), flush=settings.flush_buffers_on_write,
+                _build.serialize(tree), flush=settings.flush_buffers_on_write,
             )
             return
         self.LastSendResult = send_via_port(
-            settings, envelope, lambda: _mime.serialize(tree), dsn_options=self.DSNOptions
+            settings, envelope, lambda: _build.serialize(tree), dsn_options=self.DSNOptions
         )
 
     # snake_case aliases
@@ -451,13 +482,8 @@ def _warn_uncommitted(what: str, fields: Fields) -> None:
             f"Send ignored {len(pending)} {what} field change(s) that were never committed with "
             f"Fields.Update(): {', '.join(pending)}. CDO uses committed values only.",
             CdoCompatibilityWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
-
-
-def _header_name(key: str) -> str:
-    special = {"message-id": "Message-ID", "mime-version": "MIME-Version", "cc": "Cc"}
-    return special.get(key, "-".join(word.capitalize() for word in key.split("-")))
 
 
 def _render_header_value(key: str, value: Any) -> str:
@@ -471,33 +497,11 @@ def _render_header_value(key: str, value: Any) -> str:
 
 
 def _format_addresses(value: str) -> list[str]:
-    from cdomail.cdo._text import split_addresses
-
     formatted = []
     for item in split_addresses(value):
         name, address = getaddresses([item])[0]
         formatted.append(formataddr((name, address)) if address else item)
     return formatted
-
-
-def _attachment_leaf(part: Attachment) -> _mime.Leaf:
-    if part.ContentMediaType == "message/rfc822":
-        return _mime.message_leaf(part.source)
-    return _mime.binary_leaf(
-        part.source, content_type=part.ContentMediaType, filename=part.FileName
-    )
-
-
-def _related_leaf(part: Attachment) -> _mime.Leaf:
-    extra = []
-    if part.ContentID:
-        extra.append(("Content-ID", f"<{part.ContentID}>"))
-    if part.ContentLocation:
-        extra.append(("Content-Location", part.ContentLocation))
-    return _mime.binary_leaf(
-        part.source, content_type=part.ContentMediaType, filename=part.FileName,
-        disposition=None, extra_headers=extra,
-    )
 
 
 def _resolve_reference(kind: str, base: str, reference: str) -> str:

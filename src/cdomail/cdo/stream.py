@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from cdomail.cdo._members import CaseInsensitiveMembers
+
 __all__ = ["MessageStream"]
 
 
-class MessageStream:
+class MessageStream(CaseInsensitiveMembers):
     """Lazy, read-once-per-position access to a message's RFC 5322 bytes.
 
     ``Read(n)`` returns bytes, ``ReadText(n)`` text (ASCII: the message is 7-bit),

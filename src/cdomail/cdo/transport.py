@@ -14,6 +14,7 @@ from typing import Any
 
 from cdomail import errors as core
 from cdomail.cdo import constants as c
+from cdomail.cdo._secret import Secret, reveal
 from cdomail.cdo.configuration import TransportSettings, client_options
 from cdomail.cdo.errors import (
     CDO_E_AUTHENTICATION_FAILURE,
@@ -79,13 +80,13 @@ def auth_options(settings: TransportSettings) -> dict[str, Any]:
         # CDO's basic authentication is AUTH LOGIN; PLAIN only when LOGIN is not offered.
         options.update(
             username=settings.username,
-            password=settings.password or "",
+            password=settings.password or Secret(""),  # revealed only at the SASL step
             auth_mechanisms=("LOGIN", "PLAIN"),
         )
     else:
         from cdomail.cdo.ntlm import NTLMAuthenticator
 
-        options["authenticator"] = NTLMAuthenticator(settings.username, settings.password or "")
+        options["authenticator"] = NTLMAuthenticator(settings.username, reveal(settings.password))
     if settings.effective_tls_mode == "none":
         warnings.warn(
             "smtpusessl is False, so CDO sends the user name and password over an unencrypted "
