@@ -49,11 +49,20 @@ def connect_pool(spool: SpoolConfig, *, max_size: int, application_name: str) ->
 
 
 @contextmanager
-def transaction(pool: ConnectionPool, what: str) -> Iterator[psycopg.Cursor[Any]]:
-    """One transaction on a pooled connection; any database failure becomes a SpoolError."""
+def transaction(pool: ConnectionPool, what: str, *, durable: bool = True
+                ) -> Iterator[psycopg.Cursor[Any]]:
+    """One transaction on a pooled connection; any database failure becomes a SpoolError.
+
+    ``durable=False`` commits without waiting for the WAL flush (``synchronous_commit = off``
+    for this transaction only): for writes whose loss in a database crash is already handled
+    (see PostgresQueue's docstring), never for a store that a 250 depends on. A later durable
+    commit flushes the WAL up to itself, so it also makes every earlier one durable.
+    """
     try:
         with pool.connection() as connection, connection.transaction(), \
                 connection.cursor() as cursor:
+            if not durable:
+                cursor.execute("SET LOCAL synchronous_commit = off")
             yield cursor
     except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
         raise translate(error, what) from error

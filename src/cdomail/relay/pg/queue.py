@@ -12,6 +12,13 @@ it), plus what several nodes need (see :mod:`cdomail.relay.queue`):
   that was ``sending`` gets an ``unknown`` attempt recorded (the upstream may have it) and,
   with ``at_least_once``, is delivered again; one that was not is simply released.
 - :meth:`heartbeat` renews the node's leases and its row in ``nodes``.
+
+Which commits wait for the disk: a store (the 250 depends on it) and the ``sending`` flags
+(they decide whether a takeover records ``unknown``). Claims, attempt records, heartbeats and
+health facts commit without waiting (``synchronous_commit = off`` for that transaction): if
+the database server crashes and loses one, the message is still claimed-and-``sending`` (or
+simply unclaimed) as of the last durable commit, so the takeover records ``unknown`` and
+delivers again: a duplicate is still on record, never a silent one, and nothing is lost.
 """
 
 from __future__ import annotations
@@ -112,13 +119,14 @@ class PostgresQueue:
               arrival: ArrivalFacts) -> str:
         """Store one message; when this returns, PostgreSQL committed it (the 250 may go)."""
         with transaction(self._pool, "cannot store the message") as cursor:
-            return _insert(cursor, Submission(sender, tuple(recipients), content, arrival))
+            return _insert_many(cursor, [Submission(sender, tuple(recipients), content,
+                                                    arrival)])[0]
 
     def store_many(self, submissions: Sequence[Submission]) -> list[str | SpoolError]:
         """Several messages in one commit; on failure each is tried alone (as the spool)."""
         try:
             with transaction(self._pool, "cannot store the messages") as cursor:
-                return [_insert(cursor, submission) for submission in submissions]
+                return list(_insert_many(cursor, submissions))
         except SpoolError:
             if len(submissions) == 1:
                 raise
@@ -136,7 +144,7 @@ class PostgresQueue:
         """Claim up to *limit* due messages for this node (expired leases taken over first)."""
         if self.queue_hold() is not None:
             return []
-        with transaction(self._pool, "cannot claim due messages") as cursor:
+        with transaction(self._pool, "cannot claim due messages", durable=False) as cursor:
             self._take_over_expired(cursor, now)
             cursor.execute(
                 "SELECT id, sender, content, message_id_header, received_at, attempts"
@@ -189,7 +197,8 @@ class PostgresQueue:
                        outcomes: Mapping[str, RecipientOutcome],
                        next_attempt_at: float | None) -> None:
         """Record one attempt (as the SQLite spool does) and end this node's claim on it."""
-        with transaction(self._pool, "cannot record the delivery attempt") as cursor:
+        with transaction(self._pool, "cannot record the delivery attempt",
+                         durable=False) as cursor:
             _require(cursor, message_id)
             _record(cursor, message_id, attempt, outcomes, next_attempt_at)
             cursor.execute("UPDATE messages SET lease_owner = NULL, lease_expires_at = NULL,"
@@ -206,7 +215,7 @@ class PostgresQueue:
 
     def heartbeat(self) -> int:
         """Renew this node's leases and registry row; return how many messages it holds."""
-        with transaction(self._pool, "cannot renew the node's leases") as cursor:
+        with transaction(self._pool, "cannot renew the node's leases", durable=False) as cursor:
             cursor.execute(f"UPDATE messages SET lease_expires_at = {_DB_NOW} + %s WHERE"
                            " lease_owner = %s", (self.lease_seconds, self.owner))
             held = cursor.rowcount
@@ -350,8 +359,9 @@ class PostgresQueue:
     def set_health(self, key: str, value_json: str, *, now: float | None = None) -> None:
         """Record a health fact; ``in_flight`` becomes this node's ``sending`` flags."""
         value = json.loads(value_json)  # refuse what status could not show
-        with transaction(self._pool, "cannot record health") as cursor:
-            if key == IN_FLIGHT_HEALTH_KEY:
+        sending = key == IN_FLIGHT_HEALTH_KEY
+        with transaction(self._pool, "cannot record health", durable=sending) as cursor:
+            if sending:
                 ids = [i for i in value.get("ids", []) if isinstance(i, str)]
                 cursor.execute("UPDATE messages SET sending = (id = ANY(%s)) WHERE lease_owner"
                                " = %s AND (sending OR id = ANY(%s))", (ids, self.owner, ids))
@@ -378,24 +388,26 @@ class PostgresQueue:
                               attempts, next_at, size, held)
 
 
-def _insert(cursor: psycopg.Cursor[Any], submission: Submission) -> str:
-    sender, recipients, content, arrival = submission
-    if not recipients:
+def _insert_many(cursor: psycopg.Cursor[Any], submissions: Sequence[Submission]) -> list[str]:
+    """Insert the messages and their recipients (two pipelined statements for the batch)."""
+    if any(not submission.recipients for submission in submissions):
         raise SpoolError("a message needs at least one recipient")
-    message_id = uuid.uuid4().hex
-    cursor.execute(
+    ids = [uuid.uuid4().hex for _ in submissions]
+    cursor.executemany(
         "INSERT INTO messages (id, sender, content, size, message_id_header, received_at,"
         " client_address, helo, tls_version, tls_cipher, authenticated_user,"
         " bare_lf_normalised, next_attempt_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-        (message_id, sender, content, len(content), extract_message_id(content),
-         arrival.received_at, arrival.client_address, arrival.helo, arrival.tls_version,
-         arrival.tls_cipher, arrival.authenticated_user, arrival.bare_lf_normalised,
-         arrival.received_at))
+        [(message_id, sender, content, len(content), extract_message_id(content),
+          arrival.received_at, arrival.client_address, arrival.helo, arrival.tls_version,
+          arrival.tls_cipher, arrival.authenticated_user, arrival.bare_lf_normalised,
+          arrival.received_at)
+         for message_id, (sender, _, content, arrival) in zip(ids, submissions, strict=True)])
     cursor.executemany(
         "INSERT INTO recipients VALUES (%s, %s, %s, %s, NULL, %s)",
-        [(message_id, position, address, RecipientState.QUEUED, arrival.received_at)
-         for position, address in enumerate(recipients)])
-    return message_id
+        [(message_id, position, address, RecipientState.QUEUED, submission.arrival.received_at)
+         for message_id, submission in zip(ids, submissions, strict=True)
+         for position, address in enumerate(submission.recipients)])
+    return ids
 
 
 def _record(cursor: psycopg.Cursor[Any], message_id: str, attempt: AttemptRecord,
