@@ -43,14 +43,16 @@ class QueueMeasurement:
     intake_seconds: float = 0.0
     seconds: float = 0.0
     commits: int | None = None
+    wal_syncs: int | None = None
     error: str | None = None
 
     def line(self) -> str:
         if self.error is not None:
             return f"{self.name:<26} {self.messages:>8}  did not run: {self.error}"
-        per_message = "-" if self.commits is None else f"{self.commits / self.messages:.2f}"
+        commits = "-" if self.commits is None else f"{self.commits / self.messages:.2f}"
+        syncs = "-" if self.wal_syncs is None else f"{self.wal_syncs / self.messages:.3f}"
         return (f"{self.name:<26} {self.messages:>8} {self.messages / self.intake_seconds:>10.0f}"
-                f" {self.messages / self.seconds:>12.0f} {per_message:>15}")
+                f" {self.messages / self.seconds:>12.0f} {commits:>15} {syncs:>15}")
 
 
 @contextmanager
@@ -112,13 +114,15 @@ def _run(sink: SmtpSink, entries: Sequence[Endpoint], count: int, sessions: int,
     return intake, time.perf_counter() - start
 
 
-def _commits(url: str) -> int:
+def _counters(url: str) -> tuple[int, int]:
+    """(transactions committed in this database, WAL fsyncs of the whole server)."""
     import psycopg
 
     with psycopg.connect(url) as connection:
-        row = connection.execute("SELECT xact_commit FROM pg_stat_database WHERE datname ="
-                                 " current_database()").fetchone()
-    return 0 if row is None else int(row[0])
+        row = connection.execute("SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname"
+                                 " = current_database()), (SELECT wal_sync FROM pg_stat_wal)"
+                                 ).fetchone()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
 def _measure(name: str, configs: Sequence[Path], sink: SmtpSink, count: int, sessions: int,
@@ -128,13 +132,14 @@ def _measure(name: str, configs: Sequence[Path], sink: SmtpSink, count: int, ses
         with ExitStack() as nodes:
             entries = [nodes.enter_context(_node(config)) for config in configs]
             time.sleep(1.0)  # let the nodes settle (first heartbeat, pools filled)
-            before = None if url is None else _commits(url)
+            before = None if url is None else _counters(url)
             result.intake_seconds, result.seconds = _run(sink, entries, count, sessions,
                                                          timeout)
             if url is not None and before is not None:
                 # pg_stat_database lags by up to PGSTAT_MIN_INTERVAL (1 s) in PostgreSQL 15.
                 time.sleep(1.5)
-                result.commits = _commits(url) - before
+                after = _counters(url)
+                result.commits, result.wal_syncs = after[0] - before[0], after[1] - before[1]
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
         result.error = str(error)
     return result
@@ -192,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f" ({args.concurrency} upstream connections, cluster-wide) -> smtp-sink, loopback,"
           " durable commits\n")
     print(f"{'setup':<26} {'messages':>8} {'accept/s':>10} {'end-to-end/s':>12}"
-          f" {'commits/message':>15}")
+          f" {'commits/message':>15} {'WAL fsyncs/msg':>15}")
     for result in results:
         print(result.line())
     return 0 if all(r.error is None for r in results) else 1
