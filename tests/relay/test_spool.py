@@ -249,3 +249,18 @@ def test_extract_message_id_reads_the_header_only() -> None:
         "<folded@x>"
     assert extract_message_id(b"Subject: x\r\n\r\nMessage-ID: <in-body@x>\r\n") is None
     assert extract_message_id(b"message-id: <lf@x>\nSubject: y\n\nbody") == "<lf@x>"
+
+
+def test_the_node_registry(spool: Spool) -> None:
+    from cdomail.relay.queue import NodeIdentity
+
+    assert spool.nodes() == []
+    spool.register_node(NodeIdentity("n1", "relay-host", 4321, T0, "127.0.0.1:2525"))
+    spool.set_health("in_flight", '{"ids": []}')
+    assert spool.heartbeat() == 0
+    (node,) = spool.nodes()
+    assert (node.id, node.host, node.pid, node.started_at, node.listeners, node.alive) == (
+        "n1", "relay-host", 4321, T0, "127.0.0.1:2525", True)
+    assert "node:n1" not in spool.health()  # nodes are not health facts
+    spool.unregister_node()
+    assert spool.nodes() == []
