@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from .protocol import (
     check_argument,
     password_authenticator,
 )
-from .tls import TLSMode, TLSSettings, create_ssl_context, default_port
+from .tls import TLSMode, TLSSettings, default_port, shared_ssl_context
 
 # RFC 5321 §4.5.3.2: minimum per-command timeouts a client should allow.
 RFC_TIMEOUTS = {
@@ -39,12 +40,47 @@ RFC_TIMEOUTS = {
 DEFAULT_COMMAND_TIMEOUT = 300.0
 
 
+_LOCAL_HOSTNAME: str | None = None
+_LOCAL_HOSTNAME_LOCK = threading.Lock()
+
+
 def default_local_hostname() -> str:
-    """This machine's name in a form EHLO accepts (RFC 5321 §4.1.4), else an address literal."""
-    name = socket.getfqdn()
+    """This machine's name in a form EHLO accepts (RFC 5321 §4.1.4), else an address literal.
+
+    ``socket.getfqdn()`` may wait on DNS: it runs once per process (the first caller
+    resolves, concurrent callers wait for that answer) and the answer is kept.
+    """
+    global _LOCAL_HOSTNAME
+    if _LOCAL_HOSTNAME is not None:
+        return _LOCAL_HOSTNAME
+    with _LOCAL_HOSTNAME_LOCK:
+        if _LOCAL_HOSTNAME is None:
+            _LOCAL_HOSTNAME = _ehlo_form(socket.getfqdn())
+        return _LOCAL_HOSTNAME
+
+
+def cached_local_hostname() -> str | None:
+    """The name :func:`default_local_hostname` found, without resolving; ``None`` before."""
+    return _LOCAL_HOSTNAME
+
+
+def _ehlo_form(name: str) -> str:
     if not name or not all(c.isalnum() or c in ".-" for c in name) or "." not in name:
-        return "[127.0.0.1]" if name in ("", "localhost") or not name.isascii() else name
+        name = "[127.0.0.1]" if name in ("", "localhost") or not name.isascii() else name
+    try:
+        _check_ehlo_name(name)
+    except ConfigurationError:
+        return "[127.0.0.1]"  # a name EHLO cannot carry: the address literal says no less
     return name
+
+
+def _check_ehlo_name(name: str) -> None:
+    try:
+        check_argument(name, "EHLO name")
+    except LocalProtocolError as exc:
+        raise ConfigurationError(str(exc), field="local_hostname") from None
+    if " " in name or not name.isascii():
+        raise ConfigurationError(f"invalid EHLO name {name!r}", field="local_hostname")
 
 
 @dataclass(frozen=True)
@@ -65,7 +101,9 @@ class ClientConfig:
     auth_mechanisms: tuple[str, ...] | None = None
     authenticator: Authenticator | None = None
     allow_plaintext_auth: bool = False
-    local_hostname: str = "localhost"
+    #: The EHLO name given; ``None``: this machine's name, looked up when connecting (once
+    #: per process, off the event loop for the async client).
+    local_hostname: str | None = None
     connect_timeout: float | None = 30.0
     command_timeout: float | None = None
     deadline: float | None = None
@@ -126,13 +164,8 @@ class ClientConfig:
         if username is not None and password is None and oauth2_token is None:
             raise ConfigurationError("username given without password or oauth2_token",
                                      field="password")
-        ehlo_name = local_hostname or default_local_hostname()
-        try:
-            check_argument(ehlo_name, "EHLO name")
-        except LocalProtocolError as exc:
-            raise ConfigurationError(str(exc), field="local_hostname") from None
-        if " " in ehlo_name or not ehlo_name.isascii():
-            raise ConfigurationError(f"invalid EHLO name {ehlo_name!r}", field="local_hostname")
+        if local_hostname:
+            _check_ehlo_name(local_hostname)
         if username is not None:
             check_address(username, "username") if "@" in username else check_argument(
                 username, "username"
@@ -156,7 +189,7 @@ class ClientConfig:
             auth_mechanisms=tuple(m.upper() for m in auth_mechanisms) if auth_mechanisms else None,
             authenticator=authenticator,
             allow_plaintext_auth=allow_plaintext_auth,
-            local_hostname=ehlo_name,
+            local_hostname=local_hostname or None,
             connect_timeout=connect_timeout,
             command_timeout=command_timeout,
             deadline=deadline,
@@ -172,8 +205,9 @@ class ClientConfig:
         return self.username is not None or self.authenticator is not None
 
     def make_ssl_context(self) -> ssl.SSLContext:
-        """The context for this client (a caller-supplied one wins)."""
-        return self.ssl_context or create_ssl_context(self.tls)
+        """The context for this client (a caller-supplied one wins), shared between clients
+        with the same TLS settings (see :func:`cdomail.tls.shared_ssl_context`)."""
+        return self.ssl_context or shared_ssl_context(self.tls)
 
     def choose_authenticator(self, advertised: Sequence[str]) -> Authenticator:
         """Pick the SASL mechanism: the caller's order, else strongest first."""

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
 import ssl
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ._cdo_rules import CDO_DEFAULT_PORT, cdo_tls_for_port
@@ -148,6 +151,71 @@ def create_ssl_context(settings: TLSSettings) -> ssl.SSLContext:
     if settings.client_cert:
         context.load_cert_chain(settings.client_cert, settings.client_key)
     return context
+
+
+#: Identity of a file as far as a context is concerned: a replaced or edited file differs.
+_FileStamp = tuple[str, int, int, int, int] | tuple[str, None]
+_CacheKey = tuple[TLSSettings, tuple[_FileStamp, ...]]
+_CONTEXTS: OrderedDict[_CacheKey, ssl.SSLContext] = OrderedDict()
+_CONTEXTS_LOCK = threading.Lock()
+_CONTEXTS_MAX = 32
+#: OpenSSL's compiled-in trust store locations and the variables that override them.
+_OPENSSL_PATHS = ssl.get_default_verify_paths()
+
+
+def _stamp(path: str | None) -> _FileStamp:
+    if not path:
+        return ("", None)
+    try:
+        info = os.stat(path)
+    except OSError:
+        return (path, None)  # create_ssl_context then says what is wrong with it
+    return (path, info.st_ino, info.st_size, info.st_mtime_ns, info.st_dev)
+
+
+def _cache_key(settings: TLSSettings) -> _CacheKey:
+    """The settings, and the files they load as they are now (changed files: a new key).
+
+    The system trust store counts too: ``create_default_context`` loads the file and
+    directory named by SSL_CERT_FILE / SSL_CERT_DIR, or OpenSSL's defaults.
+    """
+    environ = os.environ
+    files = (
+        settings.cafile, settings.client_cert, settings.client_key,
+        environ.get(_OPENSSL_PATHS.openssl_cafile_env) or _OPENSSL_PATHS.openssl_cafile,
+        environ.get(_OPENSSL_PATHS.openssl_capath_env) or _OPENSSL_PATHS.openssl_capath,
+    )  # fmt: skip
+    return settings, tuple(_stamp(path) for path in files)
+
+
+def shared_ssl_context(settings: TLSSettings) -> ssl.SSLContext:
+    """A context for ``settings``, built once and shared while its files stay the same.
+
+    Building a verifying context loads the whole trust store (about 22 ms of CPU with the
+    system bundle, issue 13); a one-shot send paid that on every connection. A context is
+    shared only between identical settings (verification, pin, minimum version, client
+    certificate, CA file) and only while every file it loaded is unchanged (path, inode,
+    size, modification time). ``SSLContext`` is safe to share between threads and
+    connections; cdomail never changes one after it is built.
+    """
+    key = _cache_key(settings)
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(key)
+        if context is not None:
+            _CONTEXTS.move_to_end(key)
+            return context
+        # Built under the lock: threads starting together wait for one build, not N.
+        context = create_ssl_context(settings)
+        _CONTEXTS[key] = context
+        if len(_CONTEXTS) > _CONTEXTS_MAX:
+            _CONTEXTS.popitem(last=False)
+        return context
+
+
+def clear_ssl_context_cache() -> None:
+    """Forget every shared context (the next connection builds a fresh one)."""
+    with _CONTEXTS_LOCK:
+        _CONTEXTS.clear()
 
 
 def check_pin(settings: TLSSettings, der: bytes | None) -> None:

@@ -277,11 +277,12 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
 def test_quick_run_writes_docs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from cdomail.bench.__main__ import main
 
-    status = main(["--quick", "--scenario", "1", "--write-docs", "--docs-dir", str(tmp_path)])
+    report = tmp_path / "out" / "bench.md"
+    status = main(["--quick", "--scenario", "1", "--output", str(report)])
     output = capsys.readouterr().out
     assert status in (0, 1)  # 1 only if cdomail exists and misses a target
     assert "smtp-source" in output
-    markdown = (tmp_path / "benchmarks.md").read_text(encoding="utf-8")
+    markdown = report.read_text(encoding="utf-8")
     assert "| smtplib | 40 |" in markdown
     assert "python -m cdomail.bench --quick --scenario 1" in markdown
-    assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "out" / "bench.png").read_bytes().startswith(b"\x89PNG")

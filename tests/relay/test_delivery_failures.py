@@ -190,7 +190,7 @@ def test_drop_during_data_after_the_content_went_out_is_unknown_and_retried(
         asyncio.run(worker_for(server.port, tmp_path, spool).deliver_due())
         detail = spool.show(ids[0])
         assert detail.attempt_outcomes[0]["a@example.test"].state == "unknown"
-        assert "ServerDisconnected" in (detail.attempts[0].error or "")
+        assert "StatusUnknown" in (detail.attempts[0].error or "")
         assert states(spool, ids[0]) == {"a@example.test": "queued"}  # at least once
 
 

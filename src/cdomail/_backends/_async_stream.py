@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
+from .._config import cached_local_hostname, default_local_hostname
 from ..errors import (
     ConnectError,
     ConnectTimeout,
@@ -163,6 +164,15 @@ class AsyncNetworkStream:
             transport.abort()
         else:
             transport.close()
+
+
+async def resolve_local_hostname() -> str:
+    """This machine's EHLO name; its one lookup (``getfqdn``, possibly DNS) runs in a worker
+    thread so the event loop does not wait on it."""
+    name = cached_local_hostname()
+    if name is None:
+        name = await asyncio.to_thread(default_local_hostname)
+    return name
 
 
 async def open_async_stream(

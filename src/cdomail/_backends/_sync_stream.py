@@ -7,6 +7,7 @@ import socket
 import ssl
 import time
 
+from .._config import default_local_hostname
 from ..errors import (
     ConnectError,
     ConnectTimeout,
@@ -126,6 +127,11 @@ class NetworkStream:
             self._sock.close()
         except OSError:
             pass
+
+
+def resolve_local_hostname() -> str:
+    """This machine's EHLO name (looked up once per process)."""
+    return default_local_hostname()
 
 
 def open_stream(

@@ -15,7 +15,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
-from .._backends._sync_stream import NetworkStream, open_stream
+from .._backends._sync_stream import (
+    NetworkStream,
+    open_stream,
+    resolve_local_hostname,
+)
 from .._config import ClientConfig, Clock, hide_secrets
 from .._transaction import SessionFeatures, Transaction
 from ..errors import (
@@ -97,6 +101,8 @@ class SMTPClient:
         self._stream: NetworkStream | None = None
         self._conn: ClientConnection | None = None
         self._clock = Clock(self.config)
+        #: The EHLO name: the one given, else this machine's (looked up in ``connect``).
+        self._ehlo_name = self.config.local_hostname or ""
         self._tls: TLSInfo | None = None
         self._bdat_trusted = False
         #: The transaction whose end of content is queued but not yet written.
@@ -144,6 +150,8 @@ class SMTPClient:
         self._unwritten_end = None
         if self.transcript is None:
             self.transcript = log_only()  # DEBUG logging of the (redacted) conversation
+        if not self._ehlo_name:
+            self._ehlo_name = resolve_local_hostname()
         implicit = config.effective_mode is TLSMode.IMPLICIT
         context = config.make_ssl_context() if implicit else None
         self._event(f"connecting to {config.connect_host}:{config.connect_port}"
@@ -196,14 +204,14 @@ class SMTPClient:
 
     def _ehlo(self) -> None:
         conn = self._require_conn()
-        reply = self._command(Ehlo(self.config.local_hostname))
+        reply = self._command(Ehlo(self._ehlo_name))
         if reply.code == 250:
             return
         # RFC 5321 §4.1.4: fall back to HELO only where no ESMTP feature is needed:
         # HELO cannot do STARTTLS, so never when the policy still needs TLS (case 5).
         needs_tls = self.config.effective_mode.requires_tls and not conn.tls_active
         if self.config.helo_fallback and reply.code in (500, 502, 504) and not needs_tls:
-            reply = self._command(Helo(self.config.local_hostname))
+            reply = self._command(Helo(self._ehlo_name))
             if reply.code == 250:
                 return
         raise HeloRefused(reply.code, reply.text, command="EHLO",

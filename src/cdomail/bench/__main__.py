@@ -1,4 +1,4 @@
-"""``python -m cdomail.bench``: the throughput benchmark of issue 6.
+"""``python -m cdomail.bench``: the throughput benchmark of issues 6 and 13.
 
 Needs Postfix's ``smtp-sink``/``smtp-source`` (Debian: ``apt-get install postfix``) and the
 ``bench`` extra (aiosmtplib, matplotlib). Everything runs on 127.0.0.1.
@@ -16,9 +16,6 @@ from cdomail.bench._scenarios import SCENARIOS, BenchConfig, run_benchmark
 from cdomail.bench._sink import PostfixToolMissing, find_postfix_tool
 
 __all__ = ["build_parser", "main"]
-
-#: ``docs/`` of the source tree this package sits in (src/cdomail/bench -> repository root).
-DEFAULT_DOCS_DIR = Path(__file__).resolve().parents[3] / "docs"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,12 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="run each contestant N times, in rotation, and keep its best (default 1)",
     )  # fmt: skip
     parser.add_argument(
-        "--write-docs", action="store_true",
-        help="write benchmarks.md and benchmarks.png into --docs-dir",
+        "--output", type=Path, metavar="PATH",
+        help="write the report as Markdown to PATH, and its chart beside it (PATH with .png)",
     )  # fmt: skip
-    parser.add_argument("--docs-dir", type=Path, default=DEFAULT_DOCS_DIR,
-                        help=f"where --write-docs writes (default {DEFAULT_DOCS_DIR})")  # fmt: skip
+    parser.add_argument(
+        "--write-docs", action="store_true",
+        help="shortcut for --output docs/benchmarks.md of the cdomail checkout containing the "
+        "current directory",
+    )  # fmt: skip
     return parser
+
+
+def docs_report_path(start: Path) -> Path:
+    """``docs/benchmarks.md`` of the cdomail checkout that holds ``start`` (for --write-docs)."""
+    for directory in (start, *start.parents):
+        project = directory / "pyproject.toml"
+        if project.is_file() and 'name = "cdomail"' in project.read_text(encoding="utf-8"):
+            return directory / "docs" / "benchmarks.md"
+    raise FileNotFoundError(
+        f"--write-docs: {start} is not inside a cdomail checkout; use --output PATH"
+    )
 
 
 def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -91,6 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from cdomail.bench._report import print_results, render_markdown, write_chart
 
+    output: Path | None = args.output
+    if args.write_docs:
+        try:
+            output = docs_report_path(Path.cwd())
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     config = BenchConfig(
         quick=args.quick,
         rtt_ms=args.rtt_ms,
@@ -102,14 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     results = run_benchmark(config)
     all_met = print_results(results)
-    if args.write_docs:
-        args.docs_dir.mkdir(parents=True, exist_ok=True)
-        chart = args.docs_dir / "benchmarks.png"
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        chart = output.with_suffix(".png")
         write_chart(results, chart)
         shown = ["python", "-m", "cdomail.bench", *(argv if argv is not None else sys.argv[1:])]
         markdown = render_markdown(results, shlex.join(shown), chart.name)
-        (args.docs_dir / "benchmarks.md").write_text(markdown, encoding="utf-8")
-        print(f"wrote {args.docs_dir / 'benchmarks.md'} and {chart}")
+        output.write_text(markdown, encoding="utf-8")
+        print(f"wrote {output} and {chart}")
     return 0 if all_met else 1
 
 

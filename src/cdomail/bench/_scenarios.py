@@ -1,14 +1,16 @@
-"""The five scenarios of issue 6, their targets, and the run that measures them all.
+"""The run that measures every registered scenario (see ``_registry``) and judges its targets.
 
-One run starts one ``smtp-sink`` and sends every contestant's messages to it: directly
-(scenarios 1 and 5), through a 20 ms delay proxy (2 and 3), or through a TLS-terminating front
-(4). After each contestant the sink's own counter is checked, so a sender that lost messages
-is reported as an error, not as fast.
+One run starts one ``smtp-sink`` and sends every contestant's messages to it: directly, through
+a delay proxy (scenarios with a round trip), or through a TLS-terminating front (implicit TLS).
+After each contestant the sink's own counter is checked, so a sender that lost messages is
+reported as an error, not as fast. Contestants run in rotation, ``--repeat`` rounds; every
+round's time is kept (min/median/max, and per-round ratios between contestants).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import smtplib
 import statistics
 import tempfile
@@ -19,15 +21,16 @@ from pathlib import Path
 
 from cdomail.bench._bigmail import make_attachment, run_bigmail
 from cdomail.bench._contestants import (
-    CONTESTANTS,
     ContestantUnavailable,
     Endpoint,
     make_messages,
     run_smtp_source,
 )
+from cdomail.bench._model import Scenario, Target
 from cdomail.bench._proxy import ProxyProcess
+from cdomail.bench._registry import CONTESTANTS, SCENARIOS, TARGETS
 from cdomail.bench._sink import SmtpSink
-from cdomail.bench._tls import make_certificates
+from cdomail.bench._tls import make_certificates, system_bundle_with, trusted_by_default
 
 __all__ = [
     "SCENARIOS",
@@ -39,68 +42,11 @@ __all__ = [
     "Target",
     "TargetOutcome",
     "evaluate_targets",
+    "paired_ratios",
     "run_benchmark",
 ]
 
 MIB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One measured situation; ``messages``/``quick_messages`` per contestant."""
-
-    key: str
-    title: str
-    contestants: tuple[str, ...]
-    messages: int
-    quick_messages: int
-    connections: int = 1
-    delayed: bool = False
-    implicit_tls: bool = False
-    attachment: bool = False
-
-
-SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("1", "one connection, no added delay",
-             ("cdomail", "smtplib", "aiosmtplib", "smtp-source"), 5000, 40),
-    Scenario("2", "one connection, {rtt} ms round trip",
-             ("cdomail", "smtplib", "aiosmtplib", "smtp-source"), 100, 6, delayed=True),
-    Scenario("3", "{connections} concurrent connections, {rtt} ms round trip",
-             ("cdomail async", "aiosmtplib", "smtp-source"), 400, 16, connections=8,
-             delayed=True),
-    Scenario("4", "implicit TLS, one connection",
-             ("cdomail", "smtplib", "aiosmtplib"), 3000, 30, implicit_tls=True),
-    Scenario("5", "one {attachment_mb} MiB attachment",
-             ("cdomail", "smtplib"), 1, 1, attachment=True),
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Target:
-    """``cdomail`` must beat ``peer`` in ``scenario`` by ``ratio`` (see :attr:`kind`).
-
-    ``kind`` is ``"rate"`` (messages/s ratio ≥ ratio), ``"time"`` (peer's time / cdomail's
-    time ≥ ratio) or ``"rss"`` (cdomail's peak RSS growth ≤ ``ratio`` MiB; ``peer`` unused).
-    """
-
-    scenario: str
-    cdomail: str
-    peer: str
-    kind: str
-    ratio: float
-
-
-TARGETS: tuple[Target, ...] = (
-    Target("1", "cdomail", "smtplib", "rate", 2.0),
-    Target("1", "cdomail", "smtp-source", "rate", 1.0),
-    Target("2", "cdomail", "smtplib", "rate", 3.5),
-    Target("2", "cdomail", "aiosmtplib", "rate", 3.5),
-    Target("2", "cdomail", "smtp-source", "rate", 3.5),
-    Target("3", "cdomail async", "aiosmtplib", "rate", 3.5),
-    Target("4", "cdomail", "smtplib", "rate", 2.0),
-    Target("5", "cdomail", "smtplib", "time", 3.0),
-    Target("5", "cdomail", "", "rss", 64.0),
-)
 
 
 @dataclass(frozen=True)
@@ -148,6 +94,8 @@ class Measurement:
     rss_growth_bytes: int | None = None
     error: str | None = None
     note: str = ""
+    #: Seconds of every round that succeeded, in round order (``None``: that round failed).
+    samples: list[float | None] = field(default_factory=list)
 
     @property
     def rate(self) -> float | None:
@@ -155,6 +103,10 @@ class Measurement:
         if self.seconds is None or self.seconds <= 0:
             return None
         return self.messages / self.seconds
+
+    def rates(self) -> list[float]:
+        """Messages per second of every successful round."""
+        return [self.messages / s for s in self.samples if s]
 
 
 @dataclass
@@ -197,6 +149,17 @@ class TargetOutcome:
     achieved: float | None
     passed: bool | None
     reason: str = ""
+    #: The ratio of each round in which both contestants ran (rate targets).
+    ratios: tuple[float, ...] = ()
+
+
+def paired_ratios(ours: Measurement, theirs: Measurement) -> tuple[float, ...]:
+    """cdomail's msg/s over the peer's, round by round (each round ran both in turn)."""
+    return tuple(
+        (ours.messages / mine) / (theirs.messages / other)
+        for mine, other in zip(ours.samples, theirs.samples, strict=False)
+        if mine and other
+    )
 
 
 def evaluate_targets(results: BenchResults) -> list[TargetOutcome]:
@@ -209,6 +172,7 @@ def evaluate_targets(results: BenchResults) -> list[TargetOutcome]:
         theirs = results.find(target.scenario, target.peer) if target.peer else None
         achieved: float | None = None
         reason = ""
+        ratios: tuple[float, ...] = ()
         if ours is None or ours.error or ours.seconds is None:
             reason = f"{target.cdomail}: {ours.error if ours else 'not run'}"
         elif target.kind == "rss":
@@ -219,15 +183,18 @@ def evaluate_targets(results: BenchResults) -> list[TargetOutcome]:
         elif target.kind == "time":
             achieved = theirs.seconds / ours.seconds
         else:
+            ratios = paired_ratios(ours, theirs)
             ours_rate, theirs_rate = ours.rate, theirs.rate
-            if ours_rate is not None and theirs_rate:
+            if target.paired:
+                achieved = statistics.median(ratios) if ratios else None
+            elif ours_rate is not None and theirs_rate:
                 achieved = ours_rate / theirs_rate
         if achieved is None:
-            outcomes.append(TargetOutcome(target, None, None, reason or "no figure"))
+            outcomes.append(TargetOutcome(target, None, None, reason or "no figure", ratios))
         elif target.kind == "rss":
             outcomes.append(TargetOutcome(target, achieved, achieved <= target.ratio))
         else:
-            outcomes.append(TargetOutcome(target, achieved, achieved >= target.ratio))
+            outcomes.append(TargetOutcome(target, achieved, achieved >= target.ratio, "", ratios))
     return outcomes
 
 
@@ -244,6 +211,10 @@ def _measure(
 ) -> Measurement:
     measurement = Measurement(scenario.key, name, len(messages))
     before = sink.messages_received()
+    # Inputs are built: collections of them must not land in anybody's time (contestants
+    # that build their own objects freeze again once they have).
+    gc.collect()
+    gc.freeze()
     try:
         measurement.seconds = CONTESTANTS[name].run(endpoint, messages, connections)
     except ContestantUnavailable as exc:
@@ -252,6 +223,8 @@ def _measure(
     except Exception as exc:
         measurement.error = f"failed: {type(exc).__name__}: {exc}"
         return measurement
+    finally:
+        gc.unfreeze()
     arrived = sink.wait_for_messages(before + len(messages)) - before
     if arrived != len(messages):
         measurement.error = f"sink counted {arrived} of {len(messages)} messages"
@@ -270,7 +243,13 @@ def _endpoint_for(
         with ProxyProcess(
             sink.host, sink.port, certfile=str(certs.cert_chain_path), keyfile=str(certs.key_path)
         ) as front:
-            yield Endpoint("127.0.0.1", front.port, implicit_tls=True, ca_path=str(certs.ca_path))
+            if scenario.system_store:
+                bundle = system_bundle_with(certs.ca_path, workdir)
+                with trusted_by_default(bundle):
+                    yield Endpoint("127.0.0.1", front.port, implicit_tls=True)
+            else:
+                yield Endpoint("127.0.0.1", front.port, implicit_tls=True,
+                               ca_path=str(certs.ca_path))  # fmt: skip
     elif scenario.delayed:
         with ProxyProcess(sink.host, sink.port, rtt=config.rtt_ms / 1000) as proxy:
             yield Endpoint("127.0.0.1", proxy.port)
@@ -364,6 +343,39 @@ def _measure_round_trip(endpoint: Endpoint, samples: int = 15) -> float:
     return statistics.median(times)
 
 
+def _run_rounds(
+    sink: SmtpSink,
+    scenario: Scenario,
+    config: BenchConfig,
+    endpoint: Endpoint,
+    messages: list[bytes],
+    connections: int,
+    progress: Progress,
+) -> list[Measurement]:
+    """Every contestant once per round; the best run of each, with every round's time."""
+    best: dict[str, Measurement] = {}
+    samples: dict[str, list[float | None]] = {name: [] for name in scenario.contestants}
+    for round_number in range(config.repeat):
+        # Rounds alternate the order (A B, B A, ...) so a drift of the machine's load, and
+        # whatever one contestant leaves behind for the next, spreads over all of them.
+        order = scenario.contestants if round_number % 2 == 0 else scenario.contestants[::-1]
+        for name in order:
+            if name in best and best[name].error:
+                samples[name].append(None)
+                continue  # skipped or failed once: do not retry
+            suffix = f" (run {round_number + 1})" if config.repeat > 1 else ""
+            progress(f"  {name}: {len(messages)} messages{suffix}")
+            measurement = _measure(sink, scenario, name, endpoint, messages, connections)
+            samples[name].append(measurement.seconds)
+            if measurement.error:
+                progress(f"    {measurement.error}")
+            if _better(measurement, best.get(name)):
+                best[name] = measurement
+    for name, measurement in best.items():
+        measurement.samples = samples[name]
+    return [best[name] for name in scenario.contestants]
+
+
 def run_benchmark(config: BenchConfig, progress: Progress = print) -> BenchResults:
     """Run every selected scenario against one ``smtp-sink``; return all figures."""
     results = BenchResults(config)
@@ -388,21 +400,7 @@ def run_benchmark(config: BenchConfig, progress: Progress = print) -> BenchResul
                     results.measured_rtt_ms = _measure_round_trip(endpoint) * 1000
                     progress(f"  measured round trip through the proxy: "
                              f"{results.measured_rtt_ms:.1f} ms (SMTP NOOP, median)")  # fmt: skip
-                best: dict[str, Measurement] = {}
-                # Repeats rotate through the contestants, so slow drift of the machine's load
-                # spreads over all of them; the best run of each counts.
-                for round_number in range(config.repeat):
-                    for name in scenario.contestants:
-                        if name in best and best[name].error:
-                            continue  # skipped or failed once: do not retry
-                        suffix = f" (run {round_number + 1})" if config.repeat > 1 else ""
-                        progress(f"  {name}: {count} messages{suffix}")
-                        measurement = _measure(
-                            sink, scenario, name, endpoint, messages, connections
-                        )
-                        if measurement.error:
-                            progress(f"    {measurement.error}")
-                        if _better(measurement, best.get(name)):
-                            best[name] = measurement
-                results.measurements += [best[name] for name in scenario.contestants]
+                results.measurements += _run_rounds(
+                    sink, scenario, config, endpoint, messages, connections, progress
+                )
     return results

@@ -267,17 +267,12 @@ def read_settings(fields: Fields) -> TransportSettings:
     )
 
 
-# The host name is looked up once per process, not twice per Send (getfqdn may wait on DNS).
-# (The core client caches its own EHLO name too; these two caches can become one.)
+# The host name is looked up once per process, not once per Send (getfqdn may wait on DNS);
+# the EHLO name is the core client's own cached default_local_hostname().
 @functools.cache
 def local_fqdn() -> str:
     """This machine's fully qualified name, for Message-IDs (``localhost`` when unknown)."""
     return socket.getfqdn() or "localhost"
-
-
-@functools.cache
-def _ehlo_name() -> str:
-    return default_local_hostname()
 
 
 def client_options(settings: TransportSettings) -> dict[str, Any]:
@@ -299,7 +294,7 @@ def client_options(settings: TransportSettings) -> dict[str, Any]:
         "verify": settings.verify,
         # CDO predates CHUNKING (RFC 3030) and always sends the content with DATA.
         "chunking": False,
-        "local_hostname": _ehlo_name(),
+        "local_hostname": default_local_hostname(),
     }
     if settings.cafile is not None:
         options["cafile"] = settings.cafile

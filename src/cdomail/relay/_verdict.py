@@ -112,7 +112,7 @@ def verdicts_of(result: SendResult, pending: Sequence[str]) -> Mapping[str, Reci
 
 def _whole_message_verdict(result: SendResult, error: CdoMailError | None) -> RecipientVerdict:
     if isinstance(error, StatusUnknown):
-        return RecipientVerdict(Verdict.UNKNOWN, one_line(str(error)))
+        return RecipientVerdict(Verdict.UNKNOWN, one_line(f"status unknown: {error}"))
     if (isinstance(error, TransportError | TimeoutError | RemoteProtocolError)
             and result.reply is None and result.size > 0):
         # The content went out and the connection failed before its verdict: the
