@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import smtplib
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,3 +89,7 @@ def test_lost_database_connections_are_replaced(node: tuple[RelayProcess, Lab],
     with PostgresQueue.open(pg_spool_config) as queue:
         (seen,) = queue.nodes()
         assert seen.alive and seen.pid == relay.process.pid
+    status = subprocess.run([sys.executable, "-m", "cdomail", "relay", "status", "--config",
+                             str(relay.config_path)], capture_output=True, text=True,
+                            timeout=60, check=True).stdout
+    assert "nodes: 1 alive of 1" in status and f"pid {relay.process.pid} alive" in status
