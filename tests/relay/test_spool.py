@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -40,15 +42,18 @@ def _attempt(at: float, **changes: object) -> AttemptRecord:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def spool(request: pytest.FixtureRequest, tmp_path: Path) -> Spool:
-    """Each queue backend in turn: the API tests below hold for both (one suite)."""
+def spool(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Spool]:
+    """Each queue backend in turn: the API tests below hold for both (one suite).
+
+    Typed as the SQLite spool: the PostgreSQL queue has the same methods (cdomail.relay.queue).
+    """
     if request.param == "postgresql":
         config = request.getfixturevalue("pg_spool_config")
         with open_queue(config) as opened:
-            yield opened  # type: ignore[misc]
+            yield cast(Spool, opened)
         return
-    with Spool.open(tmp_path / "spool") as opened:
-        yield opened  # type: ignore[misc]
+    with Spool.open(tmp_path / "spool") as spool:
+        yield spool
 
 
 def _raw_sql(spool: Spool, sql: str) -> None:
@@ -56,7 +61,7 @@ def _raw_sql(spool: Spool, sql: str) -> None:
     if isinstance(spool, Spool):
         spool._db.execute(sql)
         return
-    with spool.pool.connection() as connection:  # type: ignore[attr-defined]
+    with getattr(spool, "pool").connection() as connection:  # noqa: B009 - PostgresQueue
         connection.execute(sql)
 
 
