@@ -10,6 +10,8 @@ promise for speed without anyone noticing.
 from __future__ import annotations
 
 import errno
+import ipaddress
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,13 +33,47 @@ CONNECT_TIMEOUT = 5
 ConnectionPool = psycopg_pool.ConnectionPool
 
 
-def connect_pool(spool: SpoolConfig, *, max_size: int, application_name: str) -> ConnectionPool:
-    """A pool of connections to ``[spool] url`` (the password from ``[spool] password``)."""
+def connection_options(spool: SpoolConfig, application_name: str) -> dict[str, Any]:
+    """libpq options added to ``[spool] url``.
+
+    TLS: libpq's default ``sslmode=prefer`` falls back to plaintext without a word and never
+    checks the certificate. A database reached over the network gets ``verify-full`` (TLS
+    required, certificate and host name verified; ``sslrootcert`` in the URL names the CA)
+    unless the URL chooses an ``sslmode`` itself. A loopback address or a unix socket
+    directory keeps libpq's default: nothing crosses a network.
+    """
     assert spool.url is not None
     options: dict[str, Any] = {"application_name": application_name,
                                "connect_timeout": CONNECT_TIMEOUT}
+    parts = urllib.parse.urlsplit(spool.url)
+    query = urllib.parse.parse_qs(parts.query)
+    hosts = query.get("host", []) + ([parts.hostname] if parts.hostname else [])
+    if "sslmode" not in query and any(not _local(host) for host in hosts):
+        options["sslmode"] = "verify-full"
     if spool.password is not None:
         options["password"] = resolve_secret(spool.password, field="password")
+    return options
+
+
+def _local(host: str) -> bool:
+    if host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def connect_pool(spool: SpoolConfig, *, max_size: int, application_name: str) -> ConnectionPool:
+    """A pool of connections to ``[spool] url`` (the password from ``[spool] password``)."""
+    assert spool.url is not None
+    options = connection_options(spool, application_name)
+    # One direct connection first: a pool would only say "no connection within 5 s" where
+    # libpq knows why (refused, TLS required but not offered, password, no such database).
+    try:
+        psycopg.connect(spool.url, **options).close()
+    except psycopg.Error as error:
+        raise translate(error, "cannot connect to the queue database") from error
     pool = psycopg_pool.ConnectionPool(
         spool.url, kwargs=options, min_size=1, max_size=max_size, timeout=POOL_TIMEOUT,
         open=False, name=application_name,
