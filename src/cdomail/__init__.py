@@ -11,6 +11,7 @@ from typing import Any
 
 from ._async.client import AsyncSMTPClient
 from ._sync.client import SMTPClient
+from .batch import CompactResult, partial_results
 from .errors import (
     AuthenticationFailed,
     AuthenticationRefusedLocally,
@@ -27,6 +28,7 @@ from .errors import (
     RecipientsRefused,
     ReplyError,
     SenderRefused,
+    SendInterrupted,
     ServerDisconnected,
     ServiceClosing,
     StatusUnknown,
@@ -38,7 +40,8 @@ from .errors import (
 )
 from .message import MessageInput, OutgoingMessage
 from .mime import Attachment, StreamedMessage
-from .pool import Pool
+from .pool import AsyncPool, Pool
+from .process_pool import ProcessPool
 from .protocol import Reply, Secret
 from .result import SendResult
 from .tls import TLSInfo, TLSMode
@@ -66,12 +69,14 @@ def send(
 
 
 __all__ = [
+    "AsyncPool",
     "AsyncSMTPClient",
     "Attachment",
     "AuthenticationFailed",
     "AuthenticationRefusedLocally",
     "CdoMailError",
     "CertificateVerifyFailed",
+    "CompactResult",
     "ConfigurationError",
     "ConnectError",
     "ConnectTimeout",
@@ -80,6 +85,7 @@ __all__ = [
     "InputError",
     "OutgoingMessage",
     "Pool",
+    "ProcessPool",
     "ProtocolError",
     "RecipientRefused",
     "RecipientsRefused",
@@ -87,6 +93,7 @@ __all__ = [
     "ReplyError",
     "SMTPClient",
     "Secret",
+    "SendInterrupted",
     "SendResult",
     "SenderRefused",
     "ServerDisconnected",
@@ -101,5 +108,6 @@ __all__ = [
     "TimeoutError",
     "Transcript",
     "UnexpectedReply",
+    "partial_results",
     "send",
 ]

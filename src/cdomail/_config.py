@@ -38,6 +38,10 @@ RFC_TIMEOUTS = {
     "BDAT": 600.0,
 }
 DEFAULT_COMMAND_TIMEOUT = 300.0
+#: With tls="auto" on a port other than 465, silence this long most likely means the port
+#: wants TLS from the first byte (an implicit-TLS port elsewhere than 465): say so soon
+#: rather than after the whole connect timeout. An explicit mode keeps the full timeout.
+AUTO_GREETING_TIMEOUT = 5.0
 
 
 _LOCAL_HOSTNAME: str | None = None
@@ -260,6 +264,9 @@ class Clock:
         """Seconds allowed for the next wait on ``what`` (a verb, "GREETING", "BLOCK", ".")."""
         if what == "CONNECT":
             base = self._config.connect_timeout
+        elif what == "AUTO_GREETING":
+            connect = self._config.connect_timeout
+            base = AUTO_GREETING_TIMEOUT if connect is None else min(connect, AUTO_GREETING_TIMEOUT)
         elif self._config.command_timeout is not None:
             base = self._config.command_timeout
         else:

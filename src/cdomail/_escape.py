@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["json_dumps", "needs_escape", "printable"]
@@ -74,10 +75,11 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def json_dumps(document: Any, *, indent: int | None = None) -> str:
+def json_dumps(document: Any, *, indent: int | None = None,
+               default: Callable[[Any], Any] | None = None) -> str:
     """``json.dumps`` for output a person may read: non-ASCII letters stay readable, but
     DEL, C1 controls, bidi controls and every other character :func:`needs_escape` names
     become ``\\uNNNN`` escapes (``json.dumps`` itself leaves DEL and C1 raw even with
     ``ensure_ascii=True``)."""
-    text = json.dumps(document, indent=indent, ensure_ascii=False)
+    text = json.dumps(document, indent=indent, ensure_ascii=False, default=default)
     return _JSON_SUSPECT.sub(_json_escape, text)

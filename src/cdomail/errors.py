@@ -123,8 +123,8 @@ class UnexpectedReply(RemoteProtocolError):
         self.command = command
         self.expected = expected
         super().__init__(
-            f"the server answered {command} with {code}, where success is {expected} and a"
-            f" refusal 4xx/5xx (RFC 5321 §4.3.2): {text}"
+            f"protocol error: the server answered {command} with {code}, where success is"
+            f" {expected} and a refusal 4xx/5xx (RFC 5321 §4.3.2): {text}"
         )
 
 
@@ -273,6 +273,14 @@ class StatusUnknown(TimeoutError):
     """No final reply after the message content was sent (RFC 5321 §4.5.3.2.6).
 
     The server may or may not have accepted the message: do not blindly resend.
+    """
+
+
+class SendInterrupted(CdoMailError):
+    """The batch was interrupted (Ctrl-C, task cancelled) before this message went out.
+
+    Certainly not sent: none of its content reached the server. A message whose
+    content went out before the interruption is reported as :class:`StatusUnknown`.
     """
 
 

@@ -143,13 +143,20 @@ def create_ssl_context(settings: TLSSettings) -> ssl.SSLContext:
     pin the chain is not checked against a CA; the pin is checked after the
     handshake instead (see :func:`check_pin`).
     """
-    context = ssl.create_default_context(cafile=settings.cafile)
+    try:
+        context = ssl.create_default_context(cafile=settings.cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise _unusable_file("CA file", settings.cafile, exc, "cafile") from None
     context.minimum_version = _TLS_VERSIONS[settings.minimum_version]
     if not settings.verify or settings.pinned:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     if settings.client_cert:
-        context.load_cert_chain(settings.client_cert, settings.client_key)
+        try:
+            context.load_cert_chain(settings.client_cert, settings.client_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise _unusable_file("client certificate or key", settings.client_cert, exc,
+                                 "client_cert") from None
     return context
 
 
@@ -216,6 +223,15 @@ def clear_ssl_context_cache() -> None:
     """Forget every shared context (the next connection builds a fresh one)."""
     with _CONTEXTS_LOCK:
         _CONTEXTS.clear()
+
+
+def _unusable_file(what: str, path: str | None, exc: OSError, field: str) -> ConfigurationError:
+    """A missing, unreadable or non-PEM TLS file, said in words (never a raw ssl traceback)."""
+    if isinstance(exc, ssl.SSLError):
+        reason = f"not a usable PEM file ({exc.reason or exc})"
+    else:
+        reason = exc.strerror or str(exc)
+    return ConfigurationError(f"cannot load the {what} {path}: {reason}", field=field)
 
 
 def check_pin(settings: TLSSettings, der: bytes | None) -> None:
@@ -310,7 +326,8 @@ def diagnose_handshake(
         advice = (
             f"port {port} usually wants starttls, not implicit"
             if port in (SMTP_PORT, SUBMISSION_PORT, 2525)
-            else "use tls='starttls' (or 'opportunistic') for this port"
+            # Not a mail port: it may not run SMTP at all, so no port advice, only a condition.
+            else "if an SMTP server listens here, it wants tls='starttls', not implicit"
         )
         return TLSHandshakeError(
             f"TLS handshake with {host}:{port} failed: the server spoke plaintext, not TLS;"

@@ -213,5 +213,5 @@ def test_cli_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtur
 
 
 def test_cli_without_input_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["explain"]) == 2
+    assert main(["explain"]) == 64  # EX_USAGE
     assert "give a FILE" in capsys.readouterr().err

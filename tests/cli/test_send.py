@@ -37,9 +37,11 @@ def test_plaintext_is_said_plainly(lab: Lab, capsys: pytest.CaptureFixture[str])
 
 
 def test_failure_exit_code_and_error_object(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(send_args(lab, "plain", "--json")) == 1
+    assert main(send_args(lab, "plain", "--json")) == 79  # TLS failure (see --help)
     document = json.loads(capsys.readouterr().out)
     assert document["ok"] is False and document["error"]["type"] == "TLSRequired"
+    assert document["error"]["exit_code"] == 79
+    assert "--tls implicit" in document["error"]["message"]
     assert not lab.messages
 
 
@@ -63,8 +65,8 @@ def test_missing_password_variable_is_a_clear_error(
     lab: Lab, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(send_args(lab, "starttls", "--user", LAB_USER, "--password-env",
-                          "CDOMAIL_NOPE")) == 1
-    assert "CDOMAIL_NOPE" in capsys.readouterr().out
+                          "CDOMAIL_NOPE")) == 78
+    assert "CDOMAIL_NOPE" in capsys.readouterr().err
     assert not lab.sessions
 
 
@@ -87,12 +89,12 @@ def test_attachments_html_cc_bcc(lab: Lab, tmp_path: Path,
 
 
 def test_bad_subject_and_missing_attachment(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*send_args(lab, "starttls"), "--attach", "/nonexistent/file.pdf"]) == 1
-    assert "/nonexistent/file.pdf" in capsys.readouterr().out
+    assert main([*send_args(lab, "starttls"), "--attach", "/nonexistent/file.pdf"]) == 66
+    assert "/nonexistent/file.pdf" in capsys.readouterr().err
     args = send_args(lab, "starttls")
     args[args.index("CLI test")] = "bad\r\nBcc: evil@x.test"
-    assert main(args) == 1
-    assert "subject" in capsys.readouterr().out.lower()
+    assert main(args) == 65
+    assert "--subject" in capsys.readouterr().err
     assert not lab.sessions
 
 
@@ -107,6 +109,9 @@ def test_message_from_stdin(lab: Lab, monkeypatch: pytest.MonkeyPatch,
 
 def test_demo_runs_the_whole_matrix(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--timeout", "0.5"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    # The demo sends TLS to plaintext ports on purpose: no raw ClientHello bytes are shown.
+    assert "unrecognised" not in captured.err and "\x16\x03" not in captured.err + out
     assert "19 delivered (16 encrypted, 3 plaintext), 29 refused; the lab stored 19." in out
     assert "does not offer STARTTLS" in out

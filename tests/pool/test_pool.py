@@ -1,4 +1,4 @@
-"""cdomail.Pool against the lab and against a server that fails on cue (loopback only)."""
+"""cdomail.AsyncPool against the lab and against a server that fails on cue (loopback only)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import cdomail
-from cdomail import Pool, SendResult
+from cdomail import AsyncPool, SendResult
 from cdomail.lab import Lab
 
 from ._fault_server import FaultServer
@@ -41,14 +41,14 @@ def stored_subjects(lab: Lab) -> Counter[str]:
     )
 
 
-def lab_pool(lab: Lab, **options: Any) -> Pool:
+def lab_pool(lab: Lab, **options: Any) -> AsyncPool:
     options.setdefault("cafile", str(lab.ca_path))
-    return Pool("localhost", lab.port("starttls"), **options)
+    return AsyncPool("localhost", lab.port("starttls"), **options)
 
 
-def fault_pool(server: FaultServer, **options: Any) -> Pool:
+def fault_pool(server: FaultServer, **options: Any) -> AsyncPool:
     options.setdefault("tls", "none")
-    return Pool("127.0.0.1", server.port, **options)
+    return AsyncPool("127.0.0.1", server.port, **options)
 
 
 def run(coroutine: Any) -> Any:
@@ -80,7 +80,7 @@ def test_results_come_back_in_input_order(lab: Lab) -> None:
     subjects = [f"order {i}" for i in range(30)]
 
     async def main() -> list[SendResult]:
-        async with Pool("127.0.0.1", lab.port("plain"), tls="none", max_connections=3) as pool:
+        async with AsyncPool("127.0.0.1", lab.port("plain"), tls="none", max_connections=3) as pool:
             return await pool.send_many([raw_message(s) for s in subjects])
 
     results = run(main())
@@ -230,7 +230,7 @@ def test_send_many_takes_per_message_envelopes(lab: Lab) -> None:
 )
 def test_bad_settings_name_the_field(options: dict[str, Any], field: str) -> None:
     with pytest.raises(cdomail.ConfigurationError) as error:
-        Pool("127.0.0.1", 2525, **options)
+        AsyncPool("127.0.0.1", 2525, **options)
     assert error.value.field == field
 
 
@@ -432,7 +432,7 @@ def test_permanent_refusal_is_not_retried() -> None:
 
 def test_closed_pool_refuses_work() -> None:
     async def main() -> None:
-        pool = Pool("127.0.0.1", 2525, tls="none")
+        pool = AsyncPool("127.0.0.1", 2525, tls="none")
         await pool.aclose()
         with pytest.raises(cdomail.ProtocolError):
             await pool.send(raw_message("late"))
@@ -446,7 +446,7 @@ def test_unreachable_server_is_retried_then_reported() -> None:
         port = probe.getsockname()[1]
 
     async def main() -> list[SendResult]:
-        async with Pool("127.0.0.1", port, tls="none", retries=1) as pool:
+        async with AsyncPool("127.0.0.1", port, tls="none", retries=1) as pool:
             return await pool.send_many([raw_message("a"), raw_message("b")])
 
     results = run(main())
@@ -467,7 +467,7 @@ def test_a_permanent_connection_failure_is_not_retried() -> None:
 
 
 def test_a_pool_stays_on_its_event_loop() -> None:
-    pool = Pool("127.0.0.1", 2525, tls="none")
+    pool = AsyncPool("127.0.0.1", 2525, tls="none")
 
     async def first() -> None:
         await pool.__aenter__()

@@ -78,19 +78,19 @@ def test_nothing_secure_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "message", "expected_code"),
     [
-        (["--ports", "25,abc"], "'abc' is not a TCP port"),
-        (["--login", "user"], "--password-env"),
-        (["--login", "user", "--password-env", "CDOMAIL_PROBE_UNSET_VARIABLE"], "not set"),
-        (["--password-env", "HOME"], "need --login"),
-        (["--timeout", "-1"], "timeout"),
+        (["--ports", "25,abc"], "'abc' is not a TCP port", 64),
+        (["--login", "user"], "--password-env", 64),
+        (["--login", "user", "--password-env", "CDOMAIL_PROBE_UNSET_VARIABLE"], "not set", 78),
+        (["--password-env", "HOME"], "need --login", 64),
+        (["--timeout", "-1"], "timeout", 64),
     ],
 )
-def test_bad_arguments_exit_2_with_a_clear_message(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+def test_bad_arguments_exit_with_their_code_and_a_clear_message(
+    argv: list[str], message: str, expected_code: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["probe", "127.0.0.1", *argv])
-    out = capsys.readouterr().out
-    assert code == 2
-    assert message in out
+    err = capsys.readouterr().err
+    assert code == expected_code
+    assert message in err

@@ -10,10 +10,11 @@ when the two drift apart. Keep everything that is not I/O outside this file
 from __future__ import annotations
 
 import ssl
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 from .._backends._sync_stream import (
     NetworkStream,
@@ -22,6 +23,8 @@ from .._backends._sync_stream import (
 )
 from .._config import ClientConfig, Clock, hide_secrets
 from .._transaction import SessionFeatures, Transaction
+from ..batch import BatchResult, CompactResult, attach, interrupted
+from ..batch import compact as compact_result
 from ..errors import (
     AuthenticationFailed,
     AuthenticationRefusedLocally,
@@ -77,6 +80,8 @@ BDAT_CHUNK = 1024 * 1024
 TRANSACTION_WINDOW = 32
 #: DATA carries no argument: one value serves every transaction.
 _DATA = Data()
+#: Stands in for a result already handed to ``on_result`` (the batch forgets it).
+_HANDED_OVER = SendResult(sender="", recipients=[], tls_mode="", tls=None)
 
 
 class SMTPClient:
@@ -182,15 +187,18 @@ class SMTPClient:
             raise
 
     def _greeting(self) -> None:
+        auto = (self.config.mode is TLSMode.AUTO
+                and self.config.effective_mode is not TLSMode.IMPLICIT)
+        started = time.monotonic()
         try:
-            greeting = self._read_reply("CONNECT")
+            greeting = self._read_reply("AUTO_GREETING" if auto else "CONNECT")
         except ReadTimeout:
             hint = ("" if self.config.effective_mode is TLSMode.IMPLICIT else
-                    ": the server may expect TLS from the first byte (implicit TLS, usually"
-                    " port 465), or it is not an SMTP server")
+                    ": the port may expect implicit TLS, from the first byte (use tls='implicit'),"
+                    " or it is not an SMTP server")
             raise ConnectTimeout(
                 f"no greeting from {self.config.host}:{self.config.port} within"
-                f" {self.config.connect_timeout} s{hint}"
+                f" {time.monotonic() - started:.3g} s{hint}"
             ) from None
         except RemoteProtocolError as exc:
             raise NotSMTPServer(
@@ -307,9 +315,31 @@ class SMTPClient:
             raise result.error
         return result
 
+    @overload
     def send_many(
-        self, messages: Iterable[MessageInput | OutgoingMessage]
-    ) -> list[SendResult]:
+        self,
+        messages: Iterable[MessageInput | OutgoingMessage],
+        *,
+        compact: Literal[False] = False,
+        on_result: Callable[[SendResult], object] | None = None,
+    ) -> list[SendResult]: ...
+
+    @overload
+    def send_many(
+        self,
+        messages: Iterable[MessageInput | OutgoingMessage],
+        *,
+        compact: Literal[True],
+        on_result: Callable[[CompactResult], object] | None = None,
+    ) -> list[CompactResult]: ...
+
+    def send_many(
+        self,
+        messages: Iterable[MessageInput | OutgoingMessage],
+        *,
+        compact: bool = False,
+        on_result: Callable[[Any], object] | None = None,
+    ) -> list[SendResult] | list[CompactResult]:
         """Send many messages over this connection, pipelined when the server allows.
 
         Each item is a message (envelope from its headers) or an
@@ -317,8 +347,26 @@ class SMTPClient:
         Returns one result per message, in order; a message that failed has
         ``result.error`` set (bad input, a refusal, or a connection failure, after
         which the remaining messages are reported as not sent).
+
+        ``compact=True``: :class:`~cdomail.batch.CompactResult` instead (no reply kept
+        per accepted recipient). ``on_result``: each result is handed to it, in order,
+        as soon as its verdict is known, and not kept (the returned list is empty):
+        memory stays flat whatever the number of messages. When the batch is
+        interrupted (Ctrl-C, cancellation) the exception carries ``partial_results``
+        (see :mod:`cdomail.batch`).
         """
-        return self._send_prepared(_prepared_items(messages))
+        if not compact:
+            return self._send_prepared(_prepared_items(messages), on_settled=on_result)
+        # Compact results are made as each verdict arrives: the full ones never pile up.
+        kept: list[CompactResult] = []
+        receiver = kept.append if on_result is None else on_result
+
+        def shrink_and_hand_over(result: SendResult) -> None:
+            receiver(compact_result(result))
+
+        self._send_prepared(_prepared_items(messages), on_settled=shrink_and_hand_over,
+                                  shrink=compact_result)
+        return kept
 
     def _unsent_result(self, prepared: PreparedMessage | None, error: CdoMailError) -> SendResult:
         return SendResult(
@@ -336,29 +384,33 @@ class SMTPClient:
         return self._unsent_result(item, failure)
 
     def _send_prepared(
-        self, items: Iterator[PreparedMessage | InputError]
+        self,
+        items: Iterator[PreparedMessage | InputError],
+        *,
+        on_settled: Callable[[SendResult], object] | None = None,
+        shrink: Callable[[SendResult], BatchResult] | None = None,
     ) -> list[SendResult]:
         """Send each prepared message (an InputError item is reported, not sent).
 
         ``items`` is consumed lazily: the next message is prepared while the server
         answers the current one, so its checks cost no time on a pipelined stream.
+        With ``on_settled``, each result goes there as soon as it is final and the
+        returned list is empty. ``shrink`` makes the results an interruption carries
+        compact.
         """
         slots: list[Transaction | SendResult] = []
         self._batch = slots
-        item = next(items, None)
-        while isinstance(item, InputError):  # nothing to send yet: no need to connect
-            slots.append(self._unsent_result(None, item))
-            item = next(items, None)
+        mode = self.config.effective_mode.value
+        item: PreparedMessage | InputError | None = self._first_to_send(items, slots,
+                                                                              shrink)
         if item is None:
-            return [s for s in slots if isinstance(s, SendResult)]
-        self.connect()
+            return _deliver(slots, mode, on_settled)
         self._refuse_idle_input()
         conn = self._require_conn()
         features = SessionFeatures.of(self.extensions, pipelining=conn.pipelining,
                                       allow_chunking=self.config.chunking)
         outstanding: deque[Transaction] = deque()
-        mode = self.config.effective_mode.value
-        settled = 0  # slots[:settled] are final results
+        settled = handed = 0  # slots[:settled] are final results; slots[:handed] handed over
         last: Transaction | None = None
         try:
             tail: bytearray | None = bytearray()
@@ -382,6 +434,8 @@ class SMTPClient:
                 if tail is None:
                     tail = self._finish_transaction(tx, features, outstanding)
                 settled = _settle_results(slots, settled, mode)
+                if on_settled is not None:
+                    handed = _hand_over(slots, handed, settled, on_settled)
             self._flush(tail or b"")
             while outstanding:
                 self._collect(outstanding)
@@ -394,6 +448,8 @@ class SMTPClient:
             self._abort()
             if not isinstance(caught, CdoMailError):
                 self._batch = []
+                if not isinstance(caught, Exception):  # Ctrl-C, cancellation: what we know
+                    attach(caught, self._interrupted_results(slots[handed:], item, shrink))
                 raise
             failure = caught
             for slot in slots[settled:]:
@@ -404,7 +460,54 @@ class SMTPClient:
             slots += [self._unsent(rest, failure) for rest in items]
         self._batch = []
         self._unwritten_end = None
-        return [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
+        return _deliver(slots[handed:], mode, on_settled)
+
+    def _first_to_send(
+        self,
+        items: Iterator[PreparedMessage | InputError],
+        slots: list[Transaction | SendResult],
+        shrink: Callable[[SendResult], BatchResult] | None,
+    ) -> PreparedMessage | None:
+        """The first message to send (bad input before it is reported), connected for it;
+        None when there is nothing to send (then no connection is needed)."""
+        item: PreparedMessage | InputError | None = None
+        try:
+            item = next(items, None)
+            while isinstance(item, InputError):
+                slots.append(self._unsent_result(None, item))
+                item = next(items, None)
+            if item is not None:
+                self.connect()
+        except BaseException as caught:
+            if not isinstance(caught, Exception):  # Ctrl-C, cancellation: what we know
+                attach(caught, self._interrupted_results(slots, item, shrink))
+            raise
+        return item
+
+    def _interrupted_results(
+        self,
+        slots: list[Transaction | SendResult],
+        current: PreparedMessage | InputError | None,
+        shrink: Callable[[SendResult], BatchResult] | None,
+    ) -> list[BatchResult]:
+        """What an interrupted batch knows: each message taken so far, with its verdict,
+        "status unknown" when its content went out without one, or "not sent"."""
+        mode = self.config.effective_mode.value
+        results: list[SendResult] = []
+        for slot in slots:
+            if not isinstance(slot, Transaction):
+                results.append(slot)
+            elif slot.done:
+                results.append(slot.result(mode))
+            else:
+                results.append(interrupted(slot.prepared.sender, slot.prepared.recipients, mode,
+                                           content_sent=slot.content_sent, size=slot.size))
+        if isinstance(current, InputError):
+            results.append(self._unsent_result(None, current))
+        elif current is not None:
+            results.append(interrupted(current.sender, current.recipients, mode,
+                                       content_sent=False))
+        return [shrink(r) for r in results] if shrink is not None else list(results)
 
     def _begin_transaction(
         self,
@@ -853,6 +956,36 @@ def _settle_results(slots: list[Transaction | SendResult], start: int, mode: str
             slots[start] = slot.result(mode)
         start += 1
     return start
+
+
+def _hand_over(
+    slots: list[Transaction | SendResult],
+    start: int,
+    end: int,
+    on_settled: Callable[[SendResult], object],
+) -> int:
+    """Give the settled ``slots[start:end]`` to ``on_settled`` and forget them (each slot
+    keeps one shared placeholder); return ``end``, the new start."""
+    for index in range(start, end):
+        slot = slots[index]
+        if isinstance(slot, SendResult):
+            slots[index] = _HANDED_OVER
+            on_settled(slot)
+    return end
+
+
+def _deliver(
+    slots: list[Transaction | SendResult],
+    mode: str,
+    on_settled: Callable[[SendResult], object] | None,
+) -> list[SendResult]:
+    """The results of ``slots``: returned, or handed to ``on_settled`` (then none returned)."""
+    results = [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
+    if on_settled is None:
+        return results
+    for result in results:
+        on_settled(result)
+    return []
 
 
 def _prepared_items(

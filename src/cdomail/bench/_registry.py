@@ -29,6 +29,10 @@ CORE_SCENARIOS: tuple[Scenario, ...] = (
              ("cdomail", "smtplib", "aiosmtplib"), 3000, 30, implicit_tls=True),
     Scenario("5", "one {attachment_mb} MiB attachment",
              ("cdomail", "smtplib"), 1, 1, attachment=True),
+    # The pools against the sink's own capacity, and 100,000 messages' memory: its own
+    # runner (bench/_pool_scenarios.py), so no contestants of the per-message kind.
+    Scenario("P", "Pool vs the sink at 1/2/4/8 connections; 100,000 messages' memory",
+             (), 20000, 400),
 )  # fmt: skip
 
 CORE_TARGETS: tuple[Target, ...] = (
@@ -43,9 +47,7 @@ CORE_TARGETS: tuple[Target, ...] = (
     Target("5", "cdomail", "", "rss", 64.0),
 )
 
-#: Scenario modules after the core ones, in the order they run. The Pool's scenarios
-#: (issue 13 targets 3-4) go here: ``from cdomail.bench import _pool_scenarios`` above,
-#: then ``_PARTS = (_user_paths, _pool_scenarios)``.
+#: Scenario modules after the core ones, in the order they run.
 _PARTS: tuple[ModuleType, ...] = (_user_paths,)
 
 

@@ -27,6 +27,7 @@ from cdomail.bench._contestants import (
     run_smtp_source,
 )
 from cdomail.bench._model import Scenario, Target
+from cdomail.bench._pool_scenarios import run_pool_scenarios
 from cdomail.bench._proxy import ProxyProcess
 from cdomail.bench._registry import CONTESTANTS, SCENARIOS, TARGETS
 from cdomail.bench._sink import SmtpSink
@@ -387,6 +388,9 @@ def run_benchmark(config: BenchConfig, progress: Progress = print) -> BenchResul
             if scenario.key not in config.scenarios:
                 continue
             progress(f"scenario {scenario.key}: {config.title_of(scenario)}")
+            if scenario.key == "P":  # the pools: their own runner (bench/_pool_scenarios.py)
+                results.measurements += run_pool_scenarios(sink, config, progress)
+                continue
             if scenario.attachment:
                 results.measurements += _run_attachment_scenario(
                     sink, scenario, config, workdir, progress

@@ -8,11 +8,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from ..demo import DEMO_USER, LISTENERS, MODES, Cell, run_matrix
 from ..lab import Lab
+from ._connection import seconds
+from ._output import stdout_console, tame_server_log
 
 
 def add_parser(subparsers: Any) -> None:
@@ -23,7 +24,7 @@ def add_parser(subparsers: Any) -> None:
                     " ports), send with every cdomail TLS mode to every listener, with and"
                     " without credentials, and show what was delivered, what was encrypted,"
                     " and what failed and why.")
-    parser.add_argument("--timeout", type=float, default=2.0,
+    parser.add_argument("--timeout", type=seconds, default=2.0,
                         help="connect timeout per attempt in seconds (default 2)")
     parser.set_defaults(func=run)
 
@@ -49,7 +50,8 @@ def _table(cells: list[Cell], with_credentials: bool) -> Table:
 
 def run(args: argparse.Namespace) -> int:
     """Run the matrix and print it, then why each failure happened."""
-    console = Console()
+    console = stdout_console()
+    tame_server_log("demo", expect_not_smtp=True)
     with tempfile.TemporaryDirectory(prefix="cdomail-demo-") as state, \
             Lab(users={DEMO_USER[0]: DEMO_USER[1]}, state_dir=Path(state)) as lab:
         console.print(f"Lab CA: {lab.ca_path}")

@@ -10,17 +10,20 @@ is needed. The first line says the verdict: ``encrypted``, ``plaintext``, ``fail
 HRESULT), ``pickup`` or ``depends`` (with what it depends on); ``--json`` adds ``verdict``,
 ``hresult``, ``depends_on`` and ``verdict_with_defaults``. Secret-looking fields are never
 printed. Exit status: 0 when the mail is certainly sent encrypted, 1 otherwise (unencrypted,
-failing, or only encrypted on some paths), 2 for unusable input.
+failing, or only encrypted on some paths); usage errors and unreadable input as every
+``cdomail`` command (64, 66: see ``--help``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from cdomail.cdo.explain import explain_text
+
+from ._exit import UnreadableInput, UsageError
+from ._output import print_json
 
 __all__ = ["add_parser", "run"]
 
@@ -54,9 +57,8 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Explain the configuration; see the module docstring for the exit status."""
     if args.file is None and not args.field:
-        print("cdomail explain: give a FILE, - for standard input, or --field NAME=VALUE",
-              file=sys.stderr)
-        return 2
+        raise UsageError("give a FILE, - for standard input, or --field NAME=VALUE",
+                         field="file")
     text = ""
     if args.file == "-":
         text = sys.stdin.read()
@@ -65,11 +67,11 @@ def run(args: argparse.Namespace) -> int:
             with open(args.file, encoding="utf-8-sig", errors="replace") as handle:
                 text = handle.read()
         except OSError as exc:
-            print(f"cdomail explain: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-            return 2
+            raise UnreadableInput(f"cannot read {args.file}: {exc.strerror}",
+                                  field="file") from None
     report = explain_text(text, args.field, filename=None if args.file == "-" else args.file)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        print_json(report.to_dict())
     else:
         sys.stdout.write(report.to_text())
     return 0 if report.encrypted else 1

@@ -2,12 +2,14 @@
 
 ::
 
-    cdomail lab [--listen MODE=PORT ...] [--user NAME:PASSWORD ...] [--auth-plaintext]
+    cdomail lab [--listen MODE=PORT ...] [--user NAME[:PASSWORD] ...]
+                [--password-env VAR | --password-file FILE] [--auth-plaintext]
                 [--auth-required] [--latency MS] [--state-dir DIR] [--host H]
 
 Prints a table of the listeners and the CA path, then one line per message
-received. The lab's users are throw-away test accounts, which is why their
-passwords may be given on the command line; they are never printed.
+received. A password on the command line is visible to every user of the machine
+(``ps``), so ``--user NAME`` can take it from ``--password-env``/``--password-file``
+instead; passwords are never printed.
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cdomail.errors import ConfigurationError
+from cdomail.errors import printable
 from cdomail.lab import DEFAULT_PORTS, LISTENER_MODES, Lab, StoredMessage
+from cdomail.secrets import resolve_secret
+
+from ._exit import ExitCode, UsageError
+from ._output import diagnose, stdout_console, tame_server_log
 
 __all__ = ["add_parser", "build_lab", "default_state_dir", "run"]
 
@@ -51,12 +57,29 @@ def _listen_spec(text: str) -> tuple[str, int]:
     return mode, int(port)
 
 
-def _user_spec(text: str) -> tuple[str, str]:
+def _user_spec(text: str) -> tuple[str, str | None]:
     name, sep, password = text.partition(":")
-    if not sep or not name or not password:
-        # Never echo the argument: it holds a password.
-        raise argparse.ArgumentTypeError("expected NAME:PASSWORD (both non-empty)")
-    return name, password
+    if not name or (sep and not password):
+        # Never echo the argument: it may hold a password.
+        raise argparse.ArgumentTypeError("expected NAME or NAME:PASSWORD (both non-empty)")
+    return name, password if sep else None
+
+
+def _users(args: argparse.Namespace) -> dict[str, str]:
+    """Each --user with its password: inline, or from --password-env/--password-file."""
+    if args.password_env and args.password_file:
+        raise UsageError("give --password-env or --password-file, not both", field="password")
+    source = (f"env:{args.password_env}" if args.password_env
+              else f"file:{args.password_file}" if args.password_file else None)
+    users: dict[str, str] = {}
+    for name, password in args.user or []:
+        if password is None:
+            if source is None:
+                raise UsageError(f"--user {name} needs :PASSWORD, --password-env VAR or"
+                                 " --password-file FILE", field="user")
+            password = resolve_secret(source, field="--password-env/--password-file")
+        users[name] = password
+    return users
 
 
 def _latency(text: str) -> int:
@@ -87,9 +110,16 @@ def add_parser(subparsers: Any) -> None:
         "--user",
         action="append",
         type=_user_spec,
-        metavar="NAME:PASSWORD",
-        help="a test account for AUTH PLAIN/LOGIN (repeatable)",
+        metavar="NAME[:PASSWORD]",
+        help="a test account for AUTH PLAIN/LOGIN (repeatable). NAME:PASSWORD shows the"
+        " password to every user of this machine (process list): prefer --user NAME with"
+        " --password-env or --password-file",
     )
+    parser.add_argument("--password-env", metavar="VAR",
+                        help="the password of each --user NAME given without one, from this"
+                        " environment variable (kept out of the process list)")
+    parser.add_argument("--password-file", metavar="FILE",
+                        help="the same, from this file (one trailing newline removed)")
     parser.add_argument(
         "--auth-plaintext",
         action="store_true",
@@ -117,16 +147,18 @@ def add_parser(subparsers: Any) -> None:
 def build_lab(args: argparse.Namespace, console: Console | None = None) -> Lab:
     """The (not yet started) :class:`Lab` described by the parsed arguments."""
     listeners = dict(args.listen) if args.listen else dict(DEFAULT_PORTS)
-    users = dict(args.user or [])
+    users = _users(args)
     printer = console or Console(highlight=False)
 
     def announce(message: StoredMessage) -> None:
         recipients = ", ".join(message.rcpt_tos)
         encrypted = "yes" if message.encrypted else "NO"
         who = f" as {message.authenticated_as}" if message.authenticated_as else ""
+        # Addresses and names come from the client: escaped before they reach a terminal.
         printer.print(
-            f"{message.listener}: {message.mail_from} -> {recipients}"
-            f"  encrypted: {encrypted}{who}  ({len(message.data)} bytes)",
+            printable(f"{message.listener}: {message.mail_from} -> {recipients}"
+                      f"  encrypted: {encrypted}{who}  ({len(message.data)} bytes)",
+                      newlines=False),
             markup=False,
         )
         sys.stdout.flush()
@@ -171,20 +203,15 @@ def listener_table(lab: Lab) -> Table:
 
 def run(args: argparse.Namespace) -> int:
     """Start the lab, print where it listens, serve until Ctrl-C or SIGTERM."""
-    console = Console(highlight=False)
+    console = stdout_console()
+    tame_server_log("lab")
+    lab = build_lab(args, console)
     try:
-        lab = build_lab(args, console)
         lab.start()
-    except ConfigurationError as error:
-        console.print(f"cdomail lab: {error}", markup=False)
-        return 2
     except OSError as error:
-        console.print(
-            f"cdomail lab: cannot listen: {error}. "
-            "Pick other ports with --listen MODE=PORT (0 = any free port).",
-            markup=False,
-        )
-        return 1
+        diagnose("lab", f"cannot listen: {error}. Pick other ports with --listen MODE=PORT"
+                        " (0 = any free port).")
+        return ExitCode.UNAVAILABLE
     stop = threading.Event()
     previous = _install_sigterm(stop)
     try:

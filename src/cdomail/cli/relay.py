@@ -43,7 +43,7 @@ from ..relay._render import (
 from ..relay.config import RelayConfig, load_config
 from ..relay.queue import Queue, open_queue
 from ..relay.spool import MessageNotFound
-from ._common import print_json
+from ._output import print_json
 
 __all__ = ["add_parser", "run"]
 

@@ -3,157 +3,103 @@
 from __future__ import annotations
 
 import argparse
-import mimetypes
-import sys
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from pathlib import Path
 from typing import Any
-
-from rich.console import Console
 
 from .. import SMTPClient
 from ..errors import CdoMailError, InputError
-from ..message import MessageInput
 from ..result import SendResult
 from ..transcript import Transcript
-from ._common import add_tls_arguments, parse_server, print_json, read_secret
+from ._compose import Composed, add_message_arguments, compose
+from ._connection import add_connection_arguments, client_options
+from ._exit import ExitCode, exit_code_for
+from ._output import diagnose, print_json, stderr_console, stdout_console
+from ._results import failure_lines, result_document, result_exit_code, result_lines
+
+__all__ = ["add_output_arguments", "add_parser", "run", "send_once"]
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """-v/--verbose, -q/--quiet, --json."""
+    group = parser.add_argument_group("output")
+    loudness = group.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", "--transcript", dest="verbose", action="store_true",
+                          help="also show the conversation on stderr (AUTH secrets redacted)")
+    loudness.add_argument("-q", "--quiet", action="store_true",
+                          help="print nothing on success; errors still go to stderr")
+    group.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def add_parser(subparsers: Any) -> None:
     """Register ``send``."""
     parser = subparsers.add_parser(
         "send", help="send one message",
-        description="Send one message. Passwords come from --password-env or --password-file,"
-                    " never from the command line.")
-    parser.add_argument("--server", required=True, help="HOST[:PORT]")
-    add_tls_arguments(parser)
-    parser.add_argument("--from", dest="sender", help="From address")
-    parser.add_argument("--to", action="append", default=[], help="recipient (repeatable)")
-    parser.add_argument("--cc", action="append", default=[], help="Cc recipient (repeatable)")
-    parser.add_argument("--bcc", action="append", default=[],
-                        help="blind recipient: envelope only, never in the headers")
-    parser.add_argument("--subject", default="")
-    body = parser.add_mutually_exclusive_group()
-    body.add_argument("--body", help="plain-text body")
-    body.add_argument("--body-file", help="read the plain-text body from this file")
-    parser.add_argument("--html-file", help="HTML alternative body")
-    parser.add_argument("--attach", action="append", default=[], help="attach a file (repeatable)")
-    parser.add_argument("--message", help="send a complete RFC 5322 message from this file, or - "
-                                          "for standard input")
-    parser.add_argument("--user", help="user name for AUTH")
-    parser.add_argument("--password-env", help="name of the environment variable with the password")
-    parser.add_argument("--password-file", help="file whose first line is the password")
-    parser.add_argument("--allow-plaintext-auth", action="store_true",
-                        help="allow AUTH without TLS (credentials readable on the wire)")
-    parser.add_argument("--ehlo", help="EHLO name (default: this machine's name)")
-    parser.add_argument("--transcript", action="store_true",
-                        help="show the conversation (AUTH secrets redacted)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+        description="Send one message and say whether it travelled encrypted. The server and"
+                    " credentials come from the flags or from an account (-a NAME) in the"
+                    " accounts file; passwords never from the command line itself.")
+    add_connection_arguments(parser, account_short=True)
+    add_message_arguments(parser)
+    add_output_arguments(parser)
     parser.set_defaults(func=run)
 
 
-def _read(path: str, what: str) -> bytes:
-    try:
-        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror}", field=what) from None
+def _check_dsn(client: SMTPClient, composed: Composed) -> None:
+    # RFC 3461 §4: NOTIFY/RET may only be used with a server that offers DSN.
+    if (composed.mail_options or composed.rcpt_options) and not (
+            client.extensions is not None and client.extensions.has("DSN")):
+        raise InputError("the server does not offer DSN (RFC 3461): --dsn-notify/--dsn-return"
+                         " cannot be honoured", field="--dsn-notify")
 
 
-def _set_header(message: EmailMessage, name: str, value: str) -> None:
-    try:
-        message[name] = value
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"invalid {name}: {exc}", field=name.lower()) from None
+def send_once(options: dict[str, Any], composed: Composed,
+              transcript: Transcript | None) -> SendResult:
+    """Connect, send ``composed``, close: the library result (errors raise)."""
+    with SMTPClient(**options, transcript=transcript) as client:
+        _check_dsn(client, composed)
+        return client.send(composed.message, sender=composed.sender,
+                           recipients=composed.recipients, mail_options=composed.mail_options,
+                           rcpt_options=composed.rcpt_options)
 
 
-def build_message(args: argparse.Namespace) -> MessageInput:
-    """The message from the arguments (or from --message)."""
-    if args.message:
-        return _read(args.message, "message")
-    if not args.sender:
-        raise InputError("--from is required (or give a complete message with --message)",
-                         field="sender")
-    if not (args.to or args.cc or args.bcc):
-        raise InputError("give at least one --to, --cc or --bcc", field="recipients")
-    message = EmailMessage()
-    _set_header(message, "From", args.sender)
-    for name, values in (("To", args.to), ("Cc", args.cc), ("Bcc", args.bcc)):
-        if values:
-            _set_header(message, name, ", ".join(values))
-    _set_header(message, "Subject", args.subject)
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain=args.sender.rpartition("@")[2] or None)
-    text = args.body if args.body is not None else ""
-    if args.body_file:
-        text = _read(args.body_file, "body").decode("utf-8", "replace")
-    message.set_content(text)
-    if args.html_file:
-        message.add_alternative(_read(args.html_file, "html").decode("utf-8", "replace"),
-                                subtype="html")
-    for path in args.attach:
-        data = _read(path, "attachment")
-        kind, _ = mimetypes.guess_type(path)
-        maintype, _, subtype = (kind or "application/octet-stream").partition("/")
-        message.add_attachment(data, maintype=maintype, subtype=subtype,
-                               filename=Path(path).name)
-    return message
-
-
-def describe(result: SendResult) -> str:
-    """One plain sentence about encryption."""
-    if result.tls is None:
-        return "NOT ENCRYPTED: the message travelled in plaintext."
-    verified = {"ca": "certificate verified", "fingerprint": "certificate matched the pinned "
-                "fingerprint", "none": "certificate NOT verified (--insecure)"}[
-        result.tls.verified_by]
-    return (f"ENCRYPTED ({result.tls.mode}, {result.tls.version}, {result.tls.cipher},"
-            f" {verified}).")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Send; exit 0 only when the server accepted the message."""
-    console = Console(stderr=False, highlight=False)
-    transcript = Transcript() if args.transcript else None
-    result: SendResult | None = None
-    error: CdoMailError | None = None
-    try:
-        host, port = parse_server(args.server)
-        password = read_secret(args, "password_env", "password_file", "password")
-        message = build_message(args)
-        client = SMTPClient(
-            host, port, tls=args.tls, username=args.user, password=password,
-            allow_plaintext_auth=args.allow_plaintext_auth, cafile=args.cafile,
-            fingerprint=args.fingerprint, verify=not args.insecure,
-            connect_timeout=args.timeout, local_hostname=args.ehlo, transcript=transcript,
-        )
-        with client:
-            result = client.send(message)
-    except CdoMailError as exc:
-        error = exc
+def _show(args: argparse.Namespace, result: SendResult | None, error: CdoMailError | None,
+          transcript: Transcript | None) -> None:
+    """Results on stdout (unless -q on success); what went wrong also on stderr."""
     if args.json:
-        document: dict[str, object] = {
-            "ok": result is not None and result.ok,
-            "encrypted": result.encrypted if result else False,
-            "tls": result.tls.to_dict() if result and result.tls else None,
-            "accepted": sorted(result.accepted) if result else [],
-            "refused": {a: str(r) for a, r in result.refused.items()} if result else {},
-            "reply": str(result.reply) if result and result.reply else None,
-            "error": {"type": type(error).__name__, "message": str(error)} if error else None,
-        }
+        document = result_document(result, error)
         if transcript is not None:
             document["transcript"] = transcript.to_list()
         print_json(document)
-    else:
-        if transcript is not None:
-            console.print(transcript.render(), markup=False)
-        if result is not None:
-            console.print(f"Accepted for {', '.join(sorted(result.accepted))}:"
-                          f" {result.reply}", markup=False)
-            for address, reply in result.refused.items():
-                console.print(f"Refused {address}: {reply}", markup=False)
-            console.print(describe(result), markup=False)
-        else:
-            console.print(f"FAILED ({type(error).__name__}): {error}", markup=False)
-            console.print("Nothing was delivered.", markup=False)
-    return 0 if result is not None and result.ok else 1
+    elif transcript is not None:
+        stderr_console().print(transcript.render(), markup=False)
+    if error is not None:
+        for line in failure_lines(error):
+            diagnose("send", line)
+        return
+    assert result is not None
+    if not args.json and not (args.quiet and result_exit_code(result) == ExitCode.OK):
+        stdout_console().print("\n".join(result_lines(result)), markup=False)
+    if result.error is not None:
+        for line in failure_lines(result.error):
+            diagnose("send", line)
+    elif result.refused:
+        diagnose("send", f"refused for {', '.join(sorted(result.refused))}"
+                         f" ({len(result.accepted)} accepted)")
+    elif not result.ok:
+        diagnose("send", "the server broke the SMTP protocol: no 250 reply to the message")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Send; see the exit-status table in ``--help``."""
+    options, account = client_options(args)
+    composed = compose(args, account.sender if account else None)
+    transcript = Transcript() if args.verbose else None
+    result: SendResult | None = None
+    error: CdoMailError | None = None
+    try:
+        result = send_once(options, composed, transcript)
+    except CdoMailError as exc:
+        error = exc
+    _show(args, result, error, transcript)
+    if error is not None:
+        return exit_code_for(error)
+    assert result is not None
+    return result_exit_code(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import shlex
 from dataclasses import dataclass
 
 from .._cdo_rules import CDO_STARTTLS_PORT, cdo_tls_for_port
@@ -117,7 +118,7 @@ def recommend(
                      "changes that (it does not exist in cdosys.dll)")
     if kind is Verdict.SMTPS:
         return Recommendation(
-            True, "implicit", f"cdomail send --server {host}:{port} --tls implicit",
+            True, "implicit", send_command(host, port, "implicit", facts.cafile),
             cdo_port, cdo_usessl, cdo,
             smtplib=f"smtplib.SMTP_SSL({host!r}, {port}, context=ssl.create_default_context())",
             django=f"EMAIL_HOST={host!r}, EMAIL_PORT={port}, EMAIL_USE_SSL=True",
@@ -128,7 +129,7 @@ def recommend(
             notes.append("STARTTLS is optional here: a client that does not insist on it "
                          "(opportunistic) can be silently downgraded by an attacker")
         return Recommendation(
-            True, "starttls", f"cdomail send --server {host}:{port} --tls starttls",
+            True, "starttls", send_command(host, port, "starttls", facts.cafile),
             cdo_port, cdo_usessl, cdo,
             smtplib=(f"s = smtplib.SMTP({host!r}, {port}); "
                      "s.starttls(context=ssl.create_default_context())"),
@@ -149,6 +150,15 @@ def recommend(
     nothing = "no SMTP server answers on this port"
     return Recommendation(False, None, nothing, None, None, f"{CDO_CANNOT} ({nothing})",
                           smtplib=nothing, django=nothing, mailkit=nothing, notes=tuple(notes))
+
+
+def send_command(host: str, port: int, mode: str, cafile: str | None) -> str:
+    """A ``cdomail send`` command line that works when pasted into a POSIX shell."""
+    server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 literal
+    words = ["cdomail", "send", "--server", server, "--tls", mode]
+    if cafile:
+        words += ["--cafile", cafile]
+    return shlex.join(words)
 
 
 def _cdo_hint(facts: PortFacts, kind: Verdict) -> str:

@@ -188,6 +188,8 @@ class PortFacts:
     verify: bool
     plaintext: PlaintextFacts
     implicit: ImplicitFacts
+    #: The extra CA the probe trusted: a suggested command needs it too.
+    cafile: str | None = None
 
     @property
     def starttls_required(self) -> bool | None:

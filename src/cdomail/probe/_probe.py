@@ -77,6 +77,7 @@ class _Options:
     local_hostname: str
     verified_context: ssl.SSLContext
     unverified_context: ssl.SSLContext
+    cafile: str | None = None
 
 
 async def probe(
@@ -183,7 +184,7 @@ def _check_options(
     return _Options(host=host, timeout=float(timeout), limits=limits, verify=verify,
                     check_required=check_required, login=checked_login, local_hostname=name,
                     verified_context=verified if verify else unverified,
-                    unverified_context=unverified)
+                    unverified_context=unverified, cafile=cafile)
 
 
 def _check_login(login: tuple[str, str | Secret]) -> tuple[str, Secret]:
@@ -243,7 +244,7 @@ async def _probe_port(
     facts = PortFacts(
         host=options.host, port=port, address=address, timeout=options.timeout,
         check_required=options.check_required, login_given=options.login is not None,
-        verify=options.verify, plaintext=plaintext, implicit=implicit,
+        verify=options.verify, plaintext=plaintext, implicit=implicit, cafile=options.cafile,
     )
     return build_port_report(facts)
 
