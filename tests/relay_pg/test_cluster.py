@@ -3,8 +3,9 @@
 Every message a node answered 250 must reach the upstream at least once; a duplicate is only
 allowed for a message whose record shows a delivery with unknown status (the dead node's
 lease expired while the message was on the wire). The cluster-wide rate limit is checked at
-the upstream (the lab's own arrival times), and the OAuth2 token endpoint must see one
-request for the whole run (the token lives longer than the test), restarts included.
+the upstream (the lab's own arrival times), and the OAuth2 token endpoint must see at most
+one request per refresh period (half the token's lifetime) for the whole cluster, restarts
+included.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from ._nodes import free_port, node_config, start_node, status_json, wait_for
 
 MESSAGES = 2000
 RATE_COUNT, RATE_SECONDS = 300, 1.0
+#: Access-token lifetime at the test endpoint: the relay refreshes after half of it, so the
+#: cluster may ask once per TOKEN_LIFETIME / 2 seconds of the run, however many nodes ask.
+TOKEN_LIFETIME = 8.0
 
 
 @pytest.mark.slow
@@ -35,7 +39,8 @@ def test_three_nodes_kill_9_mid_load_and_mid_delivery(
         pg_spool_config: SpoolConfig, token_endpoint: TokenEndpoint, lab_certs_dir: Path,
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     token_endpoint.add_client("relay-app", "app-secret")
-    token_endpoint.lifetime = 3600
+    token_endpoint.lifetime = TOKEN_LIFETIME
+    started = time.monotonic()
     monkeypatch.setenv("CLIENT_SECRET", "app-secret")
     arrivals: list[float] = []
 
@@ -67,6 +72,7 @@ def test_three_nodes_kill_9_mid_load_and_mid_delivery(
             for node in nodes:
                 node.close()
         delivered = message_ids(lab.messages)
+    elapsed = time.monotonic() - started
     duplicated = {mid: n for mid, n in delivered.items() if n > 1}
     unknown_recorded = {mid for mid, d in records.items() if any(
         o.state == "unknown" for outcomes in d.attempt_outcomes for o in outcomes.values())}
@@ -83,7 +89,9 @@ def test_three_nodes_kill_9_mid_load_and_mid_delivery(
     nodes_seen = status["nodes"]
     assert isinstance(nodes_seen, list) and sum(1 for n in nodes_seen if n["alive"]) == 3
     _assert_rate(arrivals)
-    assert token_endpoint.requests == 1, report
+    # One request per refresh period for the whole cluster (three nodes asking on their own,
+    # and the two restarted ones, would need several per period).
+    assert token_endpoint.requests <= elapsed / (TOKEN_LIFETIME / 2) + 1, (report, elapsed)
 
 
 def _on_the_wire(url: str, pid: int) -> int:
