@@ -15,6 +15,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -35,13 +36,24 @@ def ensure_environment() -> None:
         return
     print("dev.py: installing cdomail and its test dependencies into .venv ...", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-e", f"{ROOT}[test,bench]"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[all,test,bench]"], check=True)
     STAMP.write_text(wanted)
 
 
 def run(*command: str) -> int:
     print("$", " ".join(command), flush=True)
     return subprocess.run(command, cwd=ROOT).returncode
+
+
+def package_check() -> int:
+    """Build the wheel and the sdist as PyPI would get them, and check their metadata."""
+    with tempfile.TemporaryDirectory(prefix="cdomail-dist-") as outdir:
+        built = run(str(BIN / "python"), "-m", "build", "--no-isolation", "--sdist", "--wheel",
+                    "--outdir", outdir, str(ROOT))
+        if built != 0:
+            return built
+        return run(str(BIN / "twine"), "check", "--strict",
+                   *sorted(str(p) for p in Path(outdir).iterdir()))
 
 
 def test(extra: list[str]) -> int:
@@ -54,6 +66,8 @@ def test(extra: list[str]) -> int:
     for check in checks:
         if run(*([check] if isinstance(check, str) else check)) != 0:
             return 1
+    if package_check() != 0:
+        return 1
     return run(python, "-m", "pytest", "-n", "2", *extra)
 
 

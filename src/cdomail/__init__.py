@@ -7,8 +7,10 @@ The public API lives here: the clients, the TLS modes, results and errors.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from . import log_handler as logging
 from ._async.client import AsyncSMTPClient
 from ._sync.client import SMTPClient
 from .batch import CompactResult, partial_results
@@ -48,6 +50,13 @@ from .tls import TLSInfo, TLSMode
 from .transcript import Transcript
 
 __version__ = "0.1.0"
+
+# ``cdomail.logging.SMTPHandler``: the module is log_handler.py, because a file named
+# logging.py inside the package could shadow the standard library's logging wherever the
+# package directory itself ends up on sys.path. This alias makes ``import cdomail.logging``
+# and ``from cdomail.logging import SMTPHandler`` work; it is left out of __all__ so that
+# ``from cdomail import *`` cannot replace a caller's ``logging``.
+sys.modules.setdefault(f"{__name__}.logging", logging)
 
 
 def send(

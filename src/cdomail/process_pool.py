@@ -427,7 +427,10 @@ async def _serve(orders: Any, results: Any,
         # A thread: the queue's get() blocks, and the loop must keep sending meanwhile.
         while True:
             order = orders.get()
-            loop.call_soon_threadsafe(inbox.put_nowait, order)
+            try:
+                loop.call_soon_threadsafe(inbox.put_nowait, order)
+            except RuntimeError:  # the loop has ended (stopped or interrupted): no one listens
+                return
             if order is None:
                 return
 

@@ -13,9 +13,13 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import spnego
+from cdomail._extras import require
 
-from cdomail.errors import LocalProtocolError
+require("ntlm", "spnego", part="NTLM authentication (cdoNTLM)")
+
+import spnego  # noqa: E402
+
+from cdomail.errors import LocalProtocolError  # noqa: E402
 
 if TYPE_CHECKING:
     from aiosmtpd.smtp import AuthResult

@@ -17,17 +17,19 @@ import traceback
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from .._extras import MissingExtra, require
 from ..errors import CdoMailError
 from ._exit import EPILOG, ExitCode, exit_code_for
-from ._output import diagnose
 from ._wording import flagged
 
 __all__ = ["main", "sendmail_main"]
 
 # Modules that are not written yet are skipped, so each part can land on its own.
-_SUBCOMMAND_MODULES = ("demo", "send", "send_many", "sendmail", "lab", "probe", "explain", "relay")
+_SUBCOMMAND_MODULES = (
+    "demo", "send", "send_many", "sendmail", "lab", "probe", "explain", "relay", "web",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,12 +49,34 @@ class _HelpFormatter(argparse.HelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
-def _subcommand_modules() -> list[ModuleType]:
-    modules = []
+class _NeedsExtra:
+    """A subcommand whose extra is not installed: listed, and running it says which to install."""
+
+    def __init__(self, name: str, missing: MissingExtra) -> None:
+        self.name, self.missing = name, missing
+
+    def add_parser(self, subparsers: Any) -> None:
+        # No option prefix: every argument (even "--flag") is taken, so whatever the user
+        # typed ends in the missing-extra line rather than in a usage error.
+        parser = subparsers.add_parser(
+            self.name, help=f"(needs: pip install 'cdomail[{self.missing.extra}]')",
+            add_help=False, prefix_chars="\0",
+        )
+        parser.add_argument("arguments", nargs="*")
+        parser.set_defaults(func=self.run)
+
+    def run(self, args: argparse.Namespace) -> int:
+        raise self.missing
+
+
+def _subcommand_modules() -> list[ModuleType | _NeedsExtra]:
+    modules: list[ModuleType | _NeedsExtra] = []
     for name in _SUBCOMMAND_MODULES:
         qualified = f"{__name__}.{name}"
         try:
             modules.append(importlib.import_module(qualified))
+        except MissingExtra as missing:
+            modules.append(_NeedsExtra(name, missing))
         except ModuleNotFoundError as missing:
             if missing.name != qualified:
                 raise
@@ -93,6 +117,8 @@ def _silence_stdout() -> None:
 
 
 def _flush_after_exit(exit_request: SystemExit, command: str) -> int:
+    from ._output import diagnose  # not at import: rich may be missing (see _missing_rich)
+
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -105,6 +131,8 @@ def _flush_after_exit(exit_request: SystemExit, command: str) -> int:
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
                 command: str) -> int:
     """Parse and run; turn every way it can end into an exit status (see :mod:`._exit`)."""
+    from ._output import diagnose  # not at import: rich may be missing (see _missing_rich)
+
     arguments = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in arguments
     try:
@@ -137,11 +165,27 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cdomail`` with ``argv`` (default: the process arguments); return the exit code."""
+    missing = _missing_rich()
+    if missing is not None:
+        return missing
     return run_command(_parser(), argv, "")
 
 
 def sendmail_main(argv: Sequence[str] | None = None) -> int:
     """The ``cdomail-sendmail`` program (link it as ``sendmail``): ``cdomail sendmail ARGS``."""
+    missing = _missing_rich()
+    if missing is not None:
+        return missing
     from .sendmail import standalone_parser
 
     return run_command(standalone_parser(_Parser, _HelpFormatter), argv, "sendmail")
+
+
+def _missing_rich() -> int | None:
+    """Without the ``cli`` extra (rich), one line and EX_UNAVAILABLE instead of a traceback."""
+    try:
+        require("cli", "rich", part="command line")
+    except MissingExtra as missing:
+        print(f"cdomail: {missing}", file=sys.stderr)
+        return ExitCode.UNAVAILABLE
+    return None

@@ -87,14 +87,22 @@ def add_connection_arguments(parser: argparse.ArgumentParser, *, account_short: 
     group.add_argument("--ehlo", help="EHLO name (default: this machine's name)")
 
 
-def _password(args: argparse.Namespace, account: Account | None) -> str | None:
+def password_from_flags(args: argparse.Namespace) -> str | None:
+    """The password named by ``--password-env`` or ``--password-file`` (never given inline)."""
     if args.password_env and args.password_file:
         raise UsageError("give --password-env or --password-file, not both", field="password")
     if args.password_env:
         return resolve_secret(f"env:{args.password_env}", field="--password-env")
     if args.password_file:
         return resolve_secret(f"file:{args.password_file}", field="--password-file")
-    return account.secret() if account is not None else None
+    return None
+
+
+def _password(args: argparse.Namespace, account: Account | None) -> str | None:
+    password = password_from_flags(args)
+    if password is None and account is not None:
+        return account.secret()
+    return password
 
 
 def _check_tls_files(options: dict[str, Any]) -> None:

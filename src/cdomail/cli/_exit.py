@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 from enum import IntEnum
 
+from .._extras import MissingExtra
 from ..errors import (
     AuthenticationFailed,
     AuthenticationRefusedLocally,
@@ -81,6 +82,7 @@ class UnreadableInput(InputError):
 # Most specific first is not needed: the lookup walks each exception's MRO.
 _BY_CLASS: dict[type[BaseException], ExitCode] = {
     UsageError: ExitCode.USAGE,
+    MissingExtra: ExitCode.UNAVAILABLE,  # a part of cdomail that is not installed
     UnreadableInput: ExitCode.NO_INPUT,
     ConfigurationError: ExitCode.CONFIG,
     InputError: ExitCode.DATA,

@@ -141,6 +141,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--hostname", default="localhost", help="server name (greeting, cert)")
     parser.add_argument("--no-chunking", action="store_true", help="do not offer CHUNKING")
     parser.add_argument("--no-pipelining", action="store_true", help="do not offer PIPELINING")
+    parser.add_argument("--web", nargs="?", const="127.0.0.1:8025", metavar="HOST:PORT",
+                        help="also serve the web console's inbox (default 127.0.0.1:8025)")
     parser.set_defaults(func=run)
 
 
@@ -214,16 +216,25 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.UNAVAILABLE
     stop = threading.Event()
     previous = _install_sigterm(stop)
+    web_console = None
     try:
         console.print(listener_table(lab))
         console.print(f"CA certificate: {lab.ca_path}", markup=False, soft_wrap=True)
         console.print(f"Maildir: {lab.maildir_path}", markup=False, soft_wrap=True)
+        if args.web is not None:
+            from .web import start_lab_console
+
+            web_console = start_lab_console(lab, args.web)
+            if web_console is None:
+                return 1
         console.print("Waiting for mail; Ctrl-C to stop.")
         sys.stdout.flush()
         stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if web_console is not None:
+            web_console.stop()
         lab.stop()
         _restore_sigterm(previous)
     console.print("cdomail lab stopped.")

@@ -39,13 +39,18 @@ OAuth2 token endpoint, :mod:`cdomail.testing.token_endpoint`).
 
 from __future__ import annotations
 
-from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
+from cdomail._extras import require
 
-from cdomail.lab._auth import AuthMechanism, BearerValidator, cram_md5, xoauth2
-from cdomail.lab._ca import LabCertificates
-from cdomail.lab._lab import DEFAULT_PORTS, Lab
-from cdomail.lab._records import SessionRecord, StoredMessage, TranscriptLine
-from cdomail.lab._server import LISTENER_MODES, LabSMTP, ListenerMode
+# Before anything imports aiosmtpd: without the extra, one line saying which to install.
+require("lab", "aiosmtpd", "trustme", "cryptography")
+
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword  # noqa: E402
+
+from cdomail.lab._auth import AuthMechanism, BearerValidator, cram_md5, xoauth2  # noqa: E402
+from cdomail.lab._ca import LabCertificates  # noqa: E402
+from cdomail.lab._lab import DEFAULT_PORTS, Lab  # noqa: E402
+from cdomail.lab._records import SessionRecord, StoredMessage, TranscriptLine  # noqa: E402
+from cdomail.lab._server import LISTENER_MODES, LabSMTP, ListenerMode  # noqa: E402
 
 __all__ = [
     "DEFAULT_PORTS",

@@ -392,6 +392,10 @@ class Lab:
             raise RuntimeError("start the lab first")
         return self._store.maildir_bytes(message.maildir_key)
 
+    def delete(self, maildir_key: str) -> bool:
+        """Forget one message (in memory and its Maildir file); False when it is not kept."""
+        return self._store.delete(maildir_key) if self._store is not None else False
+
     def clear(self) -> None:
         """Forget recorded messages and finished sessions (the Maildir keeps its files)."""
         if self._store is not None:

@@ -57,6 +57,10 @@ class StoredMessage:
     session_id: str
     maildir_key: str
     chunked: bool = False
+    #: The cipher suite in use at MAIL time (None in plaintext).
+    tls_cipher: str | None = None
+    #: When the final reply was given (seconds since the epoch; 0.0 when unknown).
+    received_at: float = 0.0
 
 
 @dataclass

@@ -18,6 +18,7 @@ import asyncio
 import re
 import ssl
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, cast
@@ -249,6 +250,7 @@ class LabSMTP(SMTP):
     def _reset_transaction_state(self) -> None:
         self._mail_encrypted: bool | None = None
         self._mail_tls_version: str | None = None
+        self._mail_tls_cipher: str | None = None
         self._rcpt_options: list[list[str]] = []
         self._bdat_chunks: list[bytes] | None = None
         self._bdat_too_big = False
@@ -275,6 +277,13 @@ class LabSMTP(SMTP):
         transport = self.transport
         ssl_object = None if transport is None else transport.get_extra_info("ssl_object")
         return None if ssl_object is None else str(ssl_object.version())
+
+    def tls_cipher(self) -> str | None:
+        """The negotiated cipher suite's name, or None in plaintext."""
+        transport = self.transport
+        ssl_object = None if transport is None else transport.get_extra_info("ssl_object")
+        cipher = None if ssl_object is None else ssl_object.cipher()
+        return None if cipher is None else str(cipher[0])
 
     # --- connection lifecycle ----------------------------------------------
 
@@ -425,6 +434,7 @@ class LabSMTP(SMTP):
         if not had_sender and self.envelope is not None and self.envelope.mail_from:
             self._mail_encrypted = encrypted
             self._mail_tls_version = self.tls_version()
+            self._mail_tls_cipher = self.tls_cipher()
             self.session_record().encrypted_at_mail.append(encrypted)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
@@ -530,6 +540,8 @@ class LabSMTP(SMTP):
             data=data,
             encrypted=bool(self._mail_encrypted),
             tls_version=self._mail_tls_version,
+            tls_cipher=self._mail_tls_cipher,
+            received_at=time.time(),
             authenticated_as=identity_of(session.auth_data) if session.authenticated else None,
             session_id=self.session_record().id,
             maildir_key="",

@@ -77,6 +77,16 @@ class MessageStore:
         with self._lock:
             self._messages.clear()
 
+    def delete(self, key: str) -> bool:
+        """Forget one message (memory and Maildir copy); False when no such message is kept."""
+        with self._lock:
+            kept = [m for m in self._messages if m.maildir_key != key]
+            found = len(kept) != len(self._messages)
+            self._messages[:] = kept
+        if found:
+            self._maildir.discard(key)
+        return found
+
     def maildir_bytes(self, key: str) -> bytes:
         """The Maildir copy of a stored message (trace headers included)."""
         return self._maildir.get_bytes(key)

@@ -16,11 +16,16 @@ DATA (``check_required`` adds ``MAIL FROM:<>`` + RSET), and AUTH only with
 
 from __future__ import annotations
 
-from ._advice import CDO_CANNOT, Recommendation, Verdict
-from ._cdo_rule import CdoPrediction
-from ._facts import CertificateInfo, LoginResult, ReplySummary, TLSDetails
-from ._probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, probe, probe_sync
-from ._report import PortReport, ProbeReport
+from .._extras import require
+
+# Certificates are read with cryptography: without the extra, one line saying which to install.
+require("probe", "cryptography")
+
+from ._advice import CDO_CANNOT, Recommendation, Verdict  # noqa: E402
+from ._cdo_rule import CdoPrediction  # noqa: E402
+from ._facts import CertificateInfo, LoginResult, ReplySummary, TLSDetails  # noqa: E402
+from ._probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, probe, probe_sync  # noqa: E402
+from ._report import PortReport, ProbeReport  # noqa: E402
 
 __all__ = [
     "CDO_CANNOT",

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from cdomail.lab import Lab
+if TYPE_CHECKING:
+    from cdomail.lab import Lab
 
 __all__ = ["LAB_PASSWORD", "LAB_USER", "lab", "lab_certs_dir"]
 
@@ -50,6 +51,11 @@ def lab_certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def lab(request: pytest.FixtureRequest, lab_certs_dir: Path, tmp_path: Path) -> Iterator[Lab]:
     """A running lab, stopped (connections closed, thread joined) after the test."""
+    # Imported here, not at the top: pytest loads this plugin in every environment where
+    # cdomail is installed, and a core install without the 'lab' extra must still run pytest
+    # (a test that asks for the fixture then fails with the line naming the extra).
+    from cdomail.lab import Lab
+
     options: dict[str, Any] = {"users": {LAB_USER: LAB_PASSWORD}}
     marker = request.node.get_closest_marker("lab")
     if marker is not None:

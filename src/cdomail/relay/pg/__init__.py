@@ -5,17 +5,11 @@ Needs the ``relay-postgres`` extra (psycopg 3 and psycopg-pool). See docs/scalin
 
 from __future__ import annotations
 
-try:
-    import psycopg  # noqa: F401
-    import psycopg_pool  # noqa: F401
-except ModuleNotFoundError as missing:  # pragma: no cover - depends on the install
-    from ...errors import ConfigurationError
+from ..._extras import require
 
-    raise ConfigurationError(
-        f"[spool] url needs PostgreSQL support ({missing.name} is not installed):"
-        " pip install 'cdomail[relay-postgres]'", field="url") from None
+require("relay-postgres", "psycopg", "psycopg_pool", part="relay's PostgreSQL queue")
 
-from .migrate import SCHEMA_VERSION, applied_version, check_schema, migrate
-from .queue import PostgresQueue
+from .migrate import SCHEMA_VERSION, applied_version, check_schema, migrate  # noqa: E402
+from .queue import PostgresQueue  # noqa: E402
 
 __all__ = ["SCHEMA_VERSION", "PostgresQueue", "applied_version", "check_schema", "migrate"]
