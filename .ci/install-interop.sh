@@ -10,7 +10,8 @@ set -eu
 # libnet-ssleay-perl is only a Recommends of swaks, but swaks needs it for any TLS.
 # util-linux (unshare, nsenter) and mount: the relay's disk-full test mounts a tmpfs in a private
 # mount namespace (tests/relay/test_disk_full.py).
-PACKAGES="postfix swaks libnet-ssleay-perl msmtp curl openssl libsasl2-modules sasl2-bin util-linux mount"
+# postgresql: tests/relay_pg start a private cluster (initdb + pg_ctl in a temp directory).
+PACKAGES="postfix swaks libnet-ssleay-perl msmtp curl openssl libsasl2-modules sasl2-bin util-linux mount postgresql"
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""
@@ -35,7 +36,12 @@ if [ "${CI:-}" = "true" ] && $SUDO /usr/sbin/postfix status >/dev/null 2>&1; the
     $SUDO /usr/sbin/postfix stop || true
 fi
 
-for program in /usr/sbin/postfix /usr/sbin/postconf /usr/sbin/saslpasswd2 swaks msmtp curl openssl unshare nsenter mount; do
+if [ "${CI:-}" = "true" ] && command -v pg_lsclusters >/dev/null 2>&1; then
+    # The package's own cluster is not used (the tests start a private one); stop it.
+    $SUDO pg_ctlcluster --force 15 main stop >/dev/null 2>&1 || true
+fi
+
+for program in /usr/lib/postgresql/15/bin/initdb /usr/lib/postgresql/15/bin/pg_ctl /usr/sbin/postfix /usr/sbin/postconf /usr/sbin/saslpasswd2 swaks msmtp curl openssl unshare nsenter mount; do
     command -v "$program" >/dev/null 2>&1 || { echo "install-interop.sh: $program missing" >&2; exit 1; }
 done
 echo "install-interop.sh: interop programs ready"

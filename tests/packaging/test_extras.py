@@ -19,7 +19,7 @@ from cdomail._extras import MissingExtra, require
 from cdomail.errors import CdoMailError
 
 OPTIONAL_PACKAGES = {"aiosmtpd", "trustme", "cryptography", "rich", "spnego", "django",
-                     "starlette", "jinja2", "uvicorn", "pytest"}
+                     "starlette", "jinja2", "uvicorn", "pytest", "psycopg", "psycopg_pool"}
 OPTIONAL_PARTS = {"cdomail.lab", "cdomail.probe", "cdomail.cdo", "cdomail.cli", "cdomail.bench",
                   "cdomail.testing", "cdomail.django", "cdomail.web", "cdomail.relay"}
 
@@ -76,6 +76,7 @@ def test_require_does_not_disguise_a_broken_install(
         ("spnego", "cdomail.cdo.ntlm", "ntlm", "NTLM authentication (cdoNTLM)"),
         ("django", "cdomail.django", "django", "Django email backend"),
         ("rich", "cdomail.bench", "bench", "benchmark"),
+        ("psycopg", "cdomail.relay.pg", "relay-postgres", "relay's PostgreSQL queue"),
     ],
 )
 def test_a_part_without_its_extra_says_which_to_install(

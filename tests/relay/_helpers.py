@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from cdomail.relay.config import (
 from cdomail.relay.spool import Spool
 
 START = 1_700_000_000.0
+#: The ``open_spool`` fixture: opens the test's queue (SQLite spool or PostgreSQL queue).
+SpoolOpener = Callable[[], Spool]
 
 
 class FakeClock:

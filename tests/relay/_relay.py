@@ -64,6 +64,7 @@ class RelayThread:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="relay", daemon=True)
         # The relay's own spool connection (tests inject real SQLite limits into it).
+        assert config.spool.path is not None, "RelayThread runs the SQLite spool"
         self.own_spool = Spool.open(config.spool.path)
 
     @property
@@ -104,6 +105,7 @@ class RelayThread:
 
     def spool(self) -> Spool:
         """A second connection to the relay's spool (what `relay status` would see)."""
+        assert self.config.spool.path is not None
         return Spool.open(self.config.spool.path)
 
 

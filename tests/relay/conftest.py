@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from cdomail.lab import LabCertificates
+from cdomail.relay.queue import open_queue
+from cdomail.relay.spool import Spool
 from cdomail.testing.token_endpoint import TokenEndpoint
 from tests.hostile.fixtures import certs, hostile
 
 from ._relay import Certificates
 
-__all__ = ["certificates", "certs", "hostile", "lab_certs", "token_endpoint"]
+__all__ = ["certificates", "certs", "hostile", "lab_certs", "open_spool", "token_endpoint"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_spool(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Spool]:
+    """Opens the test's queue, on each backend in turn (the same queue at every call)."""
+    if request.param == "sqlite":
+        return lambda: Spool.open(tmp_path / "spool")
+    config = request.getfixturevalue("pg_spool_config")
+    return lambda: open_queue(config)  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="session")
@@ -35,5 +46,6 @@ def token_endpoint(lab_certs: LabCertificates) -> Iterator[TokenEndpoint]:
 
 
 from tests.interop.conftest import postfix  # noqa: E402
+from tests.relay_pg.cluster import pg_cluster, pg_spool_config  # noqa: E402
 
-__all__ += ["postfix"]
+__all__ += ["pg_cluster", "pg_spool_config", "postfix"]

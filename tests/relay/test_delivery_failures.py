@@ -17,7 +17,7 @@ from cdomail.relay.spool import Spool
 from tests.hostile.fixtures import HostileFactory
 from tests.hostile.script import Close, Script
 
-from ._helpers import START, FakeClock, fill, relay_config, states
+from ._helpers import START, FakeClock, SpoolOpener, fill, relay_config, states
 
 CAPABILITIES = ("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "AUTH PLAIN LOGIN")
 TWO = ("a@example.test", "b@example.test")
@@ -35,11 +35,11 @@ def other_messages(spool: Spool, known: list[str]) -> list[str]:
 
 
 def test_per_recipient_550_bounces_that_recipient_with_an_rfc3464_dsn(
-    hostile: HostileFactory, tmp_path: Path
+    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener
 ) -> None:
     server = hostile(Script(capabilities=CAPABILITIES, replies={
         "RCPT": [b"250 2.1.5 ok\r\n", b"550 5.1.1 <b@example.test>: no such user\r\n"]}))
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         ids = fill(spool, 1, TWO)
         asyncio.run(worker_for(server.port, tmp_path, spool).deliver_due())
         assert states(spool, ids[0]) == {"a@example.test": "delivered",
@@ -66,10 +66,11 @@ def test_per_recipient_550_bounces_that_recipient_with_an_rfc3464_dsn(
     assert b"body 0" not in original.get_payload(decode=True)
 
 
-def test_no_bounce_for_a_bounce(hostile: HostileFactory, tmp_path: Path) -> None:
+def test_no_bounce_for_a_bounce(hostile: HostileFactory, tmp_path: Path,
+                                open_spool: SpoolOpener) -> None:
     server = hostile(Script(capabilities=CAPABILITIES,
                             replies={"RCPT": b"550 5.1.1 no such user\r\n"}))
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         ids = fill(spool, 1, sender="")  # a DSN from somewhere: the null sender
         asyncio.run(worker_for(server.port, tmp_path, spool).deliver_due())
         assert states(spool, ids[0]) == {"a@example.test": "bounced"}
@@ -77,13 +78,13 @@ def test_no_bounce_for_a_bounce(hostile: HostileFactory, tmp_path: Path) -> None
 
 
 def test_4xx_retries_on_the_schedule_then_expires_and_bounces(
-    hostile: HostileFactory, tmp_path: Path
+    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener
 ) -> None:
     server = hostile(Script(capabilities=CAPABILITIES,
                             replies={"DATA_END": b"451 4.3.0 try again later\r\n"}))
     clock = FakeClock()
     delivery = DeliveryConfig(retry=(10.0, 20.0), max_age=60.0)
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         ids = fill(spool, 1, TWO)
         worker = worker_for(server.port, tmp_path, spool, clock=clock, delivery=delivery)
 
@@ -119,10 +120,11 @@ def test_4xx_retries_on_the_schedule_then_expires_and_bounces(
     ({"RCPT": b"450 4.2.1 mailbox busy\r\n"}, "RecipientsRefused"),
 ])
 def test_transient_refusals_stay_queued_with_the_reason(
-    hostile: HostileFactory, tmp_path: Path, replies: dict[str, bytes], error: str
+    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener, replies: dict[str, bytes],
+    error: str,
 ) -> None:
     server = hostile(Script(capabilities=CAPABILITIES, replies=replies))
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         ids = fill(spool, 2)
         asyncio.run(worker_for(server.port, tmp_path, spool).deliver_due())
         for message_id in ids:
@@ -139,12 +141,13 @@ def test_transient_refusals_stay_queued_with_the_reason(
     {"MAIL": b"550 5.7.30 Basic authentication is not supported for Client Submission\r\n"},
 ])
 def test_refused_relay_credentials_hold_the_queue_and_bounce_nothing(
-    hostile: HostileFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener,
+    monkeypatch: pytest.MonkeyPatch,
     replies: dict[str, bytes],
 ) -> None:
     monkeypatch.setenv("UPSTREAM_PASSWORD", "pw-never-shown")
     server = hostile(Script(capabilities=CAPABILITIES, replies=replies))
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         ids = fill(spool, 3, TWO)
         worker = worker_for(server.port, tmp_path, spool, auth="password",
                             username="sender@contoso.test", password="env:UPSTREAM_PASSWORD")
@@ -163,10 +166,10 @@ def test_refused_relay_credentials_hold_the_queue_and_bounce_nothing(
 
 @pytest.mark.parametrize("at_least_once", [True, False])
 def test_connection_lost_after_the_final_dot_is_recorded_unknown(
-    hostile: HostileFactory, tmp_path: Path, at_least_once: bool
+    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener, at_least_once: bool
 ) -> None:
     server = hostile(Script(capabilities=CAPABILITIES, replies={"DATA_END": Close()}))
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         ids = fill(spool, 1)
         delivery = DeliveryConfig(at_least_once=at_least_once)
         asyncio.run(worker_for(server.port, tmp_path, spool, delivery=delivery).deliver_due())
@@ -180,12 +183,12 @@ def test_connection_lost_after_the_final_dot_is_recorded_unknown(
 
 
 def test_drop_during_data_after_the_content_went_out_is_unknown_and_retried(
-    hostile: HostileFactory, tmp_path: Path
+    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener
 ) -> None:
     # The upstream hangs up during DATA; the small message was already written whole, so
     # the relay cannot know whether the upstream kept it (RFC 5321 §4.5.3.2.6).
     server = hostile(Script(capabilities=CAPABILITIES, data_disconnect_after=20))
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         ids = fill(spool, 1)
         asyncio.run(worker_for(server.port, tmp_path, spool).deliver_due())
         detail = spool.show(ids[0])
@@ -194,13 +197,13 @@ def test_drop_during_data_after_the_content_went_out_is_unknown_and_retried(
         assert states(spool, ids[0]) == {"a@example.test": "queued"}  # at least once
 
 
-def test_upstream_down_retries_and_records_health(tmp_path: Path) -> None:
+def test_upstream_down_retries_and_records_health(tmp_path: Path, open_spool: SpoolOpener) -> None:
     import socket
 
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         ids = fill(spool, 2)
         asyncio.run(worker_for(port, tmp_path, spool).deliver_due())
         assert all(states(spool, i) == {"a@example.test": "queued"} for i in ids)

@@ -12,22 +12,21 @@ import pytest
 from cdomail.lab import Lab, StoredMessage, xoauth2
 from cdomail.relay.config import DeliveryConfig, OAuth2Config
 from cdomail.relay.delivery import DeliveryWorker
-from cdomail.relay.spool import Spool
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 from cdomail.testing.token_endpoint import TokenEndpoint
 
-from ._helpers import FakeClock, fill, relay_config, states
+from ._helpers import FakeClock, SpoolOpener, fill, relay_config, states
 
 MAILBOX = "relay@example.test"
 
 
-def test_starttls_required_with_password(lab: Lab, tmp_path: Path,
+def test_starttls_required_with_password(lab: Lab, tmp_path: Path, open_spool: SpoolOpener,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UPSTREAM_PASSWORD", LAB_PASSWORD)
     config = relay_config(tmp_path / "spool", host=lab.host, port=lab.port("starttls-required"),
                           tls="starttls", cafile=lab.ca_path, auth="password",
                           username=LAB_USER, password="env:UPSTREAM_PASSWORD")
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         ids = fill(spool, 5, ("a@example.test", "b@example.test"))
         worker = DeliveryWorker(config, spool, clock=FakeClock())
         assert asyncio.run(worker.deliver_due()) == 5
@@ -46,12 +45,13 @@ def test_starttls_required_with_password(lab: Lab, tmp_path: Path,
     assert LAB_PASSWORD not in lab.transcripts_text()
 
 
-def test_no_tls_no_delivery_when_starttls_is_required_of_us(tmp_path: Path) -> None:
+def test_no_tls_no_delivery_when_starttls_is_required_of_us(tmp_path: Path,
+                                                            open_spool: SpoolOpener) -> None:
     # The upstream offers no STARTTLS: the relay must not fall back to plaintext.
     with Lab({"plain": 0}, state_dir=tmp_path / "lab") as lab:
         config = relay_config(tmp_path / "spool", host=lab.host, port=lab.port("plain"),
                               tls="starttls")
-        with Spool.open(tmp_path / "spool") as spool:
+        with open_spool() as spool:
             (message_id,) = fill(spool, 1)
             asyncio.run(DeliveryWorker(config, spool, clock=FakeClock()).deliver_due())
             assert states(spool, message_id) == {"a@example.test": "queued"}
@@ -61,7 +61,7 @@ def test_no_tls_no_delivery_when_starttls_is_required_of_us(tmp_path: Path) -> N
 
 
 def test_implicit_tls_with_xoauth2_one_token_for_all_connections(
-    token_endpoint: TokenEndpoint, lab_certs_dir: Path, tmp_path: Path,
+    token_endpoint: TokenEndpoint, lab_certs_dir: Path, tmp_path: Path, open_spool: SpoolOpener,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token_endpoint.add_client("relay-app", "app-secret")
@@ -75,7 +75,7 @@ def test_implicit_tls_with_xoauth2_one_token_for_all_connections(
                               tls="implicit", cafile=lab.ca_path, auth="xoauth2",
                               username=MAILBOX, oauth2=oauth2,
                               delivery=DeliveryConfig(concurrency=3))
-        with Spool.open(tmp_path / "spool") as spool:
+        with open_spool() as spool:
             ids = fill(spool, 9)
             assert asyncio.run(DeliveryWorker(config, spool).deliver_due()) == 9
             assert all(states(spool, i) == {"a@example.test": "delivered"} for i in ids)
@@ -86,7 +86,7 @@ def test_implicit_tls_with_xoauth2_one_token_for_all_connections(
 
 
 def test_invalid_grant_holds_the_queue_and_bounces_nothing(
-    token_endpoint: TokenEndpoint, lab_certs_dir: Path, tmp_path: Path,
+    token_endpoint: TokenEndpoint, lab_certs_dir: Path, tmp_path: Path, open_spool: SpoolOpener,
 ) -> None:
     token_endpoint.add_client("gmail-relay")
     token_file = tmp_path / "refresh-token"
@@ -98,7 +98,7 @@ def test_invalid_grant_holds_the_queue_and_bounces_nothing(
         config = relay_config(tmp_path / "spool", host=lab.host, port=lab.port("smtps"),
                               tls="implicit", cafile=lab.ca_path, auth="xoauth2",
                               username=MAILBOX, oauth2=oauth2)
-        with Spool.open(tmp_path / "spool") as spool:
+        with open_spool() as spool:
             ids = fill(spool, 3)
             asyncio.run(DeliveryWorker(config, spool, clock=FakeClock()).deliver_due())
             assert "invalid_grant" in (spool.queue_hold() or "")
@@ -110,7 +110,8 @@ def test_invalid_grant_holds_the_queue_and_bounces_nothing(
         assert not lab.messages and not lab.sessions  # never even connected
 
 
-def test_rate_limit_and_concurrency_measured_at_the_upstream(tmp_path: Path) -> None:
+def test_rate_limit_and_concurrency_measured_at_the_upstream(tmp_path: Path,
+                                                             open_spool: SpoolOpener) -> None:
     arrivals: list[float] = []
     lock = threading.Lock()
 
@@ -123,7 +124,7 @@ def test_rate_limit_and_concurrency_measured_at_the_upstream(tmp_path: Path) -> 
         config = relay_config(tmp_path / "spool", host=lab.host, port=lab.port("smtps"),
                               tls="implicit", cafile=lab.ca_path,
                               delivery=DeliveryConfig(concurrency=2, rate_limit=(3, 0.5)))
-        with Spool.open(tmp_path / "spool") as spool:
+        with open_spool() as spool:
             fill(spool, 8)
             assert asyncio.run(DeliveryWorker(config, spool).deliver_due()) == 8
         assert len(lab.sessions) == 2  # concurrency: two connections, reused

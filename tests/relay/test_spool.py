@@ -5,11 +5,14 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from cdomail.relay._model import ArrivalFacts, AttemptRecord, RecipientOutcome
+from cdomail.relay.queue import open_queue
 from cdomail.relay.spool import (
     SPOOL_FILENAME,
     MessageNotFound,
@@ -38,10 +41,28 @@ def _attempt(at: float, **changes: object) -> AttemptRecord:
     return AttemptRecord(**fields)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def spool(tmp_path: Path) -> Spool:
-    with Spool.open(tmp_path / "spool") as opened:
-        yield opened  # type: ignore[misc]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def spool(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Spool]:
+    """Each queue backend in turn: the API tests below hold for both (one suite).
+
+    Typed as the SQLite spool: the PostgreSQL queue has the same methods (cdomail.relay.queue).
+    """
+    if request.param == "postgresql":
+        config = request.getfixturevalue("pg_spool_config")
+        with open_queue(config) as opened:
+            yield cast(Spool, opened)
+        return
+    with Spool.open(tmp_path / "spool") as spool:
+        yield spool
+
+
+def _raw_sql(spool: Spool, sql: str) -> None:
+    """Run *sql* on the queue's own database (SQLite or PostgreSQL)."""
+    if isinstance(spool, Spool):
+        spool._db.execute(sql)
+        return
+    with getattr(spool, "pool").connection() as connection:  # noqa: B009 - PostgresQueue
+        connection.execute(sql)
 
 
 def test_the_database_is_wal_with_full_synchronous_commits(tmp_path: Path) -> None:
@@ -75,12 +96,16 @@ def test_a_stored_message_survives_a_process_that_dies_without_closing(tmp_path:
 
 
 def test_a_failed_store_keeps_nothing(spool: Spool) -> None:
-    spool._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON recipients WHEN"
-                      " NEW.address = 'bad@example.com' BEGIN SELECT RAISE(ABORT, 'no'); END")
+    if isinstance(spool, Spool):
+        _raw_sql(spool, "CREATE TRIGGER refuse BEFORE INSERT ON recipients WHEN NEW.address ="
+                 " 'bad@example.com' BEGIN SELECT RAISE(ABORT, 'no'); END")
+    else:
+        _raw_sql(spool, "ALTER TABLE recipients ADD CONSTRAINT refuse CHECK (address <>"
+                 " 'bad@example.com')")
     with pytest.raises(SpoolError, match="cannot store the message"):
         spool.store("a@example.com", ["ok@example.com", "bad@example.com"], CONTENT, _arrival())
     assert spool.list() == []
-    assert spool._db.execute("SELECT count(*) FROM recipients").fetchone()[0] == 0
+    assert spool.counts()["queued"] == 0
     with pytest.raises(SpoolError, match="at least one recipient"):
         spool.store("a@example.com", [], CONTENT, _arrival())
 
@@ -229,3 +254,18 @@ def test_extract_message_id_reads_the_header_only() -> None:
         "<folded@x>"
     assert extract_message_id(b"Subject: x\r\n\r\nMessage-ID: <in-body@x>\r\n") is None
     assert extract_message_id(b"message-id: <lf@x>\nSubject: y\n\nbody") == "<lf@x>"
+
+
+def test_the_node_registry(spool: Spool) -> None:
+    from cdomail.relay.queue import NodeIdentity
+
+    assert spool.nodes() == []
+    spool.register_node(NodeIdentity("n1", "relay-host", 4321, T0, "127.0.0.1:2525"))
+    spool.set_health("in_flight", '{"ids": []}')
+    assert spool.heartbeat() == 0
+    (node,) = spool.nodes()
+    assert (node.id, node.host, node.pid, node.started_at, node.listeners, node.alive) == (
+        "n1", "relay-host", 4321, T0, "127.0.0.1:2525", True)
+    assert "node:n1" not in spool.health()  # nodes are not health facts
+    spool.unregister_node()
+    assert spool.nodes() == []

@@ -11,6 +11,7 @@
     cdomail relay release --config relay.toml ID|--all
     cdomail relay delete  --config relay.toml ID
     cdomail relay check   --config relay.toml        (cdomail.relay.check)
+    cdomail relay migrate --config relay.toml        (PostgreSQL queue: create/upgrade schema)
 
 Exit codes: 0 done, 1 the operation failed (no such message, spool unreadable), 2 bad
 configuration or arguments.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
 import logging
 import signal
@@ -39,7 +41,8 @@ from ..relay._render import (
     summary_to_dict,
 )
 from ..relay.config import RelayConfig, load_config
-from ..relay.spool import SPOOL_FILENAME, MessageNotFound, Spool, SpoolError
+from ..relay.queue import Queue, open_queue
+from ..relay.spool import MessageNotFound
 from ._output import print_json
 
 __all__ = ["add_parser", "run"]
@@ -73,6 +76,7 @@ def add_parser(subparsers: Any) -> None:
         "delete": ("remove a message from the spool for good", _delete),
         "check": ("validate the file, probe the upstream, say if mail would go out safely",
                   _check),
+        "migrate": ("create or upgrade the PostgreSQL queue's schema ([spool] url)", _migrate),
     }
     for name, (summary, handler) in commands.items():
         action = actions.add_parser(name, help=summary, description=summary)
@@ -114,11 +118,8 @@ def run(args: argparse.Namespace) -> int:
         return 2 if isinstance(error, ValueError) else 1
 
 
-def _open_existing_spool(config: RelayConfig) -> Spool:
-    if not (config.spool.path / SPOOL_FILENAME).exists():
-        raise SpoolError(
-            f"no spool at {config.spool.path} yet: has `cdomail relay run` ever started?")
-    return Spool.open(config.spool.path)
+def _open_existing_spool(config: RelayConfig) -> Queue:
+    return open_queue(config.spool, create=False)
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -163,7 +164,8 @@ def _status(args: argparse.Namespace) -> int:
     with _open_existing_spool(load_config(args.config)) as spool:
         status = {"counts": spool.counts(),
                   "oldest_queued_age_seconds": spool.oldest_queued_age(time.time()),
-                  "queue_hold": spool.queue_hold(), "health": spool.health()}
+                  "queue_hold": spool.queue_hold(), "health": spool.health(),
+                  "nodes": [dataclasses.asdict(node) for node in spool.nodes()]}
     if args.json:
         print_json(status)
     else:
@@ -227,6 +229,28 @@ def _delete(args: argparse.Namespace) -> int:
     with _open_existing_spool(load_config(args.config)) as spool:
         spool.delete(args.id)
     print(f"{args.id}: deleted")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if config.spool.url is None:
+        print("cdomail relay migrate: nothing to do: the SQLite spool ([spool] path) upgrades"
+              " itself; migrate is for a PostgreSQL queue ([spool] url)")
+        return 0
+    from ..relay.pg import SCHEMA_VERSION, migrate
+    from ..relay.pg._db import connect_pool
+
+    pool = connect_pool(config.spool, max_size=1, application_name="cdomail-relay-migrate")
+    try:
+        applied = migrate(pool)
+    finally:
+        pool.close()
+    if applied:
+        print(f"applied migration(s) {', '.join(map(str, applied))}: schema version"
+              f" {SCHEMA_VERSION}")
+    else:
+        print(f"schema already at version {SCHEMA_VERSION}: nothing to do")
     return 0
 
 

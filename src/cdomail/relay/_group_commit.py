@@ -10,8 +10,12 @@ acknowledged before the commit holding it returned, so the durability promise is
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-from .spool import Spool, SpoolError, Submission
+from .spool import SpoolError, Submission
+
+if TYPE_CHECKING:
+    from .queue import Queue
 
 __all__ = ["GroupCommitter"]
 
@@ -23,7 +27,7 @@ MAX_BATCH_BYTES = 32 * 1024 * 1024
 class GroupCommitter:
     """Feeds :meth:`Spool.store_many` from the event loop, one batch at a time."""
 
-    def __init__(self, spool: Spool) -> None:
+    def __init__(self, spool: Queue) -> None:
         self._spool = spool
         self._pending: list[tuple[Submission, asyncio.Future[str]]] = []
         self._flushing: asyncio.Task[None] | None = None

@@ -55,7 +55,22 @@ def status_text(status: Mapping[str, Any]) -> str:
                      f" (at {_when(fact['updated_at'])})")
     if not status["health"]:
         lines.append("upstream: no delivery attempt recorded yet")
+    lines.extend(_nodes_text(status.get("nodes", [])))
     return "\n".join(lines)
+
+
+def _nodes_text(nodes: list[Mapping[str, Any]]) -> list[str]:
+    """One line per ``relay run`` node: id, host and pid, last heartbeat, messages it holds."""
+    if not nodes:
+        return ["nodes: none running"]
+    lines = [f"nodes: {sum(1 for node in nodes if node['alive'])} alive of {len(nodes)}"]
+    for node in nodes:
+        lines.append(
+            f"  {printable(node['id'])} {printable(node['host'])} pid {node['pid']}"
+            f" {'alive' if node['alive'] else 'NOT SEEN'} last seen {_when(node['last_seen'])}"
+            f" started {_when(node['started_at'])} in flight {node['in_flight']}"
+            f" listening {printable(node['listeners']) or '-'}")
+    return lines
 
 
 def list_text(summaries: list[MessageSummary]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,14 @@ class ListenerConfig:
 
 @dataclass(frozen=True, slots=True)
 class SpoolConfig:
-    path: Path
+    """``path``: the SQLite spool's directory (one node); ``url``: a PostgreSQL queue shared
+    by several nodes (``password``: a secret reference; ``lease_seconds``: how long a claim
+    outlives a node that stopped renewing it)."""
+
+    path: Path | None = None
+    url: str | None = None
+    password: str | None = None
+    lease_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,8 +305,36 @@ def _spool(reader: _Reader, document: Mapping[str, Any]) -> SpoolConfig:
     if table is None:
         raise RelayConfigError("a [spool] table with path = \"...\" is required",
                                path=reader.source)
-    reader.only_keys(table, "spool", {"path"})
-    return SpoolConfig(path=Path(reader.get(table, "spool", "path", str, required=True)))
+    reader.only_keys(table, "spool", {"path", "url", "password", "lease"})
+    url = reader.get(table, "spool", "url", str)
+    if url is None:
+        for key in ("password", "lease"):
+            if key in table:
+                raise reader.fail("spool", key, f"{key!r} belongs to a PostgreSQL queue (url)")
+        return SpoolConfig(path=Path(reader.get(table, "spool", "path", str, required=True)))
+    if "path" in table:
+        raise reader.fail("spool", "url", "give path (SQLite, one node) or url (PostgreSQL),"
+                          " not both")
+    reader.convert(table, "spool", "url", _postgres_url, url)
+    lease = reader.convert(table, "spool", "lease", parse_duration, 60.0)
+    if not 1 <= lease <= 3600:
+        raise reader.fail("spool", "lease", "use 1s to 1h")
+    return SpoolConfig(url=url, password=reader.secret(table, "spool", "password"),
+                       lease_seconds=lease)
+
+
+def _postgres_url(value: object) -> str:
+    """A postgresql:// URL without an inline password (it would leak with the file)."""
+    if not isinstance(value, str):
+        raise ValueError("expected a postgresql:// URL")
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("expected a postgresql:// URL")
+    query = urllib.parse.parse_qs(parts.query)
+    if parts.password is not None or "password" in query:
+        raise ValueError("the URL holds a password: put it in [spool] password = \"env:NAME\""
+                         " or \"file:PATH\" (or use PGPASSFILE)")
+    return value
 
 
 _UPSTREAM_KEYS = {"host", "port", "tls", "username", "auth", "password", "cafile",

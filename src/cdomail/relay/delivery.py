@@ -122,6 +122,8 @@ class DeliveryWorker:
         token_provider: TokenProvider | None = None,
         reporting_mta: str | None = None,
         poll_interval: float = POLL_INTERVAL,
+        rate_limiter: Any = None,
+        connection_slots: Any = None,
     ) -> None:
         self.config = config
         self.spool = spool
@@ -134,7 +136,12 @@ class DeliveryWorker:
         self.reporting_mta = reporting_mta or socket.gethostname()
         self.poll_interval = poll_interval
         rate = config.delivery.rate_limit
-        self._limiter = None if rate is None else _RateLimiter(rate[0], rate[1], self.clock)
+        # rate_limiter / connection_slots: the cluster-wide ones of a shared queue
+        # (cdomail.relay.pg.limits); by default the limits hold for this process.
+        self._limiter: Any = rate_limiter
+        if rate_limiter is None and rate is not None:
+            self._limiter = _RateLimiter(rate[0], rate[1], self.clock)
+        self._connection_slots = connection_slots
         self._in_flight: set[str] = set()
         self._sending: set[str] = set()
         self._wake = asyncio.Event()
@@ -185,6 +192,13 @@ class DeliveryWorker:
     # -- one connection ------------------------------------------------------------------------
 
     async def _deliver_group(self, group: Sequence[QueuedMessage]) -> None:
+        if self._connection_slots is None:
+            await self._deliver_group_now(group)
+            return
+        async with self._connection_slots.hold():
+            await self._deliver_group_now(group)
+
+    async def _deliver_group_now(self, group: Sequence[QueuedMessage]) -> None:
         started = self.clock.now()
         try:
             client, token = await self._connect()

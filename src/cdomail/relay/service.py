@@ -9,6 +9,7 @@ marked delivered before the upstream said so) and closes the spool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import Callable
@@ -19,7 +20,8 @@ from ._group_commit import GroupCommitter
 from ._model import Clock, SystemClock
 from .config import RelayConfig
 from .listener import Intake, SessionTracker, describe_listener, start_listener
-from .spool import Spool
+from .queue import NodeIdentity, Queue, open_queue
+from .spool import SpoolError
 
 __all__ = ["SHUTDOWN_GRACE_SECONDS", "ReadyCallback", "run_relay"]
 
@@ -28,6 +30,9 @@ log = logging.getLogger("cdomail.relay")
 # How long deliveries in progress may take to finish after a stop before they are abandoned
 # (they stay queued and are retried after the restart).
 SHUTDOWN_GRACE_SECONDS = 10.0
+# After the queue failed under the delivery worker (database restarting, disk error): wait
+# this long, then deliver again. The listeners meanwhile answer 451 by themselves.
+DELIVERY_RESTART_SECONDS = 1.0
 
 
 def _delivery_module() -> ModuleType | None:
@@ -45,20 +50,20 @@ ReadyCallback = Callable[[tuple[tuple[str, int], ...]], None]
 
 
 async def run_relay(config: RelayConfig, *, stop: asyncio.Event, clock: Clock | None = None,
-                    on_ready: ReadyCallback | None = None, spool: Spool | None = None) -> None:
+                    on_ready: ReadyCallback | None = None, spool: Queue | None = None) -> None:
     """Serve until *stop* is set; *on_ready* gets the bound (host, port) pairs once every
     listener accepts connections (port 0 in the file means "any free port").
 
-    *spool*: an already open spool to use (the caller closes it); default: open
-    ``[spool] path`` and close it on the way out.
+    *spool*: an already open queue to use (the caller closes it); default: open the one
+    ``[spool]`` names and close it on the way out.
     """
     clock = clock or SystemClock()
     owns_spool = spool is None
     if spool is None:
-        spool = await asyncio.to_thread(Spool.open, config.spool.path)
+        spool = await asyncio.to_thread(_open_for_run, config)
     tracker = SessionTracker()
     servers: list[asyncio.Server] = []
-    delivery: asyncio.Task[None] | None = None
+    background: list[asyncio.Task[None]] = []
     try:
         hostname = default_local_hostname()
         committer = GroupCommitter(spool)  # one for all listeners: they share the spool
@@ -66,10 +71,18 @@ async def run_relay(config: RelayConfig, *, stop: asyncio.Event, clock: Clock | 
             server = await start_listener(Intake.build(listener, committer, hostname), tracker)
             servers.append(server)
             log.info("%s", describe_listener(listener, server))
+        bound = tuple((str(sock.getsockname()[0]), int(sock.getsockname()[1]))
+                      for server in servers for sock in server.sockets)
+        node = NodeIdentity.this_process(" ".join(f"{host}:{port}" for host, port in bound))
+        await asyncio.to_thread(spool.register_node, node)
+        log.info("node %s registered", node.id)
+        background.append(asyncio.create_task(_heartbeat(spool, config, stop),
+                                              name="relay-heartbeat"))
         delivery = _start_delivery(config, spool, clock, stop)
+        if delivery is not None:
+            background.append(delivery)
         if on_ready is not None:
-            on_ready(tuple((str(sock.getsockname()[0]), int(sock.getsockname()[1]))
-                           for server in servers for sock in server.sockets))
+            on_ready(bound)
         await stop.wait()
         log.info("stopping: no new connections; finishing stores already under way")
     finally:
@@ -77,21 +90,88 @@ async def run_relay(config: RelayConfig, *, stop: asyncio.Event, clock: Clock | 
             server.close()
         tracker.abort_sessions()
         await tracker.finish_stores()
-        await _stop_delivery(delivery)
+        for task in background[1:]:
+            await _stop_delivery(task)
+        if background:
+            background[0].cancel()
+            await asyncio.gather(background[0], return_exceptions=True)
+            with contextlib.suppress(SpoolError):
+                await asyncio.to_thread(spool.unregister_node)
         if owns_spool:
             await asyncio.to_thread(spool.close)
         log.info("stopped")
 
 
-def _start_delivery(config: RelayConfig, spool: Spool, clock: Clock,
+def _open_for_run(config: RelayConfig) -> Queue:
+    upstream = config.upstream
+    if config.spool.url is None:
+        return open_queue(config.spool)
+    from .pg import PostgresQueue
+
+    # Pooled connections: the listeners' group commits, the worker's claims and records,
+    # one per upstream connection slot, and the heartbeat.
+    return PostgresQueue.open(config.spool, at_least_once=config.delivery.at_least_once,
+                              upstream=f"{upstream.host}:{upstream.port}",
+                              pool_size=config.delivery.concurrency + 6)
+
+
+async def _heartbeat(spool: Queue, config: RelayConfig, stop: asyncio.Event) -> None:
+    """Renew this node's claims and registry row a few times per lease time."""
+    interval = max(0.2, min(5.0, config.spool.lease_seconds / 4))
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(spool.heartbeat)
+        except SpoolError as error:
+            log.warning("heartbeat failed (claims are renewed at the next one): %s", error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+def _cluster_limits(config: RelayConfig, spool: Queue, clock: Clock) -> dict[str, object]:
+    """A shared queue's cluster-wide rate limit, connection slots and OAuth2 token."""
+    pool = getattr(spool, "pool", None)
+    if pool is None:
+        return {}  # one node: the worker's own limits are the cluster's
+    from .pg.limits import ClusterRateLimiter, ConnectionSlots
+
+    upstream = config.upstream
+    account = f"{upstream.username or ''}@{upstream.host}:{upstream.port}"
+    limits: dict[str, object] = {"connection_slots": ConnectionSlots(
+        pool, account, config.delivery.concurrency, clock)}
+    if config.delivery.rate_limit is not None:
+        count, seconds = config.delivery.rate_limit
+        limits["rate_limiter"] = ClusterRateLimiter(pool, account, count, seconds, clock)
+    if upstream.auth == "xoauth2" and upstream.oauth2 is not None:
+        from .pg.oauth2 import SharedTokenProvider
+
+        limits["token_provider"] = SharedTokenProvider(upstream.oauth2, pool, clock=clock.now)
+    return limits
+
+
+def _start_delivery(config: RelayConfig, spool: Queue, clock: Clock,
                     stop: asyncio.Event) -> asyncio.Task[None] | None:
     module = _delivery_module()
     if module is None:
         log.warning("this build has no delivery worker: messages are stored and stay queued")
         return None
-    worker = module.DeliveryWorker(config, spool, clock=clock)
-    task: asyncio.Task[None] = asyncio.create_task(worker.run(stop), name="relay-delivery")
+    worker = module.DeliveryWorker(config, spool, clock=clock,
+                                   **_cluster_limits(config, spool, clock))
+    task: asyncio.Task[None] = asyncio.create_task(_deliver(worker, stop),
+                                                   name="relay-delivery")
     return task
+
+
+async def _deliver(worker: object, stop: asyncio.Event) -> None:
+    """Run the worker; when the queue fails under it, wait a moment and run it again."""
+    run = getattr(worker, "run")  # noqa: B009 - the worker's module is loaded dynamically
+    while not stop.is_set():
+        try:
+            await run(stop)
+            return
+        except SpoolError as error:
+            log.warning("delivery paused, the queue failed: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), DELIVERY_RESTART_SECONDS)
 
 
 async def _stop_delivery(task: asyncio.Task[None] | None) -> None:

@@ -17,6 +17,7 @@ thread (``asyncio.to_thread``). One connection is shared by those threads behind
 
 from __future__ import annotations
 
+import builtins
 import errno
 import json
 import os
@@ -54,6 +55,9 @@ __all__ = [
 ]
 
 SPOOL_FILENAME = "queue.sqlite3"
+_NODE_KEY = "node:"
+#: A node not seen for this long is shown as not alive (it heartbeats every few seconds).
+_NODE_ALIVE_SECONDS = 30.0
 _QUEUE_HOLD = "hold"
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
@@ -100,6 +104,7 @@ class Spool:
         self._db = connection
         self._lock = threading.Lock()
         self.path = path
+        self._node: Any = None  # the NodeIdentity of `relay run`, once registered
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -376,7 +381,51 @@ class Spool:
         """Every health fact: ``{key: {"value": ..., "updated_at": seconds}}``."""
         return {key: {"value": json.loads(value), "updated_at": updated_at}
                 for key, value, updated_at in self._read(
-                    "SELECT key, value_json, updated_at FROM health ORDER BY key")}
+                    "SELECT key, value_json, updated_at FROM health WHERE key NOT LIKE ?"
+                    " ORDER BY key", (_NODE_KEY + "%",))}
+
+    # -- the node (one: a SQLite spool belongs to one machine) -------------------------------
+
+    def register_node(self, node: Any) -> None:
+        """Note the running ``relay run`` (a :class:`cdomail.relay.queue.NodeIdentity`)."""
+        self._node = node
+        with self._transaction("cannot register the node") as db:
+            db.execute("DELETE FROM health WHERE key LIKE ?", (_NODE_KEY + "%",))
+        self.heartbeat()
+
+    def heartbeat(self) -> int:
+        """Record that the node is alive; return its in-flight count (claims need no renewal:
+        one node, and a restart recovers its own in-flight messages)."""
+        if self._node is None:
+            return 0
+        value = self.health().get("in_flight", {}).get("value", {})
+        in_flight = len(value.get("ids", [])) if isinstance(value, dict) else 0
+        node = self._node
+        self.set_health(_NODE_KEY + node.id, json.dumps({
+            "host": node.host, "pid": node.pid, "started_at": node.started_at,
+            "in_flight": in_flight, "listeners": node.listeners}))
+        return in_flight
+
+    def unregister_node(self) -> None:
+        if self._node is not None:
+            with self._transaction("cannot unregister the node") as db:
+                db.execute("DELETE FROM health WHERE key = ?", (_NODE_KEY + self._node.id,))
+            self._node = None
+
+    def nodes(self) -> builtins.list[Any]:
+        """The running node, if any (:class:`cdomail.relay.queue.NodeInfo`)."""
+        from .queue import NodeInfo  # queue.py imports this module
+
+        now = time.time()
+        found = []
+        for key, value, updated_at in self._read(
+                "SELECT key, value_json, updated_at FROM health WHERE key LIKE ?",
+                (_NODE_KEY + "%",)):
+            facts = json.loads(value)
+            found.append(NodeInfo(key[len(_NODE_KEY):], facts["host"], facts["pid"],
+                                  facts["started_at"], updated_at, facts["in_flight"],
+                                  facts["listeners"], now - updated_at < _NODE_ALIVE_SECONDS))
+        return found
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from ..relay._model import RecipientState
 from ..relay.config import RelayConfig
+from ..relay.queue import open_queue
 from ..relay.spool import SPOOL_FILENAME, MessageNotFound, Spool, SpoolError
 from ._context import ConsoleContext
 
@@ -84,10 +85,11 @@ class RelayPages:
 
     def _with_spool(self, work: Callable[[Spool], _T]) -> _T:
         path = self.config.spool.path
-        if not (path / SPOOL_FILENAME).exists():
+        if path is not None and not (path / SPOOL_FILENAME).exists():
             raise NoSpool(f"no spool at {path} yet: has `cdomail relay run` started?")
-        with Spool.open(path) as spool:
-            return work(spool)
+        # Either backend ([spool] path or url): the PostgreSQL queue has the same methods.
+        with open_queue(self.config.spool) as spool:
+            return work(cast(Spool, spool))
 
     async def _call(self, work: Callable[[Spool], _T]) -> _T:
         return await asyncio.to_thread(self._with_spool, work)
@@ -106,7 +108,8 @@ class RelayPages:
         except SpoolError as error:
             return self._error(request, error)
         return self.context.render(request, "relay.html", state=state, states=STATES,
-                                   spool_path=str(self.config.spool.path), **facts)
+                                   spool_path=str(self.config.spool.path or self.config.spool.url),
+                                   **facts)
 
     async def detail(self, request: Request) -> Response:
         message_id = request.path_params["message_id"]

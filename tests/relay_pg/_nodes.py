@@ -1,0 +1,72 @@
+"""Relay nodes as `cdomail relay run` processes sharing one PostgreSQL queue, for the tests."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cdomail.lab import Lab
+from tests.relay._relay import RelayProcess
+
+MAILBOX = "sender@contoso.test"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def node_config(path: Path, *, url: str, port: int, lab: Lab, token_url: str | None = None,
+                delivery: str = "", lease: str = "2s") -> Path:
+    """A relay.toml for one node: its own listener, the shared queue, the lab upstream."""
+    auth = ""
+    if token_url is not None:
+        auth = (f'auth = "xoauth2"\nusername = "{MAILBOX}"\n\n[upstream.oauth2]\n'
+                f'token_url = "{token_url}"\nclient_id = "relay-app"\n'
+                f'client_secret = "env:CLIENT_SECRET"\ncafile = "{lab.ca_path}"\n')
+    path.write_text(f"""
+[[listen]]
+address = "127.0.0.1:{port}"
+
+[spool]
+url = "{url}"
+lease = "{lease}"
+
+[delivery]
+retry = ["1s"]
+max_age = "1h"
+{delivery}
+
+[upstream]
+host = "{lab.host}"
+port = {lab.port("smtps")}
+tls = "implicit"
+cafile = "{lab.ca_path}"
+{auth}
+""")
+    return path
+
+
+def start_node(config: Path) -> RelayProcess:
+    return RelayProcess(config)
+
+
+def status_json(config: Path) -> dict[str, object]:
+    done = subprocess.run([sys.executable, "-m", "cdomail", "relay", "status", "--config",
+                           str(config), "--json"], capture_output=True, text=True, timeout=60,
+                          check=True)
+    document: dict[str, object] = json.loads(done.stdout)
+    return document
+
+
+def wait_for(condition: object, timeout: float, what: str) -> None:
+    assert callable(condition)
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
