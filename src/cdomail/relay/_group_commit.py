@@ -10,6 +10,7 @@ acknowledged before the commit holding it returned, so the durability promise is
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .spool import SpoolError, Submission
@@ -29,6 +30,9 @@ class GroupCommitter:
 
     def __init__(self, spool: Queue) -> None:
         self._spool = spool
+        #: Called after a commit stored at least one message (``relay run``: wake the
+        #: delivery worker, so a message does not wait for the worker's next poll).
+        self.on_stored: Callable[[], None] | None = None
         self._pending: list[tuple[Submission, asyncio.Future[str]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
@@ -62,6 +66,9 @@ class GroupCommitter:
             except Exception as error:  # e.g. a single message's SpoolError, or a bug
                 results = [error if isinstance(error, SpoolError) else
                            SpoolError(f"cannot store the message: {error}")] * len(batch)
+            if self.on_stored is not None and not all(
+                    isinstance(result, BaseException) for result in results):
+                self.on_stored()
             for (_, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue

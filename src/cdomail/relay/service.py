@@ -14,6 +14,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 from .._config import default_local_hostname
 from ._group_commit import GroupCommitter
@@ -80,7 +81,9 @@ async def run_relay(config: RelayConfig, *, stop: asyncio.Event, clock: Clock | 
                                               name="relay-heartbeat"))
         delivery = _start_delivery(config, spool, clock, stop)
         if delivery is not None:
-            background.append(delivery)
+            worker, task = delivery
+            committer.on_stored = worker.wake  # deliver a stored message now, not at a poll
+            background.append(task)
         if on_ready is not None:
             on_ready(bound)
         await stop.wait()
@@ -148,8 +151,8 @@ def _cluster_limits(config: RelayConfig, spool: Queue, clock: Clock) -> dict[str
     return limits
 
 
-def _start_delivery(config: RelayConfig, spool: Queue, clock: Clock,
-                    stop: asyncio.Event) -> asyncio.Task[None] | None:
+def _start_delivery(config: RelayConfig, spool: Queue, clock: Clock, stop: asyncio.Event
+                    ) -> tuple[Any, asyncio.Task[None]] | None:
     module = _delivery_module()
     if module is None:
         log.warning("this build has no delivery worker: messages are stored and stay queued")
@@ -158,7 +161,7 @@ def _start_delivery(config: RelayConfig, spool: Queue, clock: Clock,
                                    **_cluster_limits(config, spool, clock))
     task: asyncio.Task[None] = asyncio.create_task(_deliver(worker, stop),
                                                    name="relay-delivery")
-    return task
+    return worker, task
 
 
 async def _deliver(worker: object, stop: asyncio.Event) -> None:
