@@ -16,6 +16,7 @@ from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 from cdomail.testing.token_endpoint import TokenEndpoint
 
 from ._helpers import FakeClock, SpoolOpener, fill, relay_config, states
+from ._relay import Certificates
 
 MAILBOX = "relay@example.test"
 
@@ -132,3 +133,41 @@ def test_rate_limit_and_concurrency_measured_at_the_upstream(tmp_path: Path,
     # Never more than 3 messages in any 0.5 s window (a little slack for the lab's thread).
     for first, later in zip(arrivals, arrivals[3:], strict=False):
         assert later - first >= 0.45
+
+
+@pytest.mark.parametrize("failure", ["certificate from an unknown CA", "STARTTLS not offered"])
+def test_an_upstream_tls_failure_holds_the_queue_and_bounces_nothing(
+    lab: Lab, tmp_path: Path, open_spool: SpoolOpener, certificates: Certificates,
+    failure: str,
+) -> None:
+    if failure == "STARTTLS not offered":
+        wrong = {"port": lab.port("plain"), "cafile": lab.ca_path}
+        expected = "does not offer STARTTLS"
+    else:
+        wrong = {"port": lab.port("starttls-required"), "cafile": certificates.ca_path}
+        expected = "certificate"
+    config = relay_config(tmp_path / "spool", host=lab.host, tls="starttls", **wrong)
+    clock = FakeClock()
+    with open_spool() as spool:
+        ids = fill(spool, 3, ("a@example.test", "b@example.test"))
+        asyncio.run(DeliveryWorker(config, spool, clock=clock).deliver_due())
+        held = spool.queue_hold() or ""
+        assert held.startswith("upstream TLS failed: ") and expected in held, held
+        health = spool.health()["upstream"]["value"]
+        assert health["ok"] is False and health["queue_held"] is True
+        assert all(set(states(spool, i).values()) == {"queued"} for i in ids)
+        # Past max_age nothing expires either: the queue is held, not the mail retried.
+        clock.current += config.delivery.max_age + 1
+        assert asyncio.run(DeliveryWorker(config, spool, clock=clock).deliver_due()) == 0
+        spool.release_all()  # what `cdomail relay release --all` does
+        asyncio.run(DeliveryWorker(config, spool, clock=clock).deliver_due())  # still wrong
+        assert (spool.queue_hold() or "").startswith("upstream TLS failed: ")
+        assert all(set(states(spool, i).values()) == {"queued"} for i in ids)
+        assert len(spool.list()) == 3 and spool.counts()["expired"] == 0  # no DSN, no expiry
+        assert spool.counts()["bounced"] == 0
+        fixed = relay_config(tmp_path / "spool", host=lab.host, port=lab.port("starttls"),
+                             tls="starttls", cafile=lab.ca_path)
+        spool.release_all()
+        assert asyncio.run(DeliveryWorker(fixed, spool, clock=clock).deliver_due()) == 3
+        assert all(set(states(spool, i).values()) == {"delivered"} for i in ids)
+    assert len(lab.messages) == 3  # nothing went out in clear or to an unverified server

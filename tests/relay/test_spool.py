@@ -12,6 +12,7 @@ from typing import cast
 import pytest
 
 from cdomail.relay._model import ArrivalFacts, AttemptRecord, RecipientOutcome
+from cdomail.relay._schema import SCHEMA_VERSION
 from cdomail.relay.queue import open_queue
 from cdomail.relay.spool import (
     SPOOL_FILENAME,
@@ -71,7 +72,7 @@ def test_the_database_is_wal_with_full_synchronous_commits(tmp_path: Path) -> No
         db = spool._db
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert (tmp_path / SPOOL_FILENAME).is_file()
 
 
@@ -261,7 +262,6 @@ def test_the_node_registry(spool: Spool) -> None:
 
     assert spool.nodes() == []
     spool.register_node(NodeIdentity("n1", "relay-host", 4321, T0, "127.0.0.1:2525"))
-    spool.set_health("in_flight", '{"ids": []}')
     assert spool.heartbeat() == 0
     (node,) = spool.nodes()
     assert (node.id, node.host, node.pid, node.started_at, node.listeners, node.alive) == (
@@ -269,3 +269,40 @@ def test_the_node_registry(spool: Spool) -> None:
     assert "node:n1" not in spool.health()  # nodes are not health facts
     spool.unregister_node()
     assert spool.nodes() == []
+
+
+def test_a_mark_of_sending_ends_with_the_attempts_record(spool: Spool) -> None:
+    from cdomail.relay.queue import NodeIdentity
+
+    spool.register_node(NodeIdentity("n1", "relay-host", 4321, T0))
+    on_wire, idle = (spool.store("a@example.com", [f"{n}@example.com"], CONTENT, _arrival())
+                     for n in ("x", "y"))
+    assert {m.id for m in spool.due(T0 + 1, 10)} == {on_wire, idle}  # claimed by the node
+    spool.mark_sending([on_wire])
+    # SQLite: the messages on the wire; PostgreSQL: the claims the node holds.
+    assert spool.heartbeat() == (1 if isinstance(spool, Spool) else 2)
+    assert spool.interrupted_sends() == ([on_wire] if isinstance(spool, Spool) else [])
+    (node,) = spool.nodes()
+    assert node.in_flight == spool.heartbeat()
+    spool.record_attempt(on_wire, _attempt(T0), {"x@example.com": RecipientOutcome(
+        "delivered", "250 ok")}, None)
+    assert spool.interrupted_sends() == []
+    assert "in_flight" not in spool.health()
+
+
+def test_a_version_1_spool_keeps_its_in_flight_list_as_flags(tmp_path: Path) -> None:
+    with Spool.open(tmp_path) as spool:
+        on_wire = spool.store("a@example.com", ["x@example.com"], CONTENT, _arrival())
+        spool.store("a@example.com", ["y@example.com"], CONTENT, _arrival())
+    # What version 1 wrote: no sending column, the ids on the wire under the health key.
+    db = sqlite3.connect(tmp_path / SPOOL_FILENAME, isolation_level=None)
+    db.executescript("DROP INDEX messages_sending; ALTER TABLE messages DROP COLUMN sending;"
+                     "PRAGMA user_version = 1;")
+    db.execute("INSERT INTO health VALUES ('in_flight', ?, 0)",
+               (f'{{"ids": ["{on_wire}", "deleted-since"]}}',))
+    db.close()
+    with Spool.open(tmp_path) as spool:
+        assert spool.interrupted_sends() == [on_wire]
+        assert "in_flight" not in spool.health()
+    with Spool.open(tmp_path) as spool:  # opened again: nothing left to upgrade
+        assert spool.interrupted_sends() == [on_wire]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -69,8 +68,8 @@ def test_an_expired_lease_on_a_message_on_the_wire_is_recorded_unknown_and_redel
     with open_node(pg_spool_config, lease=0.5) as dead, open_node(pg_spool_config) as heir:
         dead.register_node(NodeIdentity("dead-node", "h", 1, time.time()))
         assert len(dead.due(T0 + 1, 10)) == 2
-        # The worker's in_flight record: the first message was handed to the upstream.
-        dead.set_health("in_flight", json.dumps({"ids": [on_wire]}))
+        # The worker's mark: the first message was handed to the upstream.
+        dead.mark_sending([on_wire])
         assert heir.due(T0 + 1, 10) == []  # the lease holds
         time.sleep(0.7)  # the dead node stopped renewing
         taken = {m.id for m in heir.due(T0 + 1, 10)}
@@ -81,7 +80,7 @@ def test_an_expired_lease_on_a_message_on_the_wire_is_recorded_unknown_and_redel
         assert record.attempts[0].error is not None
         assert record.recipients[0].state == "queued"  # at least once: delivered again
         assert heir.show(merely_claimed).attempts == ()  # never on the wire: no record
-        assert "in_flight" not in heir.health()  # per node, not a shared health fact
+        assert heir.interrupted_sends() == []  # a takeover, not a restart, recovers them
 
 
 def test_without_at_least_once_the_unknown_is_final(pg_spool_config: SpoolConfig) -> None:
@@ -89,7 +88,7 @@ def test_without_at_least_once_the_unknown_is_final(pg_spool_config: SpoolConfig
     with open_node(pg_spool_config, lease=0.3) as dead, open_node(pg_spool_config) as heir:
         heir.at_least_once = False
         dead.due(T0 + 1, 10)
-        dead.set_health("in_flight", json.dumps({"ids": [mid]}))
+        dead.mark_sending([mid])
         time.sleep(0.5)
         assert heir.due(T0 + 1, 10) == []
         assert heir.show(mid).recipients[0].state == "unknown"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # One row per message; the content is a BLOB in the same transaction as the envelope, so a
 # message is either wholly in the spool or not at all (see spool.py for why not files).
@@ -22,9 +22,11 @@ CREATE TABLE IF NOT EXISTS messages (
     bare_lf_normalised INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL,
-    held_reason TEXT
+    held_reason TEXT,
+    sending INTEGER NOT NULL DEFAULT 0  -- handed to the upstream, verdict not yet recorded
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (next_attempt_at) WHERE held_reason IS NULL;
+CREATE INDEX IF NOT EXISTS messages_sending ON messages (received_at) WHERE sending = 1;
 CREATE TABLE IF NOT EXISTS recipients (
     message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
@@ -59,3 +61,15 @@ CREATE TABLE IF NOT EXISTS queue_state (
     value TEXT NOT NULL
 );
 """
+
+# Version 1 kept the messages on the wire as a list under the ``in_flight`` health key; version
+# 2 flags them in their own row (:meth:`cdomail.relay.spool.Spool.mark_sending`). A spool a
+# kill left with such a list keeps it as flags, so the restart still records ``unknown``.
+UPGRADE_FROM_1 = (
+    "ALTER TABLE messages ADD COLUMN sending INTEGER NOT NULL DEFAULT 0",
+    "UPDATE messages SET sending = 1 WHERE id IN (SELECT value FROM health,"
+    " json_each(health.value_json, '$.ids') WHERE health.key = 'in_flight')",
+    "DELETE FROM health WHERE key = 'in_flight'",
+    "CREATE INDEX messages_sending ON messages (received_at) WHERE sending = 1",
+    "PRAGMA user_version = 2",
+)

@@ -16,13 +16,20 @@ connection, so ``relay show`` tells how every message left.
 * status unknown (no verdict after the final dot): recorded ``unknown`` and
   retried only with ``at_least_once`` (the Message-ID stays the same, so a
   duplicate is recognisable);
-* the relay's own credentials refused (535, ``550 5.7.30``, ``invalid_grant``):
-  the queue is held (:meth:`Spool.hold_all`) with the reason in the health
-  record; nothing is bounced for it.
+* the relay's own credentials refused (535, ``550 5.7.30``, ``invalid_grant``),
+  or its TLS policy not met (the upstream's certificate not verified or not the
+  pinned one, STARTTLS required and not offered): the queue is held
+  (:meth:`Spool.hold_all`) with the reason in the health record until
+  ``relay release --all``; nothing is bounced for it. Retrying cannot fix the
+  relay's own configuration, and expiring the senders' mail for it would blame
+  them.
 
 A message is in flight on one connection at a time (the worker remembers which
-ids it took). A crash or a stop while a message is in flight leaves it queued:
-it is sent again on the next run (at least once).
+ids it took). Before a chunk goes on the wire it is flagged in the queue
+(:meth:`Queue.mark_sending`, one commit; recording the verdict clears the flag
+in the same commit as the verdict). A crash or a stop while a message is
+flagged leaves it queued; the next run records ``unknown`` for it and, with
+``at_least_once``, sends it again.
 """
 
 from __future__ import annotations
@@ -35,7 +42,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cdomail._async.client import AsyncSMTPClient
-from cdomail.errors import CdoMailError, ConfigurationError
+from cdomail.errors import (
+    CdoMailError,
+    CertificateVerifyFailed,
+    ConfigurationError,
+    FingerprintMismatch,
+    TLSRequired,
+)
 from cdomail.message import OutgoingMessage
 from cdomail.relay._model import (
     ArrivalFacts,
@@ -70,10 +83,13 @@ POLL_INTERVAL = 0.25
 #: Where the client connects from the relay's point of view, in an attempt record.
 _HEALTH_UPSTREAM = "upstream"
 _HEALTH_TOKEN = "token"
-_HEALTH_IN_FLIGHT = "in_flight"
 #: Most messages handed to a connection before their verdicts are recorded: the
 #: deliveries a kill -9 can leave with an unknown status.
 SEND_CHUNK = 20
+#: Upstream TLS failures that only the relay's administrator can fix (RFC 3207 section 4: a
+#: client that requires TLS must not go on without it). A TLS handshake cut by the network,
+#: or a 454 to STARTTLS ("TLS not available due to temporary reason"), is retried instead.
+_TLS_POLICY_FAILURES = (CertificateVerifyFailed, FingerprintMismatch, TLSRequired)
 _INTERRUPTED = ("status unknown: the relay stopped after handing the message to the upstream"
                 " and before recording its verdict")
 
@@ -143,7 +159,6 @@ class DeliveryWorker:
             self._limiter = _RateLimiter(rate[0], rate[1], self.clock)
         self._connection_slots = connection_slots
         self._in_flight: set[str] = set()
-        self._sending: set[str] = set()
         self._wake = asyncio.Event()
         self._upstream_name = f"{upstream.host}:{upstream.port}"
 
@@ -239,7 +254,9 @@ class DeliveryWorker:
             allowed = len(slots) if self._limiter is not None else wanted
             chunk, pending = pending[:allowed], pending[allowed:]
             started = self.clock.now()
-            await self._mark_sending(chunk, sending=True)
+            # Durable before a byte goes: a kill from here to the verdict's record leaves
+            # the chunk flagged, and the restart records it unknown. Each record ends it.
+            await asyncio.to_thread(self.spool.mark_sending, [m.id for m in chunk])
             try:
                 results = await client.send_many(
                     OutgoingMessage(m.content, m.sender, m.recipients_pending) for m in chunk)
@@ -252,34 +269,21 @@ class DeliveryWorker:
                         self.token_provider.invalidate(token)
                     await self._hold_queue(chunk[chunk.index(message):] + pending,
                                            result.error, started)
-                    await self._mark_sending(chunk, sending=False)
                     return
                 await self._settle(message, verdicts_of(result, message.recipients_pending),
                                    self._attempt(started, client, result))
-            await self._mark_sending(chunk, sending=False)
 
     # -- deliveries a crash or a kill interrupted ------------------------------------------------
-
-    async def _mark_sending(self, messages: Sequence[QueuedMessage], *, sending: bool) -> None:
-        """Keep the ids on the wire in the spool, so a restart knows their status is unknown."""
-        ids = {m.id for m in messages}
-        if sending:
-            self._sending.update(ids)
-        else:
-            self._sending.difference_update(ids)
-        await self._note_health(_HEALTH_IN_FLIGHT, {"ids": sorted(self._sending)})
 
     async def recover_interrupted(self) -> int:
         """Record ``unknown`` for deliveries the last run left on the wire; return how many.
 
         The previous process died (kill -9, power loss) after handing these messages to
         the upstream and before recording the verdict: the upstream may have them
-        (RFC 5321 §4.5.3.2.6). They are retried now with ``at_least_once`` (a duplicate
+        (RFC 5321 section 4.5.3.2.6). They are retried now with ``at_least_once`` (a duplicate
         then has this record), else their recipients stay ``unknown`` for good.
         """
-        health = await asyncio.to_thread(self.spool.health)
-        value = health.get(_HEALTH_IN_FLIGHT, {}).get("value", {})
-        ids = [i for i in value.get("ids", []) if isinstance(i, str)]
+        ids = await asyncio.to_thread(self.spool.interrupted_sends)
         now = self.clock.now()
         recovered = 0
         for message_id in ids:
@@ -297,7 +301,6 @@ class DeliveryWorker:
             await asyncio.to_thread(self.spool.record_attempt, message_id, attempt,
                                     dict.fromkeys(pending, outcome), retry_at)
             recovered += 1
-        await self._note_health(_HEALTH_IN_FLIGHT, {"ids": []})
         return recovered
 
     # -- recording ------------------------------------------------------------------------------
@@ -325,6 +328,11 @@ class DeliveryWorker:
             # can fix them, and the senders' mail is not to blame (never bounced for it).
             await self._hold_queue(group, error, started)
             return
+        if isinstance(error, _TLS_POLICY_FAILURES):
+            # The same for the relay's TLS settings (cafile, pin, tls mode) or an upstream
+            # that lost its certificate or STARTTLS: never sent in clear, never bounced.
+            await self._hold_queue(group, error, started, why="upstream TLS failed")
+            return
         key = _HEALTH_TOKEN if isinstance(error, TokenUnavailable) else _HEALTH_UPSTREAM
         await self._note_health(key, {"ok": False, "error": one_line(str(error))})
         verdict = RecipientVerdict(Verdict.RETRY, None)
@@ -335,9 +343,10 @@ class DeliveryWorker:
                                self._attempt(started, None, error=error), not_before=not_before)
 
     async def _hold_queue(self, messages: Sequence[QueuedMessage], error: BaseException,
-                          started: float) -> None:
-        """The relay's own credentials were refused: hold everything, judge no recipient."""
-        reason = f"upstream credentials refused: {one_line(str(error))}"
+                          started: float, *, why: str = "upstream credentials refused"
+                          ) -> None:
+        """The relay's own configuration failed: hold everything, judge no recipient."""
+        reason = f"{why}: {one_line(str(error))}"
         await asyncio.to_thread(self.spool.hold_all, reason)
         key = _HEALTH_TOKEN if isinstance(error, CredentialsRejected) else _HEALTH_UPSTREAM
         await self._note_health(key, {"ok": False, "error": one_line(str(error)),

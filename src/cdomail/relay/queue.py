@@ -9,9 +9,12 @@ Claims: :meth:`Queue.due` hands a message to exactly one node. The SQLite spool 
 so handing out is all a claim is. The PostgreSQL queue claims with ``FOR UPDATE SKIP LOCKED``
 and a lease (``lease_owner``, ``lease_expires_at``); :meth:`Queue.heartbeat` renews the node's
 leases, :meth:`Queue.record_attempt` ends one. A lease that expires because its node died is
-taken over by the others; if the message may have been on the wire, the takeover is recorded as
-an ``unknown`` attempt (RFC 5321 section 4.5.3.2.6: the upstream may have it) before the
-at-least-once redelivery.
+taken over by the others; if the message may have been on the wire (flagged by
+:meth:`Queue.mark_sending` before the worker hands it to a connection, cleared by
+:meth:`Queue.record_attempt`), the takeover is recorded as an ``unknown`` attempt (RFC 5321
+section 4.5.3.2.6: the upstream may have it) before the at-least-once redelivery. The SQLite
+spool keeps the same flag in the message's row; the restarted node finds its own
+(:meth:`Queue.interrupted_sends`) and records them the same way.
 
 Calls are synchronous and short; the asyncio side runs them with ``asyncio.to_thread``.
 """
@@ -38,11 +41,6 @@ from .config import SpoolConfig
 from .spool import Spool, Submission
 
 __all__ = ["NodeIdentity", "NodeInfo", "Queue", "open_queue"]
-
-#: Key of the delivery worker's health record naming the messages on the wire. The
-#: PostgreSQL queue keeps it per node, in the ``sending`` flag of the node's claims.
-IN_FLIGHT_HEALTH_KEY = "in_flight"
-
 
 @dataclass(frozen=True, slots=True)
 class NodeIdentity:
@@ -89,8 +87,12 @@ class Queue(Protocol):
 
     def store_many(self, submissions: Sequence[Submission]) -> list[str | Any]: ...
 
-    # delivery: claim, record (ends the claim)
+    # delivery: claim, mark as on the wire, record (ends the claim and the mark)
     def due(self, now: float, limit: int) -> list[QueuedMessage]: ...
+
+    def mark_sending(self, message_ids: Sequence[str]) -> None: ...
+
+    def interrupted_sends(self) -> list[str]: ...
 
     def record_attempt(self, message_id: str, attempt: AttemptRecord,
                        outcomes: Mapping[str, RecipientOutcome],

@@ -43,7 +43,7 @@ from ._model import (
     RecipientState,
     RecipientStateName,
 )
-from ._schema import SCHEMA, SCHEMA_VERSION
+from ._schema import SCHEMA, SCHEMA_VERSION, UPGRADE_FROM_1
 
 __all__ = [
     "MessageNotFound",
@@ -248,8 +248,26 @@ class Spool:
                 attempt.tls_version, attempt.tls_cipher, _optional_int(attempt.cert_verified),
                 attempt.reply, attempt.error,
                 json.dumps({a: [o.state, o.reply] for a, o in outcomes.items()})))
-            db.execute("UPDATE messages SET attempts = ?, next_attempt_at = ? WHERE id = ?",
-                       (number, next_attempt_at, message_id))
+            db.execute("UPDATE messages SET attempts = ?, next_attempt_at = ?, sending = 0 WHERE"
+                       " id = ?", (number, next_attempt_at, message_id))
+
+    def mark_sending(self, message_ids: Sequence[str]) -> None:
+        """These messages are being handed to the upstream now (durable before a byte goes).
+
+        :meth:`record_attempt` ends it. A message still flagged when the relay starts was on
+        the wire when the last run died: :meth:`interrupted_sends` names it.
+        """
+        if not message_ids:
+            return
+        with self._transaction("cannot mark the messages being sent") as db:
+            db.executemany("UPDATE messages SET sending = 1 WHERE id = ?",
+                           [(message_id,) for message_id in message_ids])
+
+    def interrupted_sends(self) -> builtins.list[str]:
+        """Messages the last run handed to the upstream without recording a verdict (one
+        node per SQLite spool: every flag left is that node's)."""
+        return [row[0] for row in self._read(
+            "SELECT id FROM messages WHERE sending = 1 ORDER BY received_at")]
 
     # -- administration --------------------------------------------------------------------
 
@@ -398,8 +416,7 @@ class Spool:
         one node, and a restart recovers its own in-flight messages)."""
         if self._node is None:
             return 0
-        value = self.health().get("in_flight", {}).get("value", {})
-        in_flight = len(value.get("ids", [])) if isinstance(value, dict) else 0
+        in_flight = int(self._read("SELECT count(*) FROM messages WHERE sending = 1")[0][0])
         node = self._node
         self.set_health(_NODE_KEY + node.id, json.dumps({
             "host": node.host, "pid": node.pid, "started_at": node.started_at,
@@ -491,6 +508,22 @@ def _prepare(connection: sqlite3.Connection) -> None:
         # IF NOT EXISTS: two processes opening a new spool at once both succeed.
         connection.executescript(
             f"BEGIN IMMEDIATE;{SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
+    elif version == 1:
+        _upgrade_from_1(connection)
+
+
+def _upgrade_from_1(connection: sqlite3.Connection) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have upgraded it while this one waited for the lock.
+        if connection.execute("PRAGMA user_version").fetchone()[0] == 1:
+            for statement in UPGRADE_FROM_1:
+                connection.execute(statement)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -6,11 +6,12 @@ it), plus what several nodes need (see :mod:`cdomail.relay.queue`):
 - :meth:`PostgresQueue.due` claims: ``SELECT ... FOR UPDATE SKIP LOCKED`` picks messages no
   live node holds, and sets ``lease_owner`` / ``lease_expires_at`` (database clock, so nodes'
   clocks need not agree). A node sees again what it holds itself, as the SQLite spool does.
-- The delivery worker's ``in_flight`` health record (the messages handed to a connection) is
-  kept per node as the ``sending`` flag of its claims. When a lease expires (its node died or
-  lost the database for a whole lease time), the next claim takes the message over: a message
-  that was ``sending`` gets an ``unknown`` attempt recorded (the upstream may have it) and,
-  with ``at_least_once``, is delivered again; one that was not is simply released.
+- :meth:`PostgresQueue.mark_sending` (the messages handed to a connection) sets the
+  ``sending`` flag of this node's claims; :meth:`record_attempt` clears it. When a lease
+  expires (its node died or lost the database for a whole lease time), the next claim takes
+  the message over: a message that was ``sending`` gets an ``unknown`` attempt recorded (the
+  upstream may have it) and, with ``at_least_once``, is delivered again; one that was not is
+  simply released.
 - :meth:`heartbeat` renews the node's leases and its row in ``nodes``.
 
 Which commits wait for the disk: a store (the 250 depends on it) and the ``sending`` flags
@@ -43,7 +44,7 @@ from .._model import (
     RecipientStateName,
 )
 from ..config import SpoolConfig
-from ..queue import IN_FLIGHT_HEALTH_KEY, NodeIdentity, NodeInfo
+from ..queue import NodeIdentity, NodeInfo
 from ..spool import MessageNotFound, SpoolError, Submission, extract_message_id
 from ._db import ConnectionPool, connect_pool, transaction
 from .migrate import check_schema
@@ -205,6 +206,22 @@ class PostgresQueue:
                            " sending = false WHERE id = %s AND lease_owner = %s",
                            (message_id, self.owner))
 
+    def mark_sending(self, message_ids: Sequence[str]) -> None:
+        """These claims are being handed to the upstream now: a takeover records ``unknown``.
+
+        Durable (the takeover's judgement depends on it); :meth:`record_attempt` ends it.
+        """
+        if not message_ids:
+            return
+        with transaction(self._pool, "cannot mark the messages being sent") as cursor:
+            cursor.execute("UPDATE messages SET sending = true WHERE id = ANY(%s) AND"
+                           " lease_owner = %s", (list(message_ids), self.owner))
+
+    def interrupted_sends(self) -> list[str]:
+        """None to recover at start: a restarted node is a new node, and the claims its last
+        run left ``sending`` are recorded ``unknown`` by whichever node takes them over."""
+        return []
+
     # -- nodes -----------------------------------------------------------------------------
 
     def register_node(self, node: NodeIdentity) -> None:
@@ -357,15 +374,9 @@ class PostgresQueue:
             cursor.execute("DELETE FROM messages WHERE id = %s", (message_id,))
 
     def set_health(self, key: str, value_json: str, *, now: float | None = None) -> None:
-        """Record a health fact; ``in_flight`` becomes this node's ``sending`` flags."""
-        value = json.loads(value_json)  # refuse what status could not show
-        sending = key == IN_FLIGHT_HEALTH_KEY
-        with transaction(self._pool, "cannot record health", durable=sending) as cursor:
-            if sending:
-                ids = [i for i in value.get("ids", []) if isinstance(i, str)]
-                cursor.execute("UPDATE messages SET sending = (id = ANY(%s)) WHERE lease_owner"
-                               " = %s AND (sending OR id = ANY(%s))", (ids, self.owner, ids))
-                return
+        """Record a health fact (upstream reachability, token state, last error) as JSON."""
+        json.loads(value_json)  # refuse what status could not show
+        with transaction(self._pool, "cannot record health", durable=False) as cursor:
             cursor.execute("INSERT INTO health VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE"
                            " SET value_json = excluded.value_json, updated_at ="
                            " excluded.updated_at",
