@@ -17,6 +17,9 @@ from cdomail.testing import LAB_PASSWORD, LAB_USER
 from cdomail.web import create_app
 
 from ..relay._relay import relay_toml
+from ..relay_pg.cluster import pg_cluster, pg_spool_config
+
+__all__ = ["pg_cluster", "pg_spool_config"]  # the relay page on the PostgreSQL queue too
 
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 

@@ -6,11 +6,16 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from cdomail.relay._model import ArrivalFacts, AttemptRecord, RecipientOutcome
+from cdomail.relay.config import load_config
+from cdomail.relay.queue import NodeIdentity, open_queue
 from cdomail.relay.spool import Spool
+from cdomail.web import create_app
 
+from ..relay._relay import relay_toml
 from .conftest import csrf_of
 
 CONTENT = b"Message-ID: <m1@corp.example>\r\nSubject: hi\r\n\r\nbody\r\n"
@@ -121,3 +126,37 @@ def test_health_shows_the_last_error_in_words(relay_client: TestClient, tmp_path
     assert "last_error: connection refused by smtp.upstream.example:587" in page
     assert "refresh token revoked: invalid_grant" in page
     assert "ON HOLD: upstream refused our credentials" in page
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_node_table_shows_every_node_escaped(backend: str, tmp_path: Path,
+                                                 request: pytest.FixtureRequest) -> None:
+    config_path = tmp_path / "relay.toml"
+    config_text = relay_toml(tmp_path / "spool", 'address = "127.0.0.1:0"')
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_spool_config").url
+        config_text = config_text.replace(f'path = "{tmp_path / "spool"}"', f'url = "{url}"')
+    config_path.write_text(config_text)
+    config = load_config(config_path)
+    node = NodeIdentity("n0de1d", "host\x1b[31m<b>evil</b>", 4242, time.time() - 120,
+                        "127.0.0.1:2525")
+    with open_queue(config.spool) as queue, TestClient(
+            create_app(relay_config=config), base_url="http://127.0.0.1:8025") as client:
+        assert 'id="nodes">No <code>relay run</code> node' in client.get("/relay").text
+        queue.store("app@corp.example", ["b@x.example"], CONTENT, ArrivalFacts(
+            "192.0.2.7", None, None, None, None, time.time()))
+        queue.register_node(node)
+        claimed = queue.due(time.time() + 1, 10)  # the PostgreSQL queue leases it to the node
+        queue.mark_sending([m.id for m in claimed])
+        queue.heartbeat()
+        page = client.get("/relay").text
+        queue.unregister_node()
+    row = re.search(r'<tr data-node="n0de1d">(.*?)</tr>', page, re.DOTALL)
+    assert row is not None, page
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.DOTALL)
+    assert cells[0] == "n0de1d" and cells[2] == "4242" and cells[7] == "127.0.0.1:2525"
+    assert cells[1] == "host\\x1b[31m&lt;b&gt;evil&lt;/b&gt;"  # escaped, never markup
+    assert cells[3] == time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(node.started_at))
+    assert re.fullmatch(r"\d+ s", cells[5]) and int(cells[5][:-2]) < 30
+    assert cells[6] == "1"  # the message on the wire
+    assert "<b>evil" not in page and "\x1b" not in page

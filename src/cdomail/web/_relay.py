@@ -1,5 +1,6 @@
 """Page 2, the relay's queue: counts by state, the list with a filter, one message in detail,
-retry / hold / release / delete, and the upstream's health with its last error in words.
+retry / hold / release / delete, the upstream's health with its last error in words, and every
+``relay run`` node (heartbeat age, messages in flight), as ``relay status`` shows them.
 
 The console is another client of the relay's spool API (:class:`cdomail.relay.spool.Spool`), the
 same one ``cdomail relay status|list|show`` uses; each request opens the SQLite spool, asks, and
@@ -55,7 +56,8 @@ def health_rows(health: dict[str, Any]) -> list[tuple[str, str, float]]:
 def _overview(spool: Spool, state: str | None) -> dict[str, Any]:
     return {"counts": spool.counts(), "messages": spool.list(state, _LIST_LIMIT),
             "queue_hold": spool.queue_hold(), "health": health_rows(spool.health()),
-            "oldest": spool.oldest_queued_age(time.time())}
+            "oldest": spool.oldest_queued_age(time.time()), "nodes": spool.nodes(),
+            "now": time.time()}
 
 
 def _perform(spool: Spool, message_id: str, action: str, reason: str) -> None:
