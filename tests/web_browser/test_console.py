@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from cdomail.relay._model import ArrivalFacts, AttemptRecord, RecipientOutcome
+from cdomail.relay.queue import NodeIdentity
 from cdomail.relay.spool import Spool
 from cdomail.testing import LAB_PASSWORD, LAB_USER
 
@@ -126,8 +127,12 @@ def test_relay_actions_change_the_state_shown(page: Any, console: Console) -> No
                              None)
         spool.set_health("upstream", '{"reachable": true, "last_error": '
                          '"451 4.7.0 Temporary server error, try again later"}')
+        spool.register_node(NodeIdentity("relay-node-1", "relay-host", 4321, now - 60,
+                                         "127.0.0.1:2525"))
     page.goto(f"{console.url}/relay")
     assert page.locator('[data-state="queued"] strong').inner_text() == "1"
+    node = page.locator('tr[data-node="relay-node-1"]')
+    assert "relay-host" in node.inner_text() and node.locator(".in-flight").inner_text() == "0"
     assert page.locator('[data-state="delivered"] strong').inner_text() == "1"
     screenshot(page, "relay")
     page.locator(f'tr[data-id="{stuck}"] a').click()
