@@ -1,4 +1,4 @@
-"""Spec §5 errors raised by Send that need a server (a scripted one on loopback), and DSN."""
+"""CdoErrors raised by Send that need a server (a scripted one on loopback), and DSN."""
 
 from __future__ import annotations
 

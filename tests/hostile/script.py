@@ -37,7 +37,7 @@ class Reply:
     """Send ``data`` (after ``delay`` seconds, ``trickle`` bytes at a time), then do ``then``.
 
     ``later`` is a tuple of ``(seconds, bytes)`` sent after the reply, each after its own pause:
-    unsolicited lines between commands (security case 15).
+    unsolicited lines between commands (RFC 5321 §4.2: one reply per command).
     """
 
     data: bytes
@@ -122,7 +122,7 @@ class Script:
     #: Which certificate to present: a key of ``CertificateSet.pairs``.
     certificate: str = "good"
     handshake: Handshake = Handshake.NORMAL
-    #: Bytes sent in the same write as the 220 to STARTTLS (response injection, cases 11-12).
+    #: Bytes sent in the same write as the 220 to STARTTLS (response injection, RFC 3207 §6).
     starttls_extra: bytes = b""
     #: Reject bare LF (in commands and DATA) and unadvertised early input, then close.
     strict: bool = False

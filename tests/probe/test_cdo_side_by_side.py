@@ -1,9 +1,9 @@
 """The probe's CDO predictions against what ``cdomail.cdo`` really does on the same listener.
 
-For every lab listener, configured port 25 and 587 (the TCP connection goes to the listener
-through ``connectto``, as in the port-forwarding experiment of spec §1), and ``smtpusessl``
-True and False, anonymous and with credentials: the probe predicts, then CDO.Message.Send()
-runs, and outcome, HRESULT and timing must agree.
+For every lab listener, configured port 25 and 587 (the TCP connection goes to the listener through
+``connectto``, emulating a port forward, so CDO sees the configured port), and ``smtpusessl`` True
+and False, anonymous and with credentials: the probe predicts, then CDO.Message.Send() runs, and
+outcome, HRESULT and timing must agree.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The probe's output cannot be forged (security case 28): a plaintext man in the middle or a
+"""The probe's output cannot be forged: a plaintext man in the middle or a
 certificate with control characters cannot print a fake "ENCRYPTED" line, restyle the terminal
 or reorder text, in the table, the details, the transcript or the JSON."""
 

@@ -1,5 +1,5 @@
 """The probe's time limits: a per-command timeout that covers a whole reply and the TLS handshake
-after STARTTLS, and an overall deadline (security cases 20, 32, 33), against hostile servers."""
+after STARTTLS, and an overall deadline (RFC 5321 §4.5.3.2), against hostile servers."""
 
 from __future__ import annotations
 

@@ -57,6 +57,7 @@ def test_bad_input_never_connects(
 
 
 def test_non_ascii_address_without_smtputf8(hostile: HostileFactory, certs: CertificateSet) -> None:
+
     server = hostile(Script(capabilities=("PIPELINING", "8BITMIME")))
     client = make_client(server, certs, tls="none")
     client.connect()

@@ -1,4 +1,4 @@
-"""Output a server cannot forge (security case 28): ESC/CSI/OSC sequences, C1 controls, DEL and
+"""Output a server cannot forge (terminal spoofing): ESC/CSI/OSC sequences, C1 controls, DEL and
 bidi controls from a hostile server reach no person raw, in any place the client shows them."""
 
 from __future__ import annotations

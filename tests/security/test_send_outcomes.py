@@ -1,9 +1,9 @@
 """Send outcomes that must never be reported as success or as "nothing delivered".
 
-RFC 5321 §4.3.2: DATA succeeds only with 354 and the end of the data only with 250; RFC 3030
-§2: the same 250 for BDAT LAST. Anything else that is not a refusal is a protocol error. A
-connection lost after the end of the data is "status unknown" (RFC 5321 §4.5.3.2.6, security
-case 34), in the sync and the async client alike.
+RFC 5321 §4.3.2: DATA succeeds only with 354 and the end of the data only with 250; RFC 3030 §2: the
+same 250 for BDAT LAST. Anything else that is not a refusal is a protocol error. A connection lost
+after the end of the data is "status unknown" (RFC 5321 §4.5.3.2.6), in the sync and the async
+client alike.
 """
 
 from __future__ import annotations

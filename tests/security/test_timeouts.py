@@ -1,4 +1,4 @@
-"""The client's limits hold after STARTTLS too (security cases 20, 32, 33): a server that stalls
+"""The client's limits hold after STARTTLS too (RFC 5321 §4.5.3.2): a server that stalls
 after its ``220 ready to start TLS``, or trickles a reply, cannot keep either client waiting
 past the per-command timeout or the overall deadline."""
 

@@ -1,8 +1,9 @@
 """Hostile text in every place a sender or a server controls, on every page that shows it.
 
 Payloads: a script element, attribute-breaking quotes, a ``javascript:`` URL, and the control and
-bidi characters of security case 28 (ESC/ANSI, a C1 CSI, RIGHT-TO-LEFT OVERRIDE, FIRST STRONG
-ISOLATE). Each must come out as inert text: markup escaped, controls shown as visible escapes.
+bidi characters a hostile server uses to spoof a terminal (ESC/ANSI, a C1 CSI, RIGHT-TO-LEFT
+OVERRIDE, FIRST STRONG ISOLATE). Each must come out as inert text: markup escaped, controls shown as
+visible escapes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Security cases 50-58: what the client emits, judged from the server's raw record."""
+"""What the client emits (command injection, header smuggling, dot-stuffing per RFC 5321 §4.5.2,
+line lengths per §4.5.3.1), judged from the server's raw record."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ INJECTION = "\r\nRCPT TO:<evil@example.net>"
         ("rcpt_options", ["NOTIFY=NEVER\nDATA"], "rcpt_options"),
     ],
 )
-def test_case_50_control_characters_in_commands(
+def test_control_characters_in_commands(
     hostile: HostileFactory, certs: CertificateSet, argument: str, value: Any, field: str
 ) -> None:
     server = hostile(Script())
@@ -57,7 +58,7 @@ def test_case_50_control_characters_in_commands(
     assert b"evil" not in server.raw
 
 
-def test_case_50_control_characters_in_ehlo_name(
+def test_control_characters_in_ehlo_name(
     hostile: HostileFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script())
@@ -77,7 +78,7 @@ def test_case_50_control_characters_in_ehlo_name(
     ],
     ids=["raw-crlf", "raw-bare-cr", "compat32", "subject-lf"],
 )
-def test_case_51_line_breaks_in_header_values(
+def test_line_breaks_in_header_values(
     hostile: HostileFactory, certs: CertificateSet, message: bytes | str
 ) -> None:
     payload: bytes | EmailMessage
@@ -120,7 +121,7 @@ def test_case_51_line_breaks_in_header_values(
     ],
     ids=["sender", "recipient"],
 )
-def test_case_52_envelope_from_malformed_headers(
+def test_envelope_from_malformed_headers(
     hostile: HostileFactory, certs: CertificateSet, header: bytes
 ) -> None:
     server = hostile(Script())
@@ -140,7 +141,7 @@ SMUGGLING = (
 
 
 @pytest.mark.parametrize("strict", [True, False], ids=["strict-server", "lenient-server"])
-def test_case_53_smuggling_sequences(
+def test_smuggling_sequences(
     hostile: HostileFactory, certs: CertificateSet, strict: bool
 ) -> None:
     server = hostile(Script(strict=strict, capabilities=("8BITMIME",)))
@@ -156,7 +157,8 @@ def test_case_53_smuggling_sequences(
     assert split_data_stream(wire, lenient=True) == ([expected + b"\r\n"], b"")
 
 
-def test_case_54_leading_dots_doubled(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_leading_dots_doubled(hostile: HostileFactory, certs: CertificateSet) -> None:
+
     body = b"From: a@example.org\r\nTo: b@example.org\r\n\r\n.\r\n..\r\n.hidden\r\nx.\r\n"
     server = hostile(Script())
     with make_client(server, certs, tls="none", chunking=False) as client:
@@ -166,7 +168,8 @@ def test_case_54_leading_dots_doubled(hostile: HostileFactory, certs: Certificat
     assert server.bodies == [body]
 
 
-def test_case_55_final_crlf_added(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_final_crlf_added(hostile: HostileFactory, certs: CertificateSet) -> None:
+
     server = hostile(Script(strict=True))
     with make_client(server, certs, tls="none") as client:
         client.send(MESSAGE + b"no newline at the end")
@@ -176,7 +179,7 @@ def test_case_55_final_crlf_added(hostile: HostileFactory, certs: CertificateSet
 
 
 @pytest.mark.parametrize("kind", ["email-message", "raw-bytes"])
-def test_case_56_long_lines(hostile: HostileFactory, certs: CertificateSet, kind: str) -> None:
+def test_long_lines(hostile: HostileFactory, certs: CertificateSet, kind: str) -> None:
     long_line = "word " * 400  # 2000 characters, one line
     server = hostile(Script())
     client = make_client(server, certs, tls="none")
@@ -204,7 +207,7 @@ def test_case_56_long_lines(hostile: HostileFactory, certs: CertificateSet, kind
 
 
 @pytest.mark.parametrize("pipelining", [False, True])
-def test_case_57_lockstep_without_pipelining(
+def test_lockstep_without_pipelining(
     hostile: HostileFactory, certs: CertificateSet, pipelining: bool
 ) -> None:
     capabilities = ("PIPELINING", "8BITMIME") if pipelining else ("8BITMIME",)
@@ -219,7 +222,7 @@ def test_case_57_lockstep_without_pipelining(
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 @pytest.mark.parametrize("succeed", [True, False], ids=["accepted", "refused"])
-def test_case_58_no_secret_in_any_output(
+def test_no_secret_in_any_output(
     hostile: HostileFactory,
     certs: CertificateSet,
     caplog: pytest.LogCaptureFixture,
