@@ -21,8 +21,8 @@ from rich.console import Console
 from cdomail.cli import main
 from cdomail.probe import ProbeReport, probe
 from cdomail.probe._render import print_report
-from tests.hostile import CertificateSet, Script
-from tests.hostile.fixtures import HostileFactory, certs, hostile
+from tests._server import CertificateSet, Script
+from tests._server.fixtures import ServerFactory, certs, hostile
 
 from ._servers import TinyServer, smtps_with
 
@@ -60,7 +60,7 @@ def rendered(report: ProbeReport) -> str:
 
 
 def test_plaintext_mitm_cannot_forge_the_report(
-    hostile: HostileFactory, capsys: pytest.CaptureFixture[str]
+    hostile: ServerFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = hostile(mitm_script())
     report = asyncio.run(probe("localhost", [server.port], timeout=2.0))

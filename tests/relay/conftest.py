@@ -9,7 +9,7 @@ import pytest
 
 from cdomail.lab import LabCertificates
 from cdomail.testing.token_endpoint import TokenEndpoint
-from tests.hostile.fixtures import certs, hostile
+from tests._server.fixtures import certs, hostile
 
 from ._relay import Certificates
 

@@ -15,8 +15,8 @@ import pytest
 
 from cdomail import Transcript
 from cdomail.errors import AuthenticationFailed, CdoMailError, InputError
-from tests.hostile import CertificateSet, Script, TLSSetup, split_data_stream
-from tests.hostile.fixtures import HostileFactory
+from tests._server import CertificateSet, Script, TLSSetup, split_data_stream
+from tests._server.fixtures import ServerFactory
 
 from .helpers import (
     MESSAGE,
@@ -43,7 +43,7 @@ INJECTION = "\r\nRCPT TO:<evil@example.net>"
     ],
 )
 def test_control_characters_in_commands(
-    hostile: HostileFactory, certs: CertificateSet, argument: str, value: Any, field: str
+    hostile: ServerFactory, certs: CertificateSet, argument: str, value: Any, field: str
 ) -> None:
     server = hostile(Script())
     client = make_client(server, certs, tls="none")
@@ -59,7 +59,7 @@ def test_control_characters_in_commands(
 
 
 def test_control_characters_in_ehlo_name(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script())
     with pytest.raises(InputError) as info:
@@ -79,7 +79,7 @@ def test_control_characters_in_ehlo_name(
     ids=["raw-crlf", "raw-bare-cr", "compat32", "subject-lf"],
 )
 def test_line_breaks_in_header_values(
-    hostile: HostileFactory, certs: CertificateSet, message: bytes | str
+    hostile: ServerFactory, certs: CertificateSet, message: bytes | str
 ) -> None:
     payload: bytes | EmailMessage
     if message == "compat32":
@@ -122,7 +122,7 @@ def test_line_breaks_in_header_values(
     ids=["sender", "recipient"],
 )
 def test_envelope_from_malformed_headers(
-    hostile: HostileFactory, certs: CertificateSet, header: bytes
+    hostile: ServerFactory, certs: CertificateSet, header: bytes
 ) -> None:
     server = hostile(Script())
     client = make_client(server, certs, tls="none")
@@ -142,7 +142,7 @@ SMUGGLING = (
 
 @pytest.mark.parametrize("strict", [True, False], ids=["strict-server", "lenient-server"])
 def test_smuggling_sequences(
-    hostile: HostileFactory, certs: CertificateSet, strict: bool
+    hostile: ServerFactory, certs: CertificateSet, strict: bool
 ) -> None:
     server = hostile(Script(strict=strict, capabilities=("8BITMIME",)))
     with make_client(server, certs, tls="none", chunking=False) as client:
@@ -157,7 +157,7 @@ def test_smuggling_sequences(
     assert split_data_stream(wire, lenient=True) == ([expected + b"\r\n"], b"")
 
 
-def test_leading_dots_doubled(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_leading_dots_doubled(hostile: ServerFactory, certs: CertificateSet) -> None:
 
     body = b"From: a@example.org\r\nTo: b@example.org\r\n\r\n.\r\n..\r\n.hidden\r\nx.\r\n"
     server = hostile(Script())
@@ -168,7 +168,7 @@ def test_leading_dots_doubled(hostile: HostileFactory, certs: CertificateSet) ->
     assert server.bodies == [body]
 
 
-def test_final_crlf_added(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_final_crlf_added(hostile: ServerFactory, certs: CertificateSet) -> None:
 
     server = hostile(Script(strict=True))
     with make_client(server, certs, tls="none") as client:
@@ -179,7 +179,7 @@ def test_final_crlf_added(hostile: HostileFactory, certs: CertificateSet) -> Non
 
 
 @pytest.mark.parametrize("kind", ["email-message", "raw-bytes"])
-def test_long_lines(hostile: HostileFactory, certs: CertificateSet, kind: str) -> None:
+def test_long_lines(hostile: ServerFactory, certs: CertificateSet, kind: str) -> None:
     long_line = "word " * 400  # 2000 characters, one line
     server = hostile(Script())
     client = make_client(server, certs, tls="none")
@@ -208,7 +208,7 @@ def test_long_lines(hostile: HostileFactory, certs: CertificateSet, kind: str) -
 
 @pytest.mark.parametrize("pipelining", [False, True])
 def test_lockstep_without_pipelining(
-    hostile: HostileFactory, certs: CertificateSet, pipelining: bool
+    hostile: ServerFactory, certs: CertificateSet, pipelining: bool
 ) -> None:
     capabilities = ("PIPELINING", "8BITMIME") if pipelining else ("8BITMIME",)
     server = hostile(Script(strict=True, capabilities=capabilities))
@@ -223,7 +223,7 @@ def test_lockstep_without_pipelining(
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 @pytest.mark.parametrize("succeed", [True, False], ids=["accepted", "refused"])
 def test_no_secret_in_any_output(
-    hostile: HostileFactory,
+    hostile: ServerFactory,
     certs: CertificateSet,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],

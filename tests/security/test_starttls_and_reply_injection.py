@@ -18,7 +18,7 @@ from cdomail.errors import (
     TLSHandshakeError,
     TLSRequired,
 )
-from tests.hostile import (
+from tests._server import (
     CertificateSet,
     Handshake,
     Reply,
@@ -28,7 +28,7 @@ from tests.hostile import (
     TLSSetup,
     ehlo_reply,
 )
-from tests.hostile.fixtures import HostileFactory
+from tests._server.fixtures import ServerFactory
 
 from .helpers import MESSAGE, PASSWORD, USERNAME, auth_lines, make_client, smtp_verbs
 
@@ -45,7 +45,7 @@ def _assert_no_secret_sent(server_verbs: list[str], lines: list[bytes]) -> None:
 
 
 def test_auth_offered_without_starttls_sends_no_secret(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(capabilities=("PIPELINING", "AUTH PLAIN LOGIN")))
     client = make_client(server, certs, tls="starttls", **CREDENTIALS)
@@ -58,7 +58,7 @@ def test_auth_offered_without_starttls_sends_no_secret(
 
 
 def test_starttls_answered_502_never_falls_back(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(tls=TLSSetup.STARTTLS, replies={"STARTTLS": b"502 5.5.1 no\r\n"}))
     client = make_client(server, certs, tls="starttls", **CREDENTIALS)
@@ -72,7 +72,7 @@ def test_starttls_answered_502_never_falls_back(
 
 @pytest.mark.parametrize("mode", ["starttls", "opportunistic"])
 def test_starttls_answered_454_never_falls_back(
-    hostile: HostileFactory, certs: CertificateSet, mode: str
+    hostile: ServerFactory, certs: CertificateSet, mode: str
 ) -> None:
     server = hostile(Script(tls=TLSSetup.STARTTLS, replies={"STARTTLS": b"454 4.7.0 busy\r\n"}))
     client = make_client(server, certs, tls=mode)
@@ -86,7 +86,7 @@ def test_starttls_answered_454_never_falls_back(
 
 @pytest.mark.parametrize("code", [354, 221, 421, 500, 501, 530, 250])
 def test_only_an_exact_220_starts_tls(
-    hostile: HostileFactory, certs: CertificateSet, code: int
+    hostile: ServerFactory, certs: CertificateSet, code: int
 ) -> None:
     reply = f"{code} not what you hoped\r\n".encode()
     server = hostile(Script(tls=TLSSetup.STARTTLS, replies={"STARTTLS": reply}))
@@ -102,7 +102,7 @@ def test_only_an_exact_220_starts_tls(
 
 @pytest.mark.parametrize("mode", ["none", "starttls"])
 def test_helo_only_server_cannot_satisfy_required_tls(
-    hostile: HostileFactory, certs: CertificateSet, mode: str
+    hostile: ServerFactory, certs: CertificateSet, mode: str
 ) -> None:
     script = Script(
         tls=TLSSetup.STARTTLS,
@@ -126,7 +126,7 @@ def test_helo_only_server_cannot_satisfy_required_tls(
 
 
 def test_starttls_220_then_plaintext_fails_the_handshake(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(tls=TLSSetup.STARTTLS, handshake=Handshake.PLAINTEXT))
     client = make_client(server, certs, tls="starttls", **CREDENTIALS)
@@ -138,7 +138,7 @@ def test_starttls_220_then_plaintext_fails_the_handshake(
     assert server.connections == 1, "no automatic plaintext retry"
 
 
-def test_starttls_220_then_close(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_starttls_220_then_close(hostile: ServerFactory, certs: CertificateSet) -> None:
 
     script = Script(
         tls=TLSSetup.STARTTLS, replies={"STARTTLS": Reply(b"220 go\r\n", then=Then.CLOSE)}
@@ -154,7 +154,7 @@ def test_starttls_220_then_close(hostile: HostileFactory, certs: CertificateSet)
     assert server.connections == 1
 
 
-def test_starttls_happens_before_auth(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_starttls_happens_before_auth(hostile: ServerFactory, certs: CertificateSet) -> None:
 
     script = Script(
         tls=TLSSetup.STARTTLS,
@@ -171,7 +171,7 @@ def test_starttls_happens_before_auth(hostile: HostileFactory, certs: Certificat
 
 @pytest.mark.parametrize("after_tls", [("AUTH PLAIN",), ("PIPELINING",)])
 def test_post_tls_capabilities_replace_pre_tls(
-    hostile: HostileFactory, certs: CertificateSet, after_tls: tuple[str, ...]
+    hostile: ServerFactory, certs: CertificateSet, after_tls: tuple[str, ...]
 ) -> None:
     script = Script(
         tls=TLSSetup.STARTTLS,
@@ -197,7 +197,7 @@ def test_post_tls_capabilities_replace_pre_tls(
 
 
 def test_opportunistic_stripped_with_credentials(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(capabilities=("PIPELINING", "AUTH PLAIN LOGIN")))
     client = make_client(server, certs, tls="opportunistic", **CREDENTIALS)
@@ -212,7 +212,7 @@ def test_opportunistic_stripped_with_credentials(
 
 
 def test_starttls_reply_with_injected_lines(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(
         tls=TLSSetup.STARTTLS,
@@ -231,7 +231,7 @@ def test_starttls_reply_with_injected_lines(
 
 
 def test_partial_injected_line_after_starttls(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(tls=TLSSetup.STARTTLS, starttls_extra=b"250-AUTH PLAIN")
     server = hostile(script)
@@ -244,7 +244,7 @@ def test_partial_injected_line_after_starttls(
 
 
 def test_refusal_with_injected_success(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     injected = (
         b"454 currently unavailable\r\n235 Authenticated\r\n250 2.1.0 ok\r\n"
@@ -261,7 +261,7 @@ def test_refusal_with_injected_success(
 
 
 def test_no_answer_to_ehlo_after_tls(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(tls=TLSSetup.STARTTLS, tls_replies={"EHLO": Silence()})
     server = hostile(script)
@@ -283,7 +283,7 @@ def test_no_answer_to_ehlo_after_tls(
     ids=["single", "multi-line", "split"],
 )
 def test_unsolicited_lines_between_commands(
-    hostile: HostileFactory,
+    hostile: ServerFactory,
     certs: CertificateSet,
     unsolicited: tuple[tuple[float, bytes], ...],
 ) -> None:
@@ -309,7 +309,7 @@ def test_unsolicited_lines_between_commands(
 
 
 def test_reply_after_timeout_is_never_used(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(replies={"MAIL": Reply(b"250 2.1.0 late\r\n", delay=1.0)}))
     client = make_client(server, certs, tls="none", command_timeout=0.3)

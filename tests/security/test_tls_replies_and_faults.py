@@ -26,7 +26,7 @@ from cdomail.errors import (
     TLSHandshakeError,
     WriteTimeout,
 )
-from tests.hostile import (
+from tests._server import (
     CertificateSet,
     Close,
     Endless,
@@ -37,7 +37,7 @@ from tests.hostile import (
     TLSSetup,
     ehlo_reply,
 )
-from tests.hostile.fixtures import HostileFactory
+from tests._server.fixtures import ServerFactory
 
 from .helpers import FAST, MESSAGE, data_lines, make_client, smtp_verbs
 
@@ -47,7 +47,7 @@ from .helpers import FAST, MESSAGE, data_lines, make_client, smtp_verbs
 @pytest.mark.parametrize("kind", ["expired", "wrong_name", "unknown_ca", "self_signed"])
 @pytest.mark.parametrize("setup", [TLSSetup.IMPLICIT, TLSSetup.STARTTLS])
 def test_bad_certificates_abort_before_smtp(
-    hostile: HostileFactory, certs: CertificateSet, kind: str, setup: TLSSetup
+    hostile: ServerFactory, certs: CertificateSet, kind: str, setup: TLSSetup
 ) -> None:
     server = hostile(Script(tls=setup, certificate=kind))
     mode = "implicit" if setup is TLSSetup.IMPLICIT else "starttls"
@@ -61,7 +61,7 @@ def test_bad_certificates_abort_before_smtp(
 
 
 def test_default_trust_store_rejects_private_ca(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(tls=TLSSetup.IMPLICIT))
     client = make_client(server, certs, tls="implicit", cafile=None)
@@ -72,7 +72,7 @@ def test_default_trust_store_rejects_private_ca(
 
 
 def test_hostname_is_the_configured_name_with_sni(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     liar = b"220 wrong.invalid ESMTP\r\n"
     ehlo = ehlo_reply("wrong.invalid", ("8BITMIME",))
@@ -104,7 +104,7 @@ def test_hostname_is_the_configured_name_with_sni(
 
 
 def test_plaintext_on_implicit_port_and_reverse(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     plain = hostile(Script())
     with pytest.raises(TLSHandshakeError) as info:
@@ -121,7 +121,7 @@ def test_plaintext_on_implicit_port_and_reverse(
 
 @pytest.mark.parametrize("setup", [TLSSetup.IMPLICIT, TLSSetup.STARTTLS])
 def test_stalled_handshake_times_out(
-    hostile: HostileFactory, certs: CertificateSet, setup: TLSSetup
+    hostile: ServerFactory, certs: CertificateSet, setup: TLSSetup
 ) -> None:
     server = hostile(Script(tls=setup, handshake=Handshake.STALL))
     mode = "implicit" if setup is TLSSetup.IMPLICIT else "starttls"
@@ -138,7 +138,7 @@ def test_stalled_handshake_times_out(
 
 @pytest.mark.parametrize("greeting", [b"421", b"554", b"500", b"550", b"354", b"221"])
 def test_greeting_refused(
-    hostile: HostileFactory, certs: CertificateSet, greeting: bytes
+    hostile: ServerFactory, certs: CertificateSet, greeting: bytes
 ) -> None:
     server = hostile(Script(greeting=greeting + b" no service here\r\n"))
     with pytest.raises(GreetingRefused) as info:
@@ -149,7 +149,7 @@ def test_greeting_refused(
     assert smtp_verbs(server) in ([], ["QUIT"])
 
 
-def test_multiline_greeting(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_multiline_greeting(hostile: ServerFactory, certs: CertificateSet) -> None:
 
     greeting = b"220-hostile.test first\r\n220-second line\r\n220 hostile.test ready\r\n"
     server = hostile(Script(greeting=greeting, strict=True))
@@ -162,7 +162,7 @@ def test_multiline_greeting(hostile: HostileFactory, certs: CertificateSet) -> N
 
 @pytest.mark.parametrize("size", [1, 2, 5])
 def test_replies_split_anywhere(
-    hostile: HostileFactory, certs: CertificateSet, size: int
+    hostile: ServerFactory, certs: CertificateSet, size: int
 ) -> None:
     def slow(data: bytes) -> Reply:
         return Reply(data, trickle=(size, 0.001))
@@ -193,7 +193,7 @@ def test_replies_split_anywhere(
     ids=["long-line", "endless-continuation", "no-newline"],
 )
 def test_oversized_replies(
-    hostile: HostileFactory, certs: CertificateSet, ehlo: bytes | Endless
+    hostile: ServerFactory, certs: CertificateSet, ehlo: bytes | Endless
 ) -> None:
     server = hostile(Script(replies={"EHLO": ehlo}))
     with pytest.raises(RemoteProtocolError) as info:
@@ -209,7 +209,7 @@ def test_oversized_replies(
     ids=["garbage-greeting", "non-numeric-code"],
 )
 def test_garbage_replies(
-    hostile: HostileFactory, certs: CertificateSet, where: dict[str, object]
+    hostile: ServerFactory, certs: CertificateSet, where: dict[str, object]
 ) -> None:
     server = hostile(Script(**where))  # type: ignore[arg-type]
     with pytest.raises(RemoteProtocolError) as info:
@@ -221,7 +221,7 @@ def test_garbage_replies(
     assert "MAIL" not in smtp_verbs(server)
 
 
-def test_invalid_utf8_in_reply_text(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_invalid_utf8_in_reply_text(hostile: ServerFactory, certs: CertificateSet) -> None:
 
     replies = {
         "EHLO": b"250-hostile.test \xff\xfe\r\n250 8BITMIME\r\n",
@@ -238,7 +238,7 @@ def test_invalid_utf8_in_reply_text(hostile: HostileFactory, certs: CertificateS
 
 @pytest.mark.parametrize("variant", ["lf-only", "odd-ehlo", "bare-334", "empty-line"])
 def test_tolerant_reply_parsing(
-    hostile: HostileFactory, certs: CertificateSet, variant: str
+    hostile: ServerFactory, certs: CertificateSet, variant: str
 ) -> None:
     if variant == "lf-only":
         replies: dict[str, bytes] = {
@@ -278,7 +278,7 @@ def test_tolerant_reply_parsing(
 
 
 def test_control_characters_in_replies_are_escaped(
-    hostile: HostileFactory, certs: CertificateSet, caplog: pytest.LogCaptureFixture
+    hostile: ServerFactory, certs: CertificateSet, caplog: pytest.LogCaptureFixture
 ) -> None:
     spoof = b"\x1b[2J\x1b[31mYOU ARE HACKED\x1b[0m\x07\x08"
     replies = {
@@ -307,7 +307,7 @@ def test_control_characters_in_replies_are_escaped(
 
 @pytest.mark.parametrize("reset", [False, True], ids=["eof", "rst"])
 def test_close_instead_of_reply(
-    hostile: HostileFactory, certs: CertificateSet, reset: bool
+    hostile: ServerFactory, certs: CertificateSet, reset: bool
 ) -> None:
     server = hostile(Script(replies={"MAIL": Close(reset=reset)}))
     with pytest.raises(ServerDisconnected) as info:
@@ -321,7 +321,7 @@ BIG_MESSAGE = MESSAGE + (b"y" * 76 + b"\r\n") * 4000
 
 @pytest.mark.parametrize("variant", ["after-354", "mid-body", "550-then-deaf"])
 def test_close_during_data(
-    hostile: HostileFactory, certs: CertificateSet, variant: str
+    hostile: ServerFactory, certs: CertificateSet, variant: str
 ) -> None:
     if variant == "after-354":
         script = Script(replies={"DATA": Reply(b"354 go\r\n", then=Then.CLOSE)})
@@ -351,7 +351,7 @@ def test_close_during_data(
 
 @pytest.mark.parametrize("then", [Then.CLOSE, Then.CONTINUE], ids=["then-close", "keeps-talking"])
 def test_421_mid_session(
-    hostile: HostileFactory, certs: CertificateSet, then: Then
+    hostile: ServerFactory, certs: CertificateSet, then: Then
 ) -> None:
     closing = Reply(b"421 4.3.2 shutting down\r\n", then=then)
     server = hostile(Script(replies={"RCPT": closing}))
@@ -369,7 +369,7 @@ def test_421_mid_session(
 
 @pytest.mark.parametrize("where", ["greeting", "RCPT"])
 def test_reply_delayed_past_the_timeout(
-    hostile: HostileFactory, certs: CertificateSet, where: str
+    hostile: ServerFactory, certs: CertificateSet, where: str
 ) -> None:
     late = Reply(b"220 hostile.test late\r\n" if where == "greeting" else b"250 late\r\n", 2.0)
     script = Script(greeting=late) if where == "greeting" else Script(replies={"RCPT": late})
@@ -385,7 +385,7 @@ def test_reply_delayed_past_the_timeout(
 
 @pytest.mark.parametrize("limit", ["deadline", "command_timeout"])
 def test_trickling_reply_is_bounded(
-    hostile: HostileFactory, certs: CertificateSet, limit: str
+    hostile: ServerFactory, certs: CertificateSet, limit: str
 ) -> None:
     ehlo = ehlo_reply("hostile.test", [f"X-PAD-{i:04d}" for i in range(60)])
     server = hostile(Script(replies={"EHLO": Reply(ehlo, trickle=(1, 0.01))}))
@@ -401,7 +401,7 @@ def test_trickling_reply_is_bounded(
 
 
 def test_slow_final_reply_is_status_unknown(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     late = Reply(b"250 2.0.0 finally\r\n", delay=2.0)
     server = hostile(Script(replies={"DATA_END": late}))
@@ -413,7 +413,7 @@ def test_slow_final_reply_is_status_unknown(
 
 
 def test_server_stops_reading_during_data(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(replies={"DATA": Reply(b"354 go\r\n", then=Then.STALL)}))
     huge = MESSAGE + (b"z" * 998 + b"\r\n") * 32_000  # ~32 MB: more than any socket buffer

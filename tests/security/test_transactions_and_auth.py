@@ -15,8 +15,8 @@ from cdomail.errors import (
     TLSRequired,
 )
 from cdomail.protocol import MAX_CHALLENGES
-from tests.hostile import CertificateSet, Script, TLSSetup
-from tests.hostile.fixtures import HostileFactory
+from tests._server import CertificateSet, Script, TLSSetup
+from tests._server.fixtures import ServerFactory
 
 from .helpers import (
     MESSAGE,
@@ -37,7 +37,7 @@ LOCKSTEP = ("8BITMIME", "SMTPUTF8")  # no PIPELINING: one command per reply
 
 @pytest.mark.parametrize("capabilities", [LOCKSTEP, ("PIPELINING", *LOCKSTEP)])
 def test_mail_rejected(
-    hostile: HostileFactory, certs: CertificateSet, capabilities: tuple[str, ...]
+    hostile: ServerFactory, certs: CertificateSet, capabilities: tuple[str, ...]
 ) -> None:
     replies = {
         "MAIL": b"550 5.1.0 sender rejected\r\n",
@@ -59,7 +59,7 @@ def test_mail_rejected(
 
 
 def test_some_or_all_recipients_refused(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     some = hostile(Script(replies={"RCPT": [b"250 ok\r\n", b"550 5.1.1 no such user\r\n"]}))
     with make_client(some, certs, tls="none") as client:
@@ -81,7 +81,7 @@ def test_some_or_all_recipients_refused(
 
 @pytest.mark.parametrize("data_reply", [b"354 go ahead\r\n", b"554 5.5.1 no recipients\r\n"])
 def test_pipelined_all_rcpt_failed(
-    hostile: HostileFactory, certs: CertificateSet, data_reply: bytes
+    hostile: ServerFactory, certs: CertificateSet, data_reply: bytes
 ) -> None:
     script = Script(replies={"RCPT": b"550 5.1.1 no\r\n", "DATA": data_reply}, strict=True)
     server = hostile(script)
@@ -98,7 +98,7 @@ def test_pipelined_all_rcpt_failed(
 
 
 @pytest.mark.parametrize("code", [451, 503, 554])
-def test_data_not_answered_354(hostile: HostileFactory, certs: CertificateSet, code: int) -> None:
+def test_data_not_answered_354(hostile: ServerFactory, certs: CertificateSet, code: int) -> None:
     server = hostile(Script(replies={"DATA": f"{code} no data today\r\n".encode()}))
     client = make_client(server, certs, tls="none")
     with pytest.raises(DataRefused) as info:
@@ -112,7 +112,7 @@ def test_data_not_answered_354(hostile: HostileFactory, certs: CertificateSet, c
 
 @pytest.mark.parametrize("code", [451, 552, 554])
 def test_final_reply_refused(
-    hostile: HostileFactory, certs: CertificateSet, code: int
+    hostile: ServerFactory, certs: CertificateSet, code: int
 ) -> None:
     final = [f"{code} 5.0.0 not this one\r\n".encode(), b"250 2.0.0 queued\r\n"]
     server = hostile(Script(replies={"DATA_END": final}))
@@ -131,7 +131,7 @@ def test_final_reply_refused(
 
 
 def test_size_declared_and_mail_refused(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(
         capabilities=("SIZE 32", "8BITMIME"),
@@ -152,7 +152,7 @@ def test_size_declared_and_mail_refused(
 
 @pytest.mark.parametrize("missing", ["SMTPUTF8", "8BITMIME"])
 def test_missing_smtputf8_or_8bitmime(
-    hostile: HostileFactory, certs: CertificateSet, missing: str
+    hostile: ServerFactory, certs: CertificateSet, missing: str
 ) -> None:
     capabilities = tuple(c for c in ("PIPELINING", "8BITMIME", "SMTPUTF8") if c != missing)
     server = hostile(Script(capabilities=capabilities))
@@ -183,7 +183,7 @@ def test_missing_smtputf8_or_8bitmime(
         assert all(body.isascii() for body in server.bodies)  # encoded, not sent raw
 
 
-def test_bdat_chunk_refused(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_bdat_chunk_refused(hostile: ServerFactory, certs: CertificateSet) -> None:
 
     script = Script(
         capabilities=("CHUNKING", "8BITMIME"),
@@ -212,7 +212,7 @@ LONG_AUTH = "AUTH PLAIN LOGIN CRAM-MD5 DIGEST-MD5 NTLM GSSAPI XOAUTH2 OAUTHBEARE
 
 @pytest.mark.parametrize("mode", ["auto", "opportunistic"])
 def test_stripped_starttls_long_auth_list(
-    hostile: HostileFactory, certs: CertificateSet, mode: str
+    hostile: ServerFactory, certs: CertificateSet, mode: str
 ) -> None:
     server = hostile(Script(capabilities=("PIPELINING", LONG_AUTH)))
     client = make_client(server, certs, tls=mode, **CREDENTIALS)
@@ -226,7 +226,7 @@ def test_stripped_starttls_long_auth_list(
 
 
 def test_credentials_but_no_auth_after_tls(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(tls=TLSSetup.STARTTLS, tls_capabilities=("PIPELINING", "8BITMIME"))
     server = hostile(script)
@@ -238,7 +238,7 @@ def test_credentials_but_no_auth_after_tls(
     assert "MAIL" not in smtp_verbs(server)
 
 
-def test_sasl_downgrade_refused(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_sasl_downgrade_refused(hostile: ServerFactory, certs: CertificateSet) -> None:
 
     script = Script(
         capabilities=("AUTH CRAM-MD5 PLAIN",),
@@ -274,7 +274,7 @@ class _Patient:
         return b"again"
 
 
-def test_endless_sasl_challenges_capped(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_endless_sasl_challenges_capped(hostile: ServerFactory, certs: CertificateSet) -> None:
 
     script = Script(
         tls=TLSSetup.IMPLICIT,
@@ -293,7 +293,7 @@ def test_endless_sasl_challenges_capped(hostile: HostileFactory, certs: Certific
 @pytest.mark.parametrize("reply", [b"535 5.7.8 bad credentials\r\n", b"454 4.7.0 try later\r\n"])
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 def test_auth_refused_without_secrets_in_error(
-    hostile: HostileFactory, certs: CertificateSet, reply: bytes, mechanism: str
+    hostile: ServerFactory, certs: CertificateSet, reply: bytes, mechanism: str
 ) -> None:
     last = "AUTH" if mechanism == "PLAIN" else "AUTH_CONT"
     replies = {last: reply} if mechanism == "PLAIN" else {"AUTH_CONT": [b"334 UGFzc3dvcmQ6\r\n",

@@ -10,6 +10,13 @@ Besides the ordinary verbs, three pseudo-verbs are scripted the same way:
 * ``"DATA_END"``  the reply after the final ``.`` of a DATA body
 * ``"AUTH_CONT"`` the reply to each line the client sends during a ``334`` exchange
 * ``"BDAT"``      the reply to each BDAT chunk (after its bytes were read)
+
+Where a fixed table is not enough, ``Script.handler`` takes per-verb hooks in aiosmtpd's style:
+an object whose ``handle_<NAME>(session, argument)`` methods (NAME a verb or ``GREETING``,
+``DATA_END``, ``AUTH_CONT``) return the step to perform, or ``None`` to fall through to the
+tables. ``argument`` is the command line as received (for ``DATA_END`` the decoded message,
+for ``BDAT`` the chunk, for ``GREETING`` empty); ``session`` is the live
+:class:`~tests._server.session.Session` (``number``, ``tls``, ``record``, ``receive_some()``).
 """
 
 from __future__ import annotations
@@ -133,6 +140,10 @@ class Script:
     #: Upper bound on one received line, so a runaway client cannot exhaust memory.
     max_line: int = 1024 * 1024
     hostname: str = "hostile.test"
+    #: The step for every verb neither the hooks nor ``replies`` name (None: built-in defaults).
+    fallback: Steps | None = None
+    #: Per-verb hooks (see the module docstring); consulted before ``replies``.
+    handler: object | None = None
 
     def ehlo_capabilities(self, tls_active: bool) -> list[str]:
         """The capability lines advertised to EHLO in the given TLS state."""
