@@ -24,7 +24,7 @@ from cdomail.probe._render import print_report
 from tests._server import CertificateSet, Script
 from tests._server.fixtures import ServerFactory, certs, hostile
 
-from ._servers import TinyServer, smtps_with
+from ._servers import smtps_with
 
 __all__ = ["certs", "hostile"]  # the hostile server's fixtures, used below
 
@@ -107,7 +107,7 @@ def hostile_certificate(directory: Path) -> ssl.SSLContext:
 
 
 def test_certificate_subject_and_issuer_are_escaped(tmp_path: Path, certs: CertificateSet) -> None:
-    with TinyServer(smtps_with(hostile_certificate(tmp_path))) as server:
+    with smtps_with(hostile_certificate(tmp_path)) as server:
         report = asyncio.run(probe("localhost", [server.port], timeout=2.0))
     port = report.port(server.port)
     assert port.certificate is not None
