@@ -15,8 +15,9 @@ Where a fixed table is not enough, ``Script.handler`` takes per-verb hooks in ai
 an object whose ``handle_<NAME>(session, argument)`` methods (NAME a verb or ``GREETING``,
 ``DATA_END``, ``AUTH_CONT``) return the step to perform, or ``None`` to fall through to the
 tables. ``argument`` is the command line as received (for ``DATA_END`` the decoded message,
-for ``BDAT`` the chunk, for ``GREETING`` empty); ``session`` is the live
-:class:`~tests._server.session.Session` (``number``, ``tls``, ``record``, ``receive_some()``).
+for ``GREETING`` empty; a ``BDAT`` hook finds the chunks so far in ``session.bdat_pending``).
+``session`` is the live :class:`~tests._server.session.Session` (``number``, ``tls``,
+``record``, ``bdat_pending``, ``receive_some()``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Then(enum.Enum):
     RESET = "reset"
     #: Stop reading but keep the connection open, so the client's writes eventually block.
     STALL = "stall"
+    #: Read (and discard) until the client closes, then close: the reply is surely read.
+    DRAIN = "drain"
 
 
 @dataclass(frozen=True)

@@ -261,6 +261,12 @@ class Session:
             self.record.events.append("stalled")
             self.stop.wait()
             raise _Closed
+        if reply.then is Then.DRAIN:
+            while not self.eof:
+                self._recv_into_buffer(block=True)
+                self.buffer.clear()
+            self.record.events.append("drained")
+            raise _Closed
         return reply.data
 
     def _check_synchronisation(self, verb: str) -> None:
@@ -402,7 +408,7 @@ class Session:
         self._remember(chunk, "bdat")
         pending = self.bdat_pending
         pending += chunk
-        sent = self._perform(self._step_for("BDAT", DEFAULT_REPLIES["BDAT"], chunk), "BDAT")
+        sent = self._perform(self._step_for("BDAT", DEFAULT_REPLIES["BDAT"], line), "BDAT")
         if sent is None or not sent.startswith(b"2"):
             pending.clear()
         elif last:

@@ -15,7 +15,8 @@ import pytest
 from .certs import CertificateSet
 from .fixtures import ServerFactory
 from .record import split_data_stream
-from .script import Close, Endless, Handshake, Reply, Script, Silence, Then, TLSSetup
+from .script import Close, Endless, Handshake, Reply, Script, Silence, Step, Then, TLSSetup
+from .session import Session
 
 
 def _connect(port: int) -> socket.socket:
@@ -334,3 +335,60 @@ def test_split_data_stream_strict_and_lenient() -> None:
     stream = b"a\r\n..b\r\nc\n.\r\nd\r\n.\r\n"
     assert split_data_stream(stream, lenient=True) == ([b"a\r\n.b\r\nc\n", b"d\r\n"], b"")
     assert split_data_stream(stream, lenient=False) == ([b"a\r\n.b\r\nc\n\r\nd\r\n"], b"")
+
+
+# --- per-verb hooks, fallback, drain ------------------------------------------------------
+
+
+class _Hooks:
+    """Refuses MAIL from one address, answers the dot with the session number."""
+
+    def handle_MAIL(self, session: Session, line: bytes) -> Step | None:
+        return b"550 5.7.1 not you\r\n" if b"<bad@example.org>" in line else None
+
+    def handle_DATA_END(self, session: Session, content: bytes) -> Step | None:
+        return f"250 2.0.0 session {session.number} got {len(content)} octets\r\n".encode()
+
+
+def test_hooks_answer_first_and_fall_through_on_none(hostile: ServerFactory) -> None:
+    server = hostile(Script(handler=_Hooks(), replies={"MAIL": b"250 2.1.0 table\r\n"}))
+    for expected_session in (1, 2):
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo("me.example")
+            assert client.mail("bad@example.org")[0] == 550  # the hook
+            assert client.mail("good@example.org") == (250, b"2.1.0 table")  # its None: table
+            client.rcpt("b@example.org")
+            body = b"Subject: x\r\n\r\nhi\r\n"
+            code, text = client.data(body)
+            expected = f"2.0.0 session {expected_session} got {len(body)} octets"
+            assert (code, text) == (250, expected.encode())
+    assert server.settle()
+    assert server.command_lines[:3] == ["ehlo me.example", "mail FROM:<bad@example.org>",
+                                        "mail FROM:<good@example.org>"]  # fmt: skip
+
+
+def test_fallback_answers_only_the_verbs_the_script_does_not_name(
+    hostile: ServerFactory,
+) -> None:
+    script = Script(replies={"QUIT": b"221 bye\r\n"}, fallback=b"502 5.5.1 no\r\n")
+    server = hostile(script)
+    with _connect(server.port) as sock:
+        _read_until(sock, b"\r\n")
+        sock.sendall(b"EHLO x\r\nNOOP\r\nQUIT\r\n")
+        assert _read_until(sock, b"221 bye\r\n") == b"502 5.5.1 no\r\n" * 2 + b"221 bye\r\n"
+
+
+def test_drain_reads_until_the_client_closes(hostile: ServerFactory) -> None:
+    server = hostile(Script(replies={"MAIL": Reply(b"421 4.7.0 bye\r\n", then=Then.DRAIN)}))
+    with _connect(server.port) as sock:
+        _read_until(sock, b"\r\n")
+        sock.sendall(b"MAIL FROM:<a@example.org>\r\n")
+        assert _read_until(sock, b"\r\n") == b"421 4.7.0 bye\r\n"
+        # Still read after the 421: more input never makes the kernel reset the connection.
+        sock.sendall(b"RCPT TO:<b@example.org>\r\n" * 100)
+        time.sleep(0.2)
+        assert server.sessions[0].events == []
+        sock.shutdown(socket.SHUT_WR)
+        assert _read_to_eof(sock) == b""
+    assert server.settle()
+    assert server.events == ["eof", "drained"]
