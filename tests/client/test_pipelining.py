@@ -231,8 +231,8 @@ def transactional_server(
     started: list[ScriptedServer] = []
 
     def start(content_command: str, *, close_after: int | None = None) -> ScriptedServer:
-        def make_session(*args: Any) -> Session:
-            session = TransactionalSession(*args)
+        def make_session(*args: Any, **kwargs: Any) -> Session:
+            session = TransactionalSession(*args, **kwargs)
             session.close_after = close_after
             return session
 
