@@ -1,8 +1,8 @@
 """The one escaping function for text a server (or a certificate) chose and a person will read.
 
 A reply text, an EHLO keyword, an AUTH mechanism name, a certificate subject: any of them can
-carry bytes that a terminal or a text viewer acts on instead of showing (security case 28,
-"UI spoofing"). Escaped here, as visible ``\\xNN`` / ``\\uNNNN`` text:
+carry bytes that a terminal or a text viewer acts on instead of showing ("UI spoofing"
+by a hostile server). Escaped here, as visible ``\\xNN`` / ``\\uNNNN`` text:
 
 - C0 controls (U+0000-U+001F) except tab, and newline when the caller keeps line breaks;
 - DEL (U+007F) and the C1 controls (U+0080-U+009F), U+009B (CSI) among them: a terminal takes

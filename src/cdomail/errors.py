@@ -81,7 +81,7 @@ class CdoMailError(Exception):
     """Root of every error raised by cdomail.
 
     ``str()`` of every error is escaped with :func:`printable`: messages quote reply texts,
-    EHLO keywords and AUTH mechanism names that a server chose (security case 28).
+    EHLO keywords and AUTH mechanism names that a server chose (terminal spoofing).
     """
 
     def __str__(self) -> str:

@@ -6,10 +6,10 @@ read up front (to find the envelope and check it); the body is streamed.
 
 Everything here runs before the first byte of a transaction is written, so bad
 input fails with an :class:`InputError` naming the field:
-- CR, LF or other controls in an address (command injection, security case 50);
-- a header block that would smuggle a line that is not a header (case 51,
+- CR, LF or other controls in an address (command injection into RFC 5321 §4.1.2 paths);
+- a header block that would smuggle a line that is not a header (RFC 5322 §2.2,
   CVE-2024-6923), or a header line over 998 octets;
-- malformed address headers (case 52, CVE-2023-27043): parsed strictly.
+- malformed address headers (RFC 5322 §3.4, CVE-2023-27043): parsed strictly.
 ``Bcc:`` is removed from the header block in every case: blind recipients
 belong in the envelope only.
 """
@@ -190,7 +190,8 @@ def _clean_header_block(block: bytes) -> bytes:
     ):
         return block
     # A lone CR or LF among CRLF line ends is a line break smuggled inside a header value
-    # (security case 51): on the wire it would end the header or the header block.
+    # (RFC 5322 §2.2 allows CRLF only as a line end): on the wire it would end the header or
+    # the header block.
     stray = block.replace(b"\r\n", b"") if b"\r\n" in block else block.replace(b"\n", b"")
     if b"\r" in stray or b"\n" in stray:
         raise InputError("a header value contains a bare CR or LF", field="headers")

@@ -248,18 +248,25 @@ def check_pin(settings: TLSSettings, der: bytes | None) -> None:
 
 @dataclass(frozen=True)
 class TLSInfo:
-    """What TLS protected a connection: the facts a SendResult reports."""
+    """What TLS protected a connection: the facts a SendResult and a probe report show."""
 
     #: "implicit" or "starttls": how TLS was started.
     mode: str
     version: str
     cipher: str
-    #: Whether the certificate was verified (CA + host name, or a matching pin).
-    verified: bool
+    #: Whether the certificate was verified (CA + host name, or a matching pin). The client
+    #: reports ``False`` with ``verified_by="none"`` when told not to verify; the probe, which
+    #: keeps going after a failed check to report it, uses ``None`` for "not checked".
+    verified: bool | None
     #: SHA-256 fingerprint of the server certificate.
-    fingerprint: str | None
+    fingerprint: str | None = None
     #: "ca", "fingerprint" or "none".
     verified_by: str = "ca"
+    #: Short reason when verification failed: expired, not-yet-valid, unknown-ca,
+    #: self-signed, name-mismatch or other (set by the probe).
+    verify_error: str | None = None
+    #: OpenSSL's words for the failure (set by the probe).
+    verify_message: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""

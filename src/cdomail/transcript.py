@@ -3,7 +3,7 @@
 Secrets never enter it: the client records ``Command.redacted()`` (AUTH
 payloads and every line sent during a 334 exchange become ``***``), and every
 line is escaped so control or ANSI characters in a server's reply cannot spoof
-a terminal (security cases 28 and 58).
+a terminal.
 
 Every line is also logged at DEBUG on the ``cdomail.smtp`` logger, so what reaches a log is
 exactly what a transcript shows: redacted and escaped. A client given no transcript logs its

@@ -1,15 +1,16 @@
-"""A tiny scripted SMTP server on 127.0.0.1 for the CDO error rows the lab cannot provoke.
+"""The CDO error rows the lab cannot provoke, on the tests' one SMTP server (tests._server).
 
-One thread, one session at a time, plain sockets: it answers each verb from ``replies``
-(``None`` means "close the connection instead of answering") and records every command line.
+``scripted_server(replies=..., rcpt_replies=...)`` answers each verb from ``replies`` (``"."``
+is the reply after the message content; ``None`` means "close the connection instead of
+answering") and each ``RCPT`` naming an address in ``rcpt_replies`` with that reply. The server
+records every command line in ``command_lines``.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Mapping
-from types import TracebackType
+
+from tests._server import Close, Script, ScriptedServer, Step
 
 DEFAULT_REPLIES: dict[str, bytes | None] = {
     "EHLO": b"250-scripted\r\n250-DSN\r\n250 8BITMIME\r\n",
@@ -24,76 +25,32 @@ DEFAULT_REPLIES: dict[str, bytes | None] = {
 }
 
 
-class ScriptedServer:
-    """Serve SMTP sessions on loopback following a table of replies."""
+class _RecipientHook:
+    """``handle_RCPT``: a reply chosen by the address, else the script's table."""
 
-    def __init__(self, replies: Mapping[str, bytes | None] | None = None,
-                 rcpt_replies: Mapping[str, bytes] | None = None) -> None:
-        self.replies = {**DEFAULT_REPLIES, **(replies or {})}
-        self.rcpt_replies = rcpt_replies or {}
-        self.commands: list[str] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="cdo-scripted-smtp")
+    def __init__(self, rcpt_replies: Mapping[str, bytes]) -> None:
+        self.rcpt_replies = rcpt_replies
 
-    def __enter__(self) -> ScriptedServer:
-        self._thread.start()
-        return self
+    def handle_RCPT(self, session: object, line: bytes) -> Step | None:
+        address = line.decode("ascii", "replace").split("<", 1)[-1].split(">", 1)[0]
+        return self.rcpt_replies.get(address)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._listener.close()
-        assert not self._thread.is_alive()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(5)
-                try:
-                    self._session(conn)
-                except OSError:
-                    pass
+def _step(reply: bytes | None) -> Step:
+    return Close() if reply is None else reply
 
-    def _session(self, conn: socket.socket) -> None:
-        conn.sendall(b"220 scripted ESMTP\r\n")
-        reader = conn.makefile("rb")
-        in_data = False
-        while True:
-            line = reader.readline()
-            if not line:
-                return
-            if in_data:
-                if line == b".\r\n":
-                    in_data = False
-                    if not self._answer(conn, "."):
-                        return
-                continue
-            text = line.decode("ascii", "replace").rstrip("\r\n")
-            self.commands.append(text)
-            verb = text.split(" ", 1)[0].upper()
-            if verb == "RCPT":
-                address = text.split("<", 1)[-1].split(">", 1)[0]
-                if address in self.rcpt_replies:
-                    conn.sendall(self.rcpt_replies[address])
-                    continue
-            if not self._answer(conn, verb):
-                return
-            if verb == "DATA" and self.replies["DATA"] == DEFAULT_REPLIES["DATA"]:
-                in_data = True
-            if verb == "QUIT":
-                return
 
-    def _answer(self, conn: socket.socket, verb: str) -> bool:
-        reply = self.replies.get(verb, b"502 5.5.1 not implemented\r\n")
-        if reply is None:
-            return False
-        conn.sendall(reply)
-        return True
+def scripted_server(
+    replies: Mapping[str, bytes | None] | None = None,
+    rcpt_replies: Mapping[str, bytes] | None = None,
+) -> ScriptedServer:
+    """A server (use ``with``) following CDO's table of replies, with the overrides given."""
+    table = {**DEFAULT_REPLIES, **(replies or {})}
+    script = Script(
+        greeting=b"220 scripted ESMTP\r\n",
+        replies={("DATA_END" if verb == "." else verb): _step(reply)
+                 for verb, reply in table.items()},
+        fallback=b"502 5.5.1 not implemented\r\n",
+        handler=_RecipientHook(rcpt_replies or {}),
+    )
+    return ScriptedServer(script)

@@ -1,4 +1,5 @@
-"""Spec §1: every row of CDO's encryption behaviour table, reproduced against the lab.
+"""Every row of CDO's encryption behaviour table (``smtpusessl`` x configured port), reproduced
+against the lab.
 
 Ports are *configured* ports (25, 465, 587, 2525); the TCP connection goes to the lab listener
 through ``urn:cdomail:configuration:connectto``, as in the original port-forwarding experiment.

@@ -1,4 +1,4 @@
-"""CdoError values, the offline errors of spec §5, and the pickup directory."""
+"""CdoError values, the errors Send raises before connecting, and the pickup directory."""
 
 from __future__ import annotations
 

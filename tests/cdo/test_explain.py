@@ -1,4 +1,5 @@
-"""`cdomail explain` on realistic snippets (spec §6 and the variants seen in the wild)."""
+"""`cdomail explain` on realistic snippets (the typical VBA script and the variants seen in the
+wild)."""
 
 from __future__ import annotations
 

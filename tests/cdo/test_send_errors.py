@@ -1,4 +1,4 @@
-"""Spec §5 errors raised by Send that need a server (a scripted one on loopback), and DSN."""
+"""CdoErrors raised by Send that need a server (a scripted one on loopback), and DSN."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from cdomail.cdo.transport import notify_parameter
 from cdomail.errors import ConnectError, DataRefused, RecipientsRefused, ServerDisconnected
 from cdomail.lab import Lab
 
-from ._scripted import ScriptedServer
+from ._scripted import scripted_server
 
 
 def message_to(port: int, host: str = "127.0.0.1") -> Message:
@@ -39,7 +39,7 @@ def message_to(port: int, host: str = "127.0.0.1") -> Message:
 
 def test_every_recipient_refused() -> None:
     refusal = b"550 5.1.1 <a@example.org>: mailbox unavailable\r\n"
-    with ScriptedServer(rcpt_replies={"a@example.org": refusal}) as server, \
+    with scripted_server(rcpt_replies={"a@example.org": refusal}) as server, \
             pytest.raises(CdoError) as info:
         message_to(server.port).Send()
     error = info.value
@@ -47,12 +47,12 @@ def test_every_recipient_refused() -> None:
     assert error.server_response.startswith("550")
     assert "mailbox unavailable" in error.description
     assert isinstance(error.__cause__, RecipientsRefused)
-    assert "RCPT TO:<a@example.org>" in server.commands
+    assert "RCPT TO:<a@example.org>" in server.command_lines
 
 
 def test_one_recipient_refused_is_still_an_error() -> None:
     refusal = b"550 5.1.1 no such user\r\n"
-    with ScriptedServer(rcpt_replies={"b@example.org": refusal}) as server:
+    with scripted_server(rcpt_replies={"b@example.org": refusal}) as server:
         msg = message_to(server.port)
         msg.CC = "b@example.org"
         with pytest.raises(CdoError) as info:
@@ -64,7 +64,7 @@ def test_one_recipient_refused_is_still_an_error() -> None:
 
 def test_data_refused_is_send_failed() -> None:
     rejecting = {"DATA": b"554 5.6.0 content rejected\r\n"}
-    with ScriptedServer(replies=rejecting) as server, pytest.raises(CdoError) as info:
+    with scripted_server(replies=rejecting) as server, pytest.raises(CdoError) as info:
         message_to(server.port).Send()
     error = info.value
     assert error.hresult == 0x80040211
@@ -74,7 +74,7 @@ def test_data_refused_is_send_failed() -> None:
 
 
 def test_connection_dropped_mid_session() -> None:
-    with ScriptedServer(replies={"MAIL": None}) as server, pytest.raises(CdoError) as info:
+    with scripted_server(replies={"MAIL": None}) as server, pytest.raises(CdoError) as info:
         message_to(server.port).Send()
     assert info.value.hresult == 0x80040212
     assert info.value.name == "CDO_E_CONNECTION_DROPPED"
@@ -82,7 +82,7 @@ def test_connection_dropped_mid_session() -> None:
 
 
 def test_nothing_listening_fails_to_connect() -> None:
-    with ScriptedServer() as server:
+    with scripted_server() as server:
         port = server.port
     with pytest.raises(CdoError) as info:
         message_to(port).Send()
@@ -96,11 +96,11 @@ def test_nothing_listening_fails_to_connect() -> None:
      (cdoDSNNever, "NOTIFY=NEVER"), (cdoDSNFailure, "NOTIFY=FAILURE")],
 )
 def test_dsn_options_become_notify_when_offered(options: int, expected: str) -> None:
-    with ScriptedServer() as server:
+    with scripted_server() as server:
         msg = message_to(server.port)
         msg.DSNOptions = options
         msg.Send()
-    rcpt = [c for c in server.commands if c.upper().startswith("RCPT")]
+    rcpt = [c for c in server.command_lines if c.upper().startswith("RCPT")]
     assert rcpt == [f"RCPT TO:<a@example.org> {expected}"]
 
 
@@ -113,7 +113,7 @@ def test_dsn_options_are_dropped_when_not_offered(lab: Lab) -> None:
 
 
 def test_unreachable_url_attachment_is_send_failed(lab: Lab) -> None:
-    with ScriptedServer() as closed:
+    with scripted_server() as closed:
         dead_port = closed.port
     msg = message_to(lab.port("plain"))
     # The failure happens mid-DATA; keep the client's clean-up wait short.

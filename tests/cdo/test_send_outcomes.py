@@ -8,7 +8,7 @@ import pytest
 from cdomail.cdo import CdoError
 from cdomail.errors import StatusUnknown, UnexpectedReply
 
-from ._scripted import ScriptedServer
+from ._scripted import scripted_server
 from .test_send_errors import message_to
 
 
@@ -22,7 +22,7 @@ from .test_send_errors import message_to
 def test_reply_neither_success_nor_refusal_raises_send_failed(
     replies: dict[str, bytes], code: int
 ) -> None:
-    with ScriptedServer(replies=replies) as server, pytest.raises(CdoError) as info:
+    with scripted_server(replies=replies) as server, pytest.raises(CdoError) as info:
         message_to(server.port).Send()
     error = info.value
     assert error.hresult == 0x80040211
@@ -31,7 +31,7 @@ def test_reply_neither_success_nor_refusal_raises_send_failed(
 
 
 def test_connection_lost_after_the_dot_says_it_may_have_been_accepted() -> None:
-    with ScriptedServer(replies={".": None}) as server, pytest.raises(CdoError) as info:
+    with scripted_server(replies={".": None}) as server, pytest.raises(CdoError) as info:
         message_to(server.port).Send()
     error = info.value
     assert error.hresult == 0x80040212
@@ -41,12 +41,12 @@ def test_connection_lost_after_the_dot_says_it_may_have_been_accepted() -> None:
 
 def test_partial_refusal_names_who_already_has_the_message() -> None:
     refusal = b"550 5.1.1 no such user\r\n"
-    with ScriptedServer(rcpt_replies={"b@example.org": refusal}) as server:
+    with scripted_server(rcpt_replies={"b@example.org": refusal}) as server:
         msg = message_to(server.port)
         msg.CC = "b@example.org"
         with pytest.raises(CdoError) as info:
             msg.Send()
-        assert "DATA" in server.commands  # RFC 5321 §3.3: the accepted recipient got it
+        assert "DATA" in server.command_lines  # RFC 5321 §3.3: the accepted recipient got it
     error = info.value
     assert error.hresult == 0x8004020F
     assert "WAS delivered to: a@example.org" in error.Description
@@ -56,7 +56,7 @@ def test_partial_refusal_names_who_already_has_the_message() -> None:
 
 def test_server_text_in_the_description_is_escaped() -> None:
     hostile = b"550 5.1.1 \x1b]0;owned\x07\x1b[1A\x1b[2K\xc2\x9b31m ENCRYPTED \xe2\x80\xae\r\n"
-    with ScriptedServer(rcpt_replies={"a@example.org": hostile}) as server, \
+    with scripted_server(rcpt_replies={"a@example.org": hostile}) as server, \
             pytest.raises(CdoError) as info:
         message_to(server.port).Send()
     error = info.value

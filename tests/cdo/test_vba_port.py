@@ -1,4 +1,4 @@
-r'''Spec §6: the typical VBA script, ported line for line, sent through the lab.
+r'''The typical VBA script, ported line for line, sent through the lab.
 
     Set m = CreateObject("CDO.Message")
     With m.Configuration.Fields

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.hostile.fixtures import certs, hostile
+from tests._server.fixtures import certs, hostile
 
 __all__ = ["certs", "hostile", "run_cli", "sendmail_program"]
 

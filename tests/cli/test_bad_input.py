@@ -250,7 +250,7 @@ def _interrupt(command: list[str], ready: Callable[[], bool]) -> tuple[int, byte
 
 @pytest.mark.parametrize("subcommand", ["send", "probe"])
 def test_ctrl_c_while_waiting_for_a_server(subcommand: str, hostile: Callable[..., object]) -> None:
-    from tests.hostile.script import Script, Silence
+    from tests._server.script import Script, Silence
 
     server = hostile(Script(greeting=Silence()))
     port = str(server.port)  # type: ignore[attr-defined]

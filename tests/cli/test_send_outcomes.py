@@ -12,13 +12,13 @@ import pytest
 
 from cdomail.cli import main
 from cdomail.lab import Lab
-from tests.hostile.script import Reply, Script, Silence
-from tests.hostile.server import HostileServer
+from tests._server.script import Reply, Script, Silence
+from tests._server.server import ScriptedServer
 
-Hostile = Callable[..., HostileServer]
+Hostile = Callable[..., ScriptedServer]
 
 
-def send_to(server: HostileServer, *extra: str) -> list[str]:
+def send_to(server: ScriptedServer, *extra: str) -> list[str]:
     return ["send", "--server", f"127.0.0.1:{server.port}", "--tls", "none", "--from",
             "a@cdomail.test", "--to", "b@cdomail.test", "--body", "hi", *extra]
 
@@ -162,7 +162,7 @@ def test_probe_command_timeout_bounds_each_step(
 def test_command_timeout_bounds_a_stalled_starttls_handshake(
     hostile: Hostile, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.hostile.script import Handshake, TLSSetup
+    from tests._server.script import Handshake, TLSSetup
 
     server = hostile(Script(tls=TLSSetup.STARTTLS, handshake=Handshake.STALL))
     started = time.monotonic()

@@ -17,8 +17,8 @@ import pytest
 from cdomail.cli import main
 from cdomail.cli._output import dumps_json
 from cdomail.lab import Lab
-from tests.hostile.script import Script
-from tests.hostile.server import HostileServer
+from tests._server.script import Script
+from tests._server.server import ScriptedServer
 
 from .conftest import SUBPROCESS_TIMEOUT
 
@@ -78,7 +78,7 @@ NASTY_REPLY = "550 5.1.1 \x1b[32mENCRYPTED\x1b[0m \x9b2K \u202eno such user\x7f\
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_server_text_is_escaped_in_send_output(
-    as_json: bool, hostile: Callable[..., HostileServer], capsys: pytest.CaptureFixture[str]
+    as_json: bool, hostile: Callable[..., ScriptedServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = hostile(Script(replies={"RCPT": NASTY_REPLY.encode("utf-8")}))
     code = main(["send", "--server", f"127.0.0.1:{server.port}", "--tls", "none", "--from",

@@ -253,7 +253,7 @@ def test_plaintext_auth_with_the_flag(lab: Lab) -> None:
 
 def test_credentials_but_no_auth_offered_fails_closed(lab: Lab) -> None:
     # The plain listener never offers AUTH before TLS; with tls=none the client
-    # must not silently send unauthenticated (security case 46).
+    # must not silently send unauthenticated (RFC 4954 §4: AUTH only if advertised).
     with Lab(users={}, listeners={"starttls": 0}, certs_dir=lab.ca_path.parent,
              state_dir=lab.state_dir / "no-auth") as bare:
         smtp = SMTPClient("localhost", bare.port("starttls"), cafile=str(lab.ca_path),

@@ -18,9 +18,9 @@ import pytest
 from cdomail import SMTPClient, Transcript
 from cdomail.errors import RecipientsRefused, SenderRefused, ServiceClosing
 from cdomail.lab import Lab
-from tests.hostile import HostileServer, Reply, Script, Then
-from tests.hostile import server as hostile_server_module
-from tests.hostile.session import Session
+from tests._server import Reply, Script, ScriptedServer, Then
+from tests._server import server as hostile_server_module
+from tests._server.session import Session
 from tests.interop._delivered import as_stored, new_marker, postfix_received
 from tests.interop._postfix import PostfixInstance, running_postfix
 from tests.interop._programs import require_program, require_root
@@ -226,22 +226,22 @@ CAPABILITIES = {
 @pytest.fixture
 def transactional_server(
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Callable[..., HostileServer]]:
+) -> Iterator[Callable[..., ScriptedServer]]:
     """Start hostile servers whose sessions are :class:`TransactionalSession`; stop them after."""
-    started: list[HostileServer] = []
+    started: list[ScriptedServer] = []
 
-    def start(content_command: str, *, close_after: int | None = None) -> HostileServer:
-        def make_session(*args: Any) -> Session:
-            session = TransactionalSession(*args)
+    def start(content_command: str, *, close_after: int | None = None) -> ScriptedServer:
+        def make_session(*args: Any, **kwargs: Any) -> Session:
+            session = TransactionalSession(*args, **kwargs)
             session.close_after = close_after
             return session
 
-        # HostileServer builds each session through this module-level name.
+        # ScriptedServer builds each session through this module-level name.
         monkeypatch.setattr(hostile_server_module, "Session", make_session)
         # strict: input that arrives where RFC 2920 forbids pipelining is a synchronisation
         # error (Exim's behaviour), and bare LF is refused.
         script = Script(capabilities=CAPABILITIES[content_command], strict=True)
-        server = HostileServer(script).start()
+        server = ScriptedServer(script).start()
         started.append(server)
         return server
 
@@ -250,7 +250,7 @@ def transactional_server(
         server.stop()
 
 
-def hostile_client(server: HostileServer) -> SMTPClient:
+def hostile_client(server: ScriptedServer) -> SMTPClient:
     """A plaintext client (the hostile server speaks no TLS here) with short timeouts."""
     return SMTPClient(server.host, server.port, tls="none", local_hostname="client.test",
                       connect_timeout=5.0, command_timeout=5.0)
@@ -292,7 +292,7 @@ def assert_mixed_results(results: list[Any], content_command: str) -> None:
 
 @pytest.mark.parametrize("content_command", ["BDAT", "DATA"])
 def test_failures_inside_a_pipelined_batch(
-    transactional_server: Callable[..., HostileServer], content_command: str
+    transactional_server: Callable[..., ScriptedServer], content_command: str
 ) -> None:
     server = transactional_server(content_command)
     messages = mixed_batch()
@@ -314,7 +314,7 @@ def test_failures_inside_a_pipelined_batch(
 
 @pytest.mark.parametrize("content_command", ["BDAT", "DATA"])
 def test_421_after_the_third_message(
-    transactional_server: Callable[..., HostileServer], content_command: str
+    transactional_server: Callable[..., ScriptedServer], content_command: str
 ) -> None:
     server = transactional_server(content_command, close_after=3)
     messages = [raw_message(n) for n in range(1, 7)]

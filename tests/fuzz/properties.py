@@ -34,7 +34,7 @@ from cdomail.protocol import (
     encode_data,
 )
 from cdomail.protocol._data import stuff_checked
-from tests.hostile.record import split_data_stream
+from tests._server.record import split_data_stream
 
 # --- strategies ------------------------------------------------------------------------
 

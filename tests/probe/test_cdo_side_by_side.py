@@ -1,9 +1,9 @@
 """The probe's CDO predictions against what ``cdomail.cdo`` really does on the same listener.
 
-For every lab listener, configured port 25 and 587 (the TCP connection goes to the listener
-through ``connectto``, as in the port-forwarding experiment of spec §1), and ``smtpusessl``
-True and False, anonymous and with credentials: the probe predicts, then CDO.Message.Send()
-runs, and outcome, HRESULT and timing must agree.
+For every lab listener, configured port 25 and 587 (the TCP connection goes to the listener through
+``connectto``, emulating a port forward, so CDO sees the configured port), and ``smtpusessl`` True
+and False, anonymous and with credentials: the probe predicts, then CDO.Message.Send() runs, and
+outcome, HRESULT and timing must agree.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from cdomail.probe import CdoPrediction, probe
 from cdomail.result import SendResult
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 
-from ._servers import TinyServer, free_port, http_error_at_once, silent
+from ._servers import free_port, http_error_at_once, silent
 
 CONNECT_TO = "urn:cdomail:configuration:connectto"
 CAFILE = "urn:cdomail:configuration:cafile"
@@ -115,7 +115,7 @@ def test_predictions_match_cdo(lab: Lab, mode: str, login: bool) -> None:
 
 
 def test_closed_and_silent_ports_match_cdo(lab: Lab) -> None:
-    with TinyServer(silent) as black_hole:
+    with silent() as black_hole:
         for target, configured in (((lab.host, free_port()), 25), ((lab.host, free_port()), 587),
                                    ((lab.host, black_hole.port), 587)):
             report = asyncio.run(probe("localhost", [configured], timeout=CDO_TIMEOUT,
@@ -130,7 +130,7 @@ def test_closed_and_silent_ports_match_cdo(lab: Lab) -> None:
 def test_not_smtp_server_matches_cdo() -> None:
     # Whatever speaks first but not SMTP is a failure to connect for CDO (0x80040213), and
     # the probe predicts exactly that.
-    with TinyServer(http_error_at_once) as http:
+    with http_error_at_once() as http:
         target = ("127.0.0.1", http.port)
         report = asyncio.run(probe("localhost", [587], timeout=CDO_TIMEOUT,
                                    connect_to={587: target}))

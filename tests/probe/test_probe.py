@@ -7,7 +7,7 @@ import datetime
 import json
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,9 +22,9 @@ from cdomail.lab import Lab
 from cdomail.probe import CDO_CANNOT, ProbeReport, Verdict, probe, probe_sync
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 from cdomail.tls import certificate_fingerprint
+from tests._server import ScriptedServer
 
 from ._servers import (
-    TinyServer,
     free_port,
     http_error_at_once,
     http_error_when_spoken_to,
@@ -245,8 +245,8 @@ def test_closed_port(host: str) -> None:
 
 
 @pytest.mark.parametrize("handler", [http_error_at_once, http_error_when_spoken_to])
-def test_not_smtp(handler: object) -> None:
-    with TinyServer(handler) as server:  # type: ignore[arg-type]
+def test_not_smtp(handler: Callable[[], ScriptedServer]) -> None:
+    with handler() as server:
         report = run_probe("127.0.0.1", [server.port])
     [port] = report.ports
     assert port.verdict is Verdict.NOT_SMTP
@@ -258,7 +258,7 @@ def test_not_smtp(handler: object) -> None:
 def test_hostile_banner_is_escaped_and_helo_fallback_works(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with TinyServer(plain_smtp(b"220 \x1b[31mevil\x1b[0m [bold]x[/bold]", ehlo=False)) as server:
+    with plain_smtp(b"220 \x1b[31mevil\x1b[0m [bold]x[/bold]", ehlo=False) as server:
         report = run_probe("127.0.0.1", [server.port])
         main(["probe", "127.0.0.1", "--ports", str(server.port), "--timeout", str(TIMEOUT),
               "--transcript"])
@@ -272,7 +272,7 @@ def test_hostile_banner_is_escaped_and_helo_fallback_works(
 
 
 def test_server_that_never_answers() -> None:
-    with TinyServer(silent) as server:
+    with silent() as server:
         report = run_probe("127.0.0.1", [server.port])
     [port] = report.ports
     assert port.verdict is Verdict.TIMEOUT
@@ -283,7 +283,7 @@ def test_server_that_never_answers() -> None:
 
 
 def test_four_ports_with_black_holes_take_about_one_timeout(lab: Lab) -> None:
-    with TinyServer(silent) as first, TinyServer(silent) as second:
+    with silent() as first, silent() as second:
         started = time.monotonic()
         report = run_probe("localhost", [lab.port("plain"), lab.port("smtps"), first.port,
                                          second.port], cafile=str(lab.ca_path), timeout=1.0)
@@ -310,10 +310,10 @@ def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def serving(leaf: trustme.LeafCert) -> Iterator[TinyServer]:
+def serving(leaf: trustme.LeafCert) -> Iterator[ScriptedServer]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     leaf.configure_cert(context)
-    with TinyServer(smtps_with(context)) as server:
+    with smtps_with(context) as server:
         yield server
 
 

@@ -1,4 +1,4 @@
-"""The probe's output cannot be forged (security case 28): a plaintext man in the middle or a
+"""The probe's output cannot be forged: a plaintext man in the middle or a
 certificate with control characters cannot print a fake "ENCRYPTED" line, restyle the terminal
 or reorder text, in the table, the details, the transcript or the JSON."""
 
@@ -21,10 +21,10 @@ from rich.console import Console
 from cdomail.cli import main
 from cdomail.probe import ProbeReport, probe
 from cdomail.probe._render import print_report
-from tests.hostile import CertificateSet, Script
-from tests.hostile.fixtures import HostileFactory, certs, hostile
+from tests._server import CertificateSet, Script
+from tests._server.fixtures import ServerFactory, certs, hostile
 
-from ._servers import TinyServer, smtps_with
+from ._servers import smtps_with
 
 __all__ = ["certs", "hostile"]  # the hostile server's fixtures, used below
 
@@ -60,7 +60,7 @@ def rendered(report: ProbeReport) -> str:
 
 
 def test_plaintext_mitm_cannot_forge_the_report(
-    hostile: HostileFactory, capsys: pytest.CaptureFixture[str]
+    hostile: ServerFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = hostile(mitm_script())
     report = asyncio.run(probe("localhost", [server.port], timeout=2.0))
@@ -107,7 +107,7 @@ def hostile_certificate(directory: Path) -> ssl.SSLContext:
 
 
 def test_certificate_subject_and_issuer_are_escaped(tmp_path: Path, certs: CertificateSet) -> None:
-    with TinyServer(smtps_with(hostile_certificate(tmp_path))) as server:
+    with smtps_with(hostile_certificate(tmp_path)) as server:
         report = asyncio.run(probe("localhost", [server.port], timeout=2.0))
     port = report.port(server.port)
     assert port.certificate is not None

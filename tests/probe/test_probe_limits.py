@@ -1,5 +1,5 @@
 """The probe's time limits: a per-command timeout that covers a whole reply and the TLS handshake
-after STARTTLS, and an overall deadline (security cases 20, 32, 33), against hostile servers."""
+after STARTTLS, and an overall deadline (RFC 5321 §4.5.3.2), against hostile servers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from cdomail.errors import ConfigurationError
 from cdomail.probe import ProbeReport, probe
-from tests.hostile import CertificateSet, Handshake, Reply, Script, TLSSetup, ehlo_reply
-from tests.hostile.fixtures import HostileFactory, certs, hostile
+from tests._server import CertificateSet, Handshake, Reply, Script, TLSSetup, ehlo_reply
+from tests._server.fixtures import ServerFactory, certs, hostile
 
 __all__ = ["certs", "hostile"]  # the hostile server's fixtures, used below
 
@@ -30,7 +30,7 @@ def timed_probe(port: int, certs: CertificateSet, **limits: float) -> tuple[Prob
 
 @pytest.mark.parametrize("limit", ["command_timeout", "deadline"])
 def test_a_handshake_stalled_after_starttls_is_bounded(
-    hostile: HostileFactory, certs: CertificateSet, limit: str
+    hostile: ServerFactory, certs: CertificateSet, limit: str
 ) -> None:
     server = hostile(Script(tls=TLSSetup.STARTTLS, handshake=Handshake.STALL))
     report, elapsed = timed_probe(server.port, certs, timeout=PATIENT, **{limit: 0.8})
@@ -43,7 +43,7 @@ def test_a_handshake_stalled_after_starttls_is_bounded(
 
 @pytest.mark.parametrize("limit", ["command_timeout", "deadline"])
 def test_a_trickled_reply_is_bounded(
-    hostile: HostileFactory, certs: CertificateSet, limit: str
+    hostile: ServerFactory, certs: CertificateSet, limit: str
 ) -> None:
     server = hostile(Script(replies={"EHLO": TRICKLED_EHLO}))
     report, elapsed = timed_probe(server.port, certs, timeout=PATIENT, **{limit: 1.0})
@@ -55,7 +55,7 @@ def test_a_trickled_reply_is_bounded(
 
 
 def test_a_trickled_reply_within_the_limits_is_read(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     """The per-command timeout covers a whole reply; a quick trickle still gets through."""
     fast = Reply(ehlo_reply("hostile.test", ["STARTTLS", "PIPELINING"]), trickle=(8, 0.001))

@@ -11,7 +11,7 @@ from cdomail.lab import LabCertificates
 from cdomail.relay.queue import open_queue
 from cdomail.relay.spool import Spool
 from cdomail.testing.token_endpoint import TokenEndpoint
-from tests.hostile.fixtures import certs, hostile
+from tests._server.fixtures import certs, hostile
 
 from ._relay import Certificates
 

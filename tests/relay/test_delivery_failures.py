@@ -14,8 +14,8 @@ import pytest
 from cdomail.relay.config import DeliveryConfig
 from cdomail.relay.delivery import DeliveryWorker
 from cdomail.relay.spool import Spool
-from tests.hostile.fixtures import HostileFactory
-from tests.hostile.script import Close, Script
+from tests._server.fixtures import ServerFactory
+from tests._server.script import Close, Script
 
 from ._helpers import START, FakeClock, SpoolOpener, fill, relay_config, states
 
@@ -35,7 +35,7 @@ def other_messages(spool: Spool, known: list[str]) -> list[str]:
 
 
 def test_per_recipient_550_bounces_that_recipient_with_an_rfc3464_dsn(
-    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener
+    hostile: ServerFactory, tmp_path: Path, open_spool: SpoolOpener
 ) -> None:
     server = hostile(Script(capabilities=CAPABILITIES, replies={
         "RCPT": [b"250 2.1.5 ok\r\n", b"550 5.1.1 <b@example.test>: no such user\r\n"]}))
@@ -66,7 +66,7 @@ def test_per_recipient_550_bounces_that_recipient_with_an_rfc3464_dsn(
     assert b"body 0" not in original.get_payload(decode=True)
 
 
-def test_no_bounce_for_a_bounce(hostile: HostileFactory, tmp_path: Path,
+def test_no_bounce_for_a_bounce(hostile: ServerFactory, tmp_path: Path,
                                 open_spool: SpoolOpener) -> None:
     server = hostile(Script(capabilities=CAPABILITIES,
                             replies={"RCPT": b"550 5.1.1 no such user\r\n"}))
@@ -78,7 +78,7 @@ def test_no_bounce_for_a_bounce(hostile: HostileFactory, tmp_path: Path,
 
 
 def test_4xx_retries_on_the_schedule_then_expires_and_bounces(
-    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener
+    hostile: ServerFactory, tmp_path: Path, open_spool: SpoolOpener
 ) -> None:
     server = hostile(Script(capabilities=CAPABILITIES,
                             replies={"DATA_END": b"451 4.3.0 try again later\r\n"}))
@@ -120,7 +120,7 @@ def test_4xx_retries_on_the_schedule_then_expires_and_bounces(
     ({"RCPT": b"450 4.2.1 mailbox busy\r\n"}, "RecipientsRefused"),
 ])
 def test_transient_refusals_stay_queued_with_the_reason(
-    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener, replies: dict[str, bytes],
+    hostile: ServerFactory, tmp_path: Path, open_spool: SpoolOpener, replies: dict[str, bytes],
     error: str,
 ) -> None:
     server = hostile(Script(capabilities=CAPABILITIES, replies=replies))
@@ -141,7 +141,7 @@ def test_transient_refusals_stay_queued_with_the_reason(
     {"MAIL": b"550 5.7.30 Basic authentication is not supported for Client Submission\r\n"},
 ])
 def test_refused_relay_credentials_hold_the_queue_and_bounce_nothing(
-    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener,
+    hostile: ServerFactory, tmp_path: Path, open_spool: SpoolOpener,
     monkeypatch: pytest.MonkeyPatch,
     replies: dict[str, bytes],
 ) -> None:
@@ -166,7 +166,7 @@ def test_refused_relay_credentials_hold_the_queue_and_bounce_nothing(
 
 @pytest.mark.parametrize("at_least_once", [True, False])
 def test_connection_lost_after_the_final_dot_is_recorded_unknown(
-    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener, at_least_once: bool
+    hostile: ServerFactory, tmp_path: Path, open_spool: SpoolOpener, at_least_once: bool
 ) -> None:
     server = hostile(Script(capabilities=CAPABILITIES, replies={"DATA_END": Close()}))
     with open_spool() as spool:
@@ -183,7 +183,7 @@ def test_connection_lost_after_the_final_dot_is_recorded_unknown(
 
 
 def test_drop_during_data_after_the_content_went_out_is_unknown_and_retried(
-    hostile: HostileFactory, tmp_path: Path, open_spool: SpoolOpener
+    hostile: ServerFactory, tmp_path: Path, open_spool: SpoolOpener
 ) -> None:
     # The upstream hangs up during DATA; the small message was already written whole, so
     # the relay cannot know whether the upstream kept it (RFC 5321 §4.5.3.2.6).

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.hostile.fixtures import certs, hostile
+from tests._server.fixtures import certs, hostile
 
 __all__ = ["certs", "hostile"]

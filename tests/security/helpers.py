@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 from cdomail import SMTPClient
-from tests.hostile import CertificateSet, HostileServer
+from tests._server import CertificateSet, ScriptedServer
 
 #: Short limits so a misbehaving server costs a test about a second, never minutes.
 FAST = {"connect_timeout": 2.0, "command_timeout": 2.0}
@@ -32,7 +32,7 @@ SMTP_VERBS = frozenset(
 )  # fmt: skip
 
 
-def make_client(server: HostileServer, certs: CertificateSet, **options: Any) -> SMTPClient:
+def make_client(server: ScriptedServer, certs: CertificateSet, **options: Any) -> SMTPClient:
     """An SMTPClient for ``server``, trusting the test CA, with short timeouts."""
     settings: dict[str, Any] = {
         "cafile": str(certs.ca_path),
@@ -43,17 +43,17 @@ def make_client(server: HostileServer, certs: CertificateSet, **options: Any) ->
     return SMTPClient(server.host, server.port, **settings)
 
 
-def smtp_verbs(server: HostileServer) -> list[str]:
+def smtp_verbs(server: ScriptedServer) -> list[str]:
     """The SMTP commands the server received, in order (TLS records read as text dropped)."""
     return [verb for verb in server.verbs() if verb in SMTP_VERBS]
 
 
-def auth_lines(server: HostileServer) -> list[bytes]:
+def auth_lines(server: ScriptedServer) -> list[bytes]:
     """Lines the client sent during 334 exchanges."""
     return [line.data for line in server.lines if line.kind == "auth"]
 
 
-def data_lines(server: HostileServer) -> list[bytes]:
+def data_lines(server: ScriptedServer) -> list[bytes]:
     """Body lines received after DATA (dot-stuffed wire form)."""
     return [line.data for line in server.lines if line.kind == "data"]
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from cdomail.errors import InputError
-from tests.hostile import CertificateSet, Script
-from tests.hostile.fixtures import HostileFactory
+from tests._server import CertificateSet, Script
+from tests._server.fixtures import ServerFactory
 
 from .helpers import MESSAGE, make_client, smtp_verbs
 
@@ -41,7 +41,7 @@ LONG_HEADER = b"X-Long: " + b"h" * 2000 + b"\r\n"
     ],
 )
 def test_bad_input_never_connects(
-    hostile: HostileFactory,
+    hostile: ServerFactory,
     certs: CertificateSet,
     message: Any,
     options: dict[str, Any],
@@ -56,7 +56,8 @@ def test_bad_input_never_connects(
     assert server.connections == 0
 
 
-def test_non_ascii_address_without_smtputf8(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_non_ascii_address_without_smtputf8(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     server = hostile(Script(capabilities=("PIPELINING", "8BITMIME")))
     client = make_client(server, certs, tls="none")
     client.connect()
@@ -70,7 +71,7 @@ def test_non_ascii_address_without_smtputf8(hostile: HostileFactory, certs: Cert
 
 @pytest.mark.parametrize("name", ["bad name", "me\r\nQUIT", "me\x00", "ünïcode.example"])
 def test_bad_ehlo_name_never_connects(
-    hostile: HostileFactory, certs: CertificateSet, name: str
+    hostile: ServerFactory, certs: CertificateSet, name: str
 ) -> None:
     server = hostile(Script())
     with pytest.raises(InputError) as info:

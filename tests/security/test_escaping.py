@@ -1,4 +1,4 @@
-"""Output a server cannot forge (security case 28): ESC/CSI/OSC sequences, C1 controls, DEL and
+"""Output a server cannot forge (terminal spoofing): ESC/CSI/OSC sequences, C1 controls, DEL and
 bidi controls from a hostile server reach no person raw, in any place the client shows them."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from cdomail.errors import (
     UnexpectedReply,
     printable,
 )
-from tests.hostile import CertificateSet, Script
-from tests.hostile.fixtures import HostileFactory
+from tests._server import CertificateSet, Script
+from tests._server.fixtures import ServerFactory
 
 from .helpers import MESSAGE, make_client
 
@@ -64,7 +64,7 @@ def test_printable_escapes_every_class_and_keeps_text() -> None:
     ids=["MAIL", "RCPT", "DATA", "end-of-data", "unexpected"],
 )
 def test_errors_transcript_log_and_json_escape_server_text(
-    hostile: HostileFactory, certs: CertificateSet, caplog: pytest.LogCaptureFixture,
+    hostile: ServerFactory, certs: CertificateSet, caplog: pytest.LogCaptureFixture,
     replies: dict[str, bytes], error_type: type[CdoMailError],
 ) -> None:
     server = hostile(Script(replies=replies))
@@ -95,7 +95,7 @@ def _result_json(result: SendResult) -> str:
 
 
 def test_greeting_and_auth_mechanism_names_are_escaped(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     refused = hostile(Script(greeting=hostile_line(b"554 ")))
     with pytest.raises(GreetingRefused) as greeting:

@@ -1,5 +1,5 @@
 """No password or token in any repr, exception message, exception chain, traceback locals or log
-record (security rule 9, cases 49 and 58), against the lab's real AUTH PLAIN, LOGIN, XOAUTH2."""
+record, against the lab's real AUTH PLAIN, LOGIN, XOAUTH2."""
 
 from __future__ import annotations
 

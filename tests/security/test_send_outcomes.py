@@ -1,9 +1,9 @@
 """Send outcomes that must never be reported as success or as "nothing delivered".
 
-RFC 5321 §4.3.2: DATA succeeds only with 354 and the end of the data only with 250; RFC 3030
-§2: the same 250 for BDAT LAST. Anything else that is not a refusal is a protocol error. A
-connection lost after the end of the data is "status unknown" (RFC 5321 §4.5.3.2.6, security
-case 34), in the sync and the async client alike.
+RFC 5321 §4.3.2: DATA succeeds only with 354 and the end of the data only with 250; RFC 3030 §2: the
+same 250 for BDAT LAST. Anything else that is not a refusal is a protocol error. A connection lost
+after the end of the data is "status unknown" (RFC 5321 §4.5.3.2.6), in the sync and the async
+client alike.
 """
 
 from __future__ import annotations
@@ -31,15 +31,15 @@ from cdomail.errors import (
 from cdomail.message import prepare
 from cdomail.protocol import Bdat, Data, EndOfData, MailFrom, RcptTo
 from cdomail.protocol import Reply as ServerReply
-from tests.hostile import CertificateSet, Close, HostileServer, Reply, Script, Then, ehlo_reply
-from tests.hostile.fixtures import HostileFactory
+from tests._server import CertificateSet, Close, Reply, Script, ScriptedServer, Then, ehlo_reply
+from tests._server.fixtures import ServerFactory
 
 from .helpers import FAST, MESSAGE, make_client
 
 CHUNKING_EHLO = ehlo_reply("hostile.test", ("8BITMIME", "PIPELINING", "CHUNKING"))
 
 
-def send_sync(server: HostileServer, certs: CertificateSet, **options: Any) -> SendResult:
+def send_sync(server: ScriptedServer, certs: CertificateSet, **options: Any) -> SendResult:
     client = make_client(server, certs, tls="none", **options)
     try:
         return client.send(MESSAGE)
@@ -47,7 +47,7 @@ def send_sync(server: HostileServer, certs: CertificateSet, **options: Any) -> S
         client.close()
 
 
-def send_async(server: HostileServer, certs: CertificateSet, **options: Any) -> SendResult:
+def send_async(server: ScriptedServer, certs: CertificateSet, **options: Any) -> SendResult:
     async def main() -> SendResult:
         client = AsyncSMTPClient(server.host, server.port, tls="none", cafile=str(certs.ca_path),
                                  local_hostname="client.test", **{**FAST, **options})
@@ -59,7 +59,7 @@ def send_async(server: HostileServer, certs: CertificateSet, **options: Any) -> 
     return asyncio.run(main())
 
 
-def send_many_sync(server: HostileServer, certs: CertificateSet) -> list[SendResult]:
+def send_many_sync(server: ScriptedServer, certs: CertificateSet) -> list[SendResult]:
     client = make_client(server, certs, tls="none")
     try:
         return client.send_many([MESSAGE, MESSAGE])
@@ -86,7 +86,7 @@ REFUSALS = [b"451 4.3.0 try later", b"554 5.6.0 rejected"]
 @pytest.mark.parametrize("api", SENDERS)
 @pytest.mark.parametrize("reply", NOT_354, ids=lambda r: r[:3].decode())
 def test_data_answered_without_354_raises(
-    hostile: HostileFactory, certs: CertificateSet, api: str, reply: bytes
+    hostile: ServerFactory, certs: CertificateSet, api: str, reply: bytes
 ) -> None:
     server = hostile(Script(replies={"DATA": reply + b"\r\n"}))
     with pytest.raises(UnexpectedReply) as info:
@@ -100,7 +100,7 @@ def test_data_answered_without_354_raises(
 @pytest.mark.parametrize("api", SENDERS)
 @pytest.mark.parametrize("reply", NOT_250, ids=lambda r: r[:3].decode())
 def test_end_of_data_answered_without_250_raises(
-    hostile: HostileFactory, certs: CertificateSet, api: str, reply: bytes
+    hostile: ServerFactory, certs: CertificateSet, api: str, reply: bytes
 ) -> None:
     server = hostile(Script(replies={"DATA_END": reply + b"\r\n"}))
     with pytest.raises(UnexpectedReply) as info:
@@ -111,7 +111,7 @@ def test_end_of_data_answered_without_250_raises(
 
 @pytest.mark.parametrize("reply", NOT_250, ids=lambda r: r[:3].decode())
 def test_bdat_last_answered_without_250_raises(
-    hostile: HostileFactory, certs: CertificateSet, reply: bytes
+    hostile: ServerFactory, certs: CertificateSet, reply: bytes
 ) -> None:
     server = hostile(Script(replies={"EHLO": CHUNKING_EHLO, "BDAT": reply + b"\r\n"}))
     with pytest.raises(UnexpectedReply) as info:
@@ -126,7 +126,7 @@ def test_bdat_last_answered_without_250_raises(
     ids=lambda value: value if isinstance(value, str) else value[:3].decode(),
 )
 def test_every_result_is_ok_or_carries_an_error(
-    hostile: HostileFactory, certs: CertificateSet, step: str, reply: bytes
+    hostile: ServerFactory, certs: CertificateSet, step: str, reply: bytes
 ) -> None:
     """send_many reports instead of raising: each result is ok xor has an error."""
     server = hostile(Script(replies={step: reply + b"\r\n"}))
@@ -147,7 +147,7 @@ def test_every_result_is_ok_or_carries_an_error(
 @pytest.mark.parametrize("api", SENDERS)
 @pytest.mark.parametrize("reset", [False, True], ids=["eof", "rst"])
 def test_connection_lost_after_the_dot_is_status_unknown(
-    hostile: HostileFactory, certs: CertificateSet, api: str, reset: bool
+    hostile: ServerFactory, certs: CertificateSet, api: str, reset: bool
 ) -> None:
     server = hostile(Script(replies={"DATA_END": Close(reset=reset)}))
     with pytest.raises(StatusUnknown) as info:
@@ -160,7 +160,7 @@ def test_connection_lost_after_the_dot_is_status_unknown(
 
 @pytest.mark.parametrize("api", SENDERS)
 def test_timeout_after_the_dot_is_status_unknown(
-    hostile: HostileFactory, certs: CertificateSet, api: str
+    hostile: ServerFactory, certs: CertificateSet, api: str
 ) -> None:
     server = hostile(Script(replies={"DATA_END": Reply(b"250 late\r\n", delay=2.0)}))
     with pytest.raises(StatusUnknown):
@@ -169,7 +169,7 @@ def test_timeout_after_the_dot_is_status_unknown(
 
 
 def test_connection_lost_after_bdat_last_is_status_unknown(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(replies={"EHLO": CHUNKING_EHLO, "BDAT": Close()}))
     with pytest.raises(StatusUnknown):
@@ -177,7 +177,7 @@ def test_connection_lost_after_bdat_last_is_status_unknown(
 
 
 def test_connection_lost_before_any_content_is_not_status_unknown(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(replies={"RCPT": Close()}))
     with pytest.raises(ServerDisconnected) as info:
@@ -186,7 +186,7 @@ def test_connection_lost_before_any_content_is_not_status_unknown(
 
 
 def test_421_as_the_verdict_is_a_refusal_not_unknown(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(replies={"DATA_END": Reply(b"421 4.3.2 bye\r\n", then=Then.CLOSE)}))
     with pytest.raises(ServiceClosing):
@@ -214,7 +214,7 @@ BIG = MESSAGE + (b"z" * 998 + b"\r\n") * 16_000
 ENVELOPE: dict[str, Any] = {"sender": "sender@example.org", "recipients": ["rcpt@example.org"]}
 
 
-def send_content(api: str, server: HostileServer, certs: CertificateSet, content: Any) -> None:
+def send_content(api: str, server: ScriptedServer, certs: CertificateSet, content: Any) -> None:
     if api == "sync":
         client = make_client(server, certs, tls="none")
         try:
@@ -235,7 +235,7 @@ def send_content(api: str, server: HostileServer, certs: CertificateSet, content
     ("api", "content"), [("sync", "big"), ("async", "big"), ("sync", "streamed")]
 )
 def test_early_reply_to_the_content_is_a_protocol_error(
-    hostile: HostileFactory, certs: CertificateSet, api: str, content: str
+    hostile: ServerFactory, certs: CertificateSet, api: str, content: str
 ) -> None:
     server = hostile(Script(replies={"DATA": EARLY}))
     with pytest.raises(RemoteProtocolError) as info:
@@ -247,7 +247,7 @@ def test_early_reply_to_the_content_is_a_protocol_error(
 
 @pytest.mark.parametrize("api", SENDERS)
 def test_a_big_message_still_gets_its_verdict(
-    hostile: HostileFactory, certs: CertificateSet, api: str
+    hostile: ServerFactory, certs: CertificateSet, api: str
 ) -> None:
     """The terminator written apart from the rest of a big message changes nothing else."""
     server = hostile(Script())

@@ -1,4 +1,4 @@
-"""The client's limits hold after STARTTLS too (security cases 20, 32, 33): a server that stalls
+"""The client's limits hold after STARTTLS too (RFC 5321 §4.5.3.2): a server that stalls
 after its ``220 ready to start TLS``, or trickles a reply, cannot keep either client waiting
 past the per-command timeout or the overall deadline."""
 
@@ -12,8 +12,8 @@ import pytest
 
 from cdomail import AsyncSMTPClient
 from cdomail.errors import ReadTimeout, TimeoutError
-from tests.hostile import CertificateSet, Handshake, HostileServer, Reply, Script, TLSSetup
-from tests.hostile.fixtures import HostileFactory
+from tests._server import CertificateSet, Handshake, Reply, Script, ScriptedServer, TLSSetup
+from tests._server.fixtures import ServerFactory
 
 from .helpers import MESSAGE, make_client, smtp_verbs
 
@@ -22,7 +22,7 @@ LIMITS = [{"command_timeout": 0.8, "deadline": None}, {"command_timeout": None, 
 IDS = ["command_timeout", "deadline"]
 
 
-def timed_send(api: str, server: HostileServer, certs: CertificateSet,
+def timed_send(api: str, server: ScriptedServer, certs: CertificateSet,
                **options: Any) -> tuple[Exception, float]:
     """Send with ``tls="starttls"``; return the error raised and how long it took."""
     started = time.monotonic()
@@ -46,7 +46,7 @@ def timed_send(api: str, server: HostileServer, certs: CertificateSet,
 @pytest.mark.parametrize("api", ["sync", "async"])
 @pytest.mark.parametrize("limits", LIMITS, ids=IDS)
 def test_stall_after_starttls_220_is_bounded(
-    hostile: HostileFactory, certs: CertificateSet, api: str, limits: dict[str, Any]
+    hostile: ServerFactory, certs: CertificateSet, api: str, limits: dict[str, Any]
 ) -> None:
     server = hostile(Script(tls=TLSSetup.STARTTLS, handshake=Handshake.STALL))
     error, elapsed = timed_send(api, server, certs, server_hostname="localhost", **limits)
@@ -59,7 +59,7 @@ def test_stall_after_starttls_220_is_bounded(
 @pytest.mark.parametrize("api", ["sync", "async"])
 @pytest.mark.parametrize("limits", LIMITS, ids=IDS)
 def test_trickled_starttls_reply_is_bounded(
-    hostile: HostileFactory, certs: CertificateSet, api: str, limits: dict[str, Any]
+    hostile: ServerFactory, certs: CertificateSet, api: str, limits: dict[str, Any]
 ) -> None:
     slow_220 = Reply(b"220 2.0.0 ready to start TLS" + b" " * 300 + b"\r\n", trickle=(1, 0.01))
     server = hostile(Script(tls=TLSSetup.STARTTLS, replies={"STARTTLS": slow_220}))
@@ -70,7 +70,7 @@ def test_trickled_starttls_reply_is_bounded(
 
 @pytest.mark.parametrize("api", ["sync", "async"])
 def test_trickled_reply_inside_tls_is_bounded_by_the_deadline(
-    hostile: HostileFactory, certs: CertificateSet, api: str
+    hostile: ServerFactory, certs: CertificateSet, api: str
 ) -> None:
     slow_ehlo = Reply(b"250-hostile.test\r\n" + b"250-X-PAD\r\n" * 100 + b"250 8BITMIME\r\n",
                       trickle=(4, 0.01))

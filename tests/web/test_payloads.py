@@ -1,8 +1,9 @@
 """Hostile text in every place a sender or a server controls, on every page that shows it.
 
 Payloads: a script element, attribute-breaking quotes, a ``javascript:`` URL, and the control and
-bidi characters of security case 28 (ESC/ANSI, a C1 CSI, RIGHT-TO-LEFT OVERRIDE, FIRST STRONG
-ISOLATE). Each must come out as inert text: markup escaped, controls shown as visible escapes.
+bidi characters a hostile server uses to spoof a terminal (ESC/ANSI, a C1 CSI, RIGHT-TO-LEFT
+OVERRIDE, FIRST STRONG ISOLATE). Each must come out as inert text: markup escaped, controls shown as
+visible escapes.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import smtplib
-import socketserver
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from starlette.testclient import TestClient
 from cdomail.lab import Lab
 from cdomail.relay._model import ArrivalFacts, AttemptRecord, RecipientOutcome
 from cdomail.relay.spool import Spool
+from tests._server import Close, Script, ScriptedServer
 
 from .conftest import csrf_of
 
@@ -150,29 +150,13 @@ def test_relay_pages_keep_senders_and_upstream_replies_inert(
     assert "&lt;script&gt;alert(1)&lt;/script&gt; \\x1b[31m \\u202e" in queue  # health
 
 
-class _HostileGreeting(socketserver.StreamRequestHandler):
-    """A loopback 'server' whose greeting and EHLO reply carry the payload."""
-
-    def handle(self) -> None:
-        self.connection.settimeout(5)
-        with contextlib.suppress(OSError):
-            self.wfile.write(f"220 {PAYLOAD}\r\n".encode())
-            if self.rfile.readline().upper().startswith(b"EHLO"):
-                self.wfile.write(f"250 {SCRIPT}\r\n".encode())
-                self.rfile.readline()
-
-
 @contextlib.contextmanager
 def _hostile_smtp_server() -> Iterator[int]:
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _HostileGreeting) as server:
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield server.server_address[1]
-        finally:
-            server.shutdown()
-            thread.join(5)
+    """A loopback 'server' whose greeting and EHLO reply carry the payload (then it hangs up)."""
+    script = Script(greeting=f"220 {PAYLOAD}\r\n".encode(),
+                    replies={"EHLO": f"250 {SCRIPT}\r\n".encode()}, fallback=Close())
+    with ScriptedServer(script) as server:
+        yield server.port
 
 
 def test_probe_report_keeps_a_hostile_greeting_inert(lab: Lab) -> None:

@@ -1,7 +1,8 @@
 """A faithful CDO (CDOSYS) for Python: ``Message``, ``Configuration``, ``Fields``, ``CdoError``.
 
 VBA / VBScript code that sends mail through ``CDO.Message`` ports line for line and behaves as
-CDO does -- including its encryption rule (``smtpusessl`` + the *configured* port, spec §1)::
+CDO does -- including its encryption rule (``smtpusessl`` + the *configured* port, see
+:mod:`cdomail._cdo_rules`)::
 
     from cdomail.cdo import Message, Configuration, cdoSendUsingPort, cdoSMTPServer
     conf = Configuration()

@@ -1,9 +1,10 @@
 """CDO's MIME tree, written directly (headers by :mod:`~cdomail.cdo._headers`).
 
-Same structure as CDO (spec §3): text, HTML with its generated text in multipart/alternative,
-related parts in multipart/related, attachments in multipart/mixed. A :class:`Part` holds its
-header lines already encoded, so serialising is joining bytes; attachment bodies are still
-read lazily (base64, 76-character lines, RFC 2045 §6.8) only while the message is written.
+Same structure as CDO's (RFC 2046 §5.1 multiparts): text, HTML with its generated text in
+multipart/alternative, related parts in multipart/related, attachments in multipart/mixed. A
+:class:`Part` holds its header lines already encoded, so serialising is joining bytes; attachment
+bodies are still read lazily (base64, 76-character lines, RFC 2045 §6.8) only while the message is
+written.
 
 Each body part's ``Fields`` (``urn:schemas:mailheader:<name>``, committed with ``Update``) add or
 replace that part's headers -- the way CDO scripts set ``Content-ID`` on a related image.

@@ -1,12 +1,13 @@
 """CDO.Configuration: the ``Fields`` that decide how ``Message.Send`` talks to the server.
 
 Only *committed* values count (``Fields.Update``). :func:`read_settings` turns them into a typed
-:class:`TransportSettings` with the coercions of :mod:`cdomail._cdo_rules` (the same ones
-``cdomail explain`` uses), and :func:`client_options` turns those into keyword arguments for
-:class:`cdomail.SMTPClient` -- the single place where CDO's encryption rule (spec §1) meets the
-core's TLS modes: ``smtpusessl=False`` is ``tls="none"``; ``smtpusessl=True`` is ``tls="cdo"``
-(configured port 25 -> STARTTLS required, any other port -> implicit TLS). Our own namespace
-``urn:cdomail:configuration:`` adds settings CDO lacks without changing what CDO fields mean.
+:class:`TransportSettings` with the coercions of :mod:`cdomail._cdo_rules` (the same ones ``cdomail
+explain`` uses), and :func:`client_options` turns those into keyword arguments for
+:class:`cdomail.SMTPClient` -- the single place where CDO's encryption rule
+(:mod:`cdomail._cdo_rules`) meets the core's TLS modes: ``smtpusessl=False`` is ``tls="none"``;
+``smtpusessl=True`` is ``tls="cdo"`` (configured port 25 -> STARTTLS required, any other port ->
+implicit TLS). Our own namespace ``urn:cdomail:configuration:`` adds settings CDO lacks without
+changing what CDO fields mean.
 """
 
 from __future__ import annotations

@@ -146,7 +146,8 @@ KNOWN_CONFIGURATION_FIELDS: Final = frozenset(
     )
 )
 
-#: Names that web posts recommend but cdosys.dll has never contained (spec §1).
+#: Names that web posts recommend but cdosys.dll has never contained (its type library lists
+#: no such field).
 PHANTOM_CONFIGURATION_FIELDS: Final = frozenset(
     {"sendtls", "smtpusetls", "starttls", "smtpstarttls"}
 )

@@ -2,7 +2,7 @@
 
 VBA shows an HRESULT as a signed 32-bit ``Err.Number`` (0x80040213 is -2147220973), so every
 error carries both forms, the ``CDO_E_...`` name and the documented text with the server's reply
-filled in (spec §5). The cdomail error that caused it is chained (``raise ... from exc``).
+filled in. The cdomail error that caused it is chained (``raise ... from exc``).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def signed_hresult(hresult: int) -> int:
 
 
 class CdoError(CdoMailError):
-    """An error exactly as CDO raises it from ``Send`` (spec §5).
+    """An error exactly as CDO raises it from ``Send`` (same HRESULT, same text).
 
     Attributes:
         hresult: the unsigned HRESULT, e.g. ``0x80040213``.

@@ -1,4 +1,4 @@
-"""CDO.Message: the properties and methods of spec §3, ported with CDO's names.
+"""CDO.Message: its properties and methods for sending, ported with CDO's names.
 
 Header properties (From, To, Subject...) live in the message's ``Fields`` under
 ``urn:schemas:httpmail:`` / ``urn:schemas:mailheader:`` names, so both spellings read and write
@@ -415,7 +415,8 @@ class Message(CaseInsensitiveMembers):
         """Send as CDO does: pickup directory (sendusing=1) or SMTP (sendusing=2).
 
         Raises:
-            CdoError: every situation of spec §5, with CDO's HRESULT and the cause chained.
+            CdoError: every failure CDO's ``Send`` reports, with CDO's HRESULT and the cause
+                chained.
         """
         from cdomail.cdo.transport import send_via_port
 

@@ -1,4 +1,4 @@
-"""sendusing=1: drop the message into a pickup directory, atomically (spec §4).
+"""sendusing=1: drop the message into a pickup directory, atomically.
 
 A mail service (IIS SMTP, or anything watching the folder) must never see a half-written file,
 so the message is written under a temporary dot-name in the same directory and then renamed

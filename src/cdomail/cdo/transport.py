@@ -1,4 +1,4 @@
-"""sendusing=2: send through :class:`cdomail.SMTPClient` and map its errors to CDO's (spec §5).
+"""sendusing=2: send through :class:`cdomail.SMTPClient` and map its errors to CDO's HRESULTs.
 
 The client gets CDO's behaviour from :func:`~cdomail.cdo.configuration.client_options`
 (``tls="cdo"`` implements the port rule). Authentication is added here, faithfully: CDO sends
@@ -141,7 +141,7 @@ def partial_refusal(result: Any) -> CdoError:
 
 
 def map_error(exc: core.CdoMailError) -> CdoError:
-    """The CdoError CDO raises for what the core reported (spec §1 table and §5)."""
+    """The CdoError CDO raises for what the core reported (same HRESULT and text as CDO)."""
     detail = str(exc)
     if isinstance(exc, core.StatusUnknown):
         # RFC 5321 §4.5.3.2.6: a lost verdict is not a failure; CDO's "lost its connection"

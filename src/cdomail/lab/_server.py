@@ -10,6 +10,14 @@ aiosmtpd it
 * adds RFC 3463 enhanced status codes to replies that lack them (RFC 2034);
 * delays each reply by the configured latency;
 * stores accepted messages with whether TLS was active at MAIL time.
+
+aiosmtpd has no public hook for three things the lab needs: the line reader
+(``_cb_client_connected``, ``_reader``: every received line is recorded, BDAT
+reads its octets), the end of a transaction (``_set_post_data_state``, also
+called by RSET/EHLO through ``_set_rset_state``) and the connection's task
+(``_handler_coroutine``, awaited on shutdown). pyproject pins aiosmtpd below
+1.5 for them and tests/lab/test_aiosmtpd_contract.py fails naming the member
+when an installed aiosmtpd lacks one.
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any, Literal
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
@@ -130,10 +139,19 @@ class SessionBook:
         return list(self._live)
 
 
-class _Mechanism(NamedTuple):
-    # The shape aiosmtpd keeps in SMTP._auth_methods (method + is_builtin).
-    method: Callable[[Any, list[str]], Any]
-    is_builtin: bool
+class _HandlerMechanism:
+    """A lab SASL mechanism as an aiosmtpd handler ``auth_<NAME>`` hook.
+
+    aiosmtpd collects every ``auth_*`` member of the handler, names it by its
+    ``__auth_mechanism_name__`` and calls it as ``hook(server, args)``.
+    """
+
+    def __init__(self, name: str, mechanism: AuthMechanism) -> None:
+        self.__auth_mechanism_name__ = name
+        self._mechanism = mechanism
+
+    def __call__(self, server: Any, args: list[str]) -> Any:
+        return self._mechanism(server, args)
 
 
 # "AUTH <mechanism> <initial-response>": keep the verb and mechanism only.
@@ -167,17 +185,25 @@ class _LabSession(Session):
     logs a warning about it, which would clutter the lab's console.
     """
 
+    _lab_login_data: Any = None
+
     @property
     def login_data(self) -> Any:
-        return self._login_data
+        return self._lab_login_data
 
     @login_data.setter
     def login_data(self, value: Any) -> None:
-        self._login_data = value
+        self._lab_login_data = value
 
 
 class _LabHandler:
     """aiosmtpd handler hooks; the per-connection state lives on :class:`LabSMTP`."""
+
+    def __init__(self, mechanisms: Mapping[str, AuthMechanism]) -> None:
+        # The lab's own SASL mechanisms become handler ``auth_*`` hooks (aiosmtpd's public
+        # way to add a mechanism); the attribute name only has to start with ``auth_``.
+        for index, (name, mechanism) in enumerate(mechanisms.items()):
+            setattr(self, f"auth_lab_{index}", _HandlerMechanism(name.upper(), mechanism))
 
     async def handle_EHLO(
         self,
@@ -218,32 +244,29 @@ class LabSMTP(SMTP):
         self._current_verb = ""
         self._mid_reply = False
         self._reset_transaction_state()
-        super().__init__(
-            _LabHandler(),
-            data_size_limit=options.data_size_limit,
-            enable_SMTPUTF8=True,
-            hostname=options.hostname,
-            ident="cdomail lab ESMTP",
-            tls_context=tls_context if mode.offers_starttls else None,
-            require_starttls=mode.requires_starttls,
-            auth_required=options.auth_required,
-            auth_require_tls=True,
-            authenticator=self._check_credentials,
-            loop=loop,
-        )
-        # aiosmtpd only knows STARTTLS as "TLS"; on an implicit-TLS listener every
-        # byte is encrypted, so the "AUTH only after TLS" rule is already met.
-        self._auth_require_tls = options.auth_require_tls and not mode.implicit_tls
-        if not options.users:
-            # Nobody could log in with PLAIN/LOGIN: do not advertise them.
-            self._auth_methods.clear()
-        for name, mechanism in options.auth_mechanisms.items():
-            # aiosmtpd calls entries as entry.method(server, args), like our mechanisms.
-            methods = cast(dict[str, Any], self._auth_methods)
-            methods[name.upper()] = _Mechanism(mechanism, is_builtin=False)
-        if not options.chunking:
-            # Unknown command again: aiosmtpd answers 500 like any other.
-            self._smtp_methods.pop("BDAT", None)
+        custom = {name.upper() for name in options.auth_mechanisms}
+        self._offers_auth = bool(options.users or custom)
+        # Nobody could log in with PLAIN/LOGIN: do not advertise them.
+        excluded = () if options.users else tuple({"LOGIN", "PLAIN"} - custom)
+        with warnings.catch_warnings():
+            # "Requiring AUTH while not requiring TLS": the listener's mode decides that.
+            warnings.simplefilter("ignore", UserWarning)
+            super().__init__(
+                _LabHandler(options.auth_mechanisms),
+                data_size_limit=options.data_size_limit,
+                enable_SMTPUTF8=True,
+                hostname=options.hostname,
+                ident="cdomail lab ESMTP",
+                tls_context=tls_context if mode.offers_starttls else None,
+                require_starttls=mode.requires_starttls,
+                auth_required=options.auth_required,
+                # aiosmtpd only knows STARTTLS as "TLS"; on an implicit-TLS listener every
+                # byte is encrypted, so the "AUTH only after TLS" rule is already met.
+                auth_require_tls=options.auth_require_tls and not mode.implicit_tls,
+                auth_exclude_mechanism=excluded,
+                authenticator=self._check_credentials,
+                loop=loop,
+            )
 
     # --- state -------------------------------------------------------------
 
@@ -422,7 +445,7 @@ class LabSMTP(SMTP):
         had_sender = bool(self.envelope.mail_from)
         encrypted = self.tls_active()
         auth_params: list[str] = []
-        if arg is not None and self._auth_methods:
+        if arg is not None and self._offers_auth:
             # RFC 4954 §5: a server offering AUTH must accept MAIL's AUTH=<mailbox>
             # parameter (curl --mail-auth sends it); aiosmtpd does not know it.
             words = arg.split(" ")
@@ -461,6 +484,10 @@ class LabSMTP(SMTP):
     @syntax("BDAT <chunk-size> [LAST]")
     async def smtp_BDAT(self, arg: str | None) -> None:
         """Receive one chunk: exactly ``chunk-size`` octets follow the command line."""
+        if not self.options.chunking:
+            # Without CHUNKING BDAT is an unknown command, answered as aiosmtpd answers one.
+            await self.push('500 Error: command "BDAT" not recognized')
+            return
         parts = (arg or "").split()
         valid = (
             1 <= len(parts) <= 2

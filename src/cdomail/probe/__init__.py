@@ -21,9 +21,10 @@ from .._extras import require
 # Certificates are read with cryptography: without the extra, one line saying which to install.
 require("probe", "cryptography")
 
+from ..tls import TLSInfo  # noqa: E402
 from ._advice import CDO_CANNOT, Recommendation, Verdict  # noqa: E402
 from ._cdo_rule import CdoPrediction  # noqa: E402
-from ._facts import CertificateInfo, LoginResult, ReplySummary, TLSDetails  # noqa: E402
+from ._facts import CertificateInfo, LoginResult, ReplySummary  # noqa: E402
 from ._probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, probe, probe_sync  # noqa: E402
 from ._report import PortReport, ProbeReport  # noqa: E402
 
@@ -38,7 +39,7 @@ __all__ = [
     "ProbeReport",
     "Recommendation",
     "ReplySummary",
-    "TLSDetails",
+    "TLSInfo",
     "Verdict",
     "probe",
     "probe_sync",

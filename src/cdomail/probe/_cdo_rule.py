@@ -2,12 +2,11 @@
 
 The rule itself lives in :mod:`cdomail._cdo_rules`; this module applies it to what the probe saw.
 
-CDO's only encryption switch is ``smtpusessl``, and what it does depends on the
-*configured* port alone: with ``smtpusessl=True``, port 25 means plain connect
-+ STARTTLS, every other port means TLS from the first byte; with ``False``
-CDO never encrypts. Predictions assume ``smtpauthenticate=0`` unless the probe
-was given credentials (then 1, AUTH LOGIN, spec §2), because authentication
-changes which error surfaces first.
+CDO's only encryption switch is ``smtpusessl``, and what it does depends on the *configured* port
+alone: with ``smtpusessl=True``, port 25 means plain connect + STARTTLS, every other port means TLS
+from the first byte; with ``False`` CDO never encrypts. Predictions assume ``smtpauthenticate=0``
+unless the probe was given credentials (then ``smtpauthenticate=1``, which CDO sends as AUTH LOGIN),
+because authentication changes which error surfaces first.
 """
 
 from __future__ import annotations

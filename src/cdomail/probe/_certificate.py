@@ -6,8 +6,8 @@ import ssl
 
 from cryptography import x509
 
-from ..tls import certificate_fingerprint
-from ._facts import CertificateInfo, TLSDetails
+from ..tls import TLSInfo, certificate_fingerprint
+from ._facts import CertificateInfo
 
 # OpenSSL X509_V_ERR_* codes (include/openssl/x509_vfy.h) -> the reason a user can act on.
 _VERIFY_REASONS = {
@@ -69,16 +69,18 @@ def session_details(
     *,
     verified: bool | None,
     failure: tuple[str, str] | None = None,
-) -> tuple[TLSDetails, CertificateInfo | None]:
+) -> tuple[TLSInfo, CertificateInfo | None]:
     """The facts of an established TLS session and its certificate."""
     cipher = ssl_object.cipher()
-    details = TLSDetails(
+    der = ssl_object.getpeercert(binary_form=True)
+    details = TLSInfo(
         mode=mode,
         version=ssl_object.version() or "",
         cipher=cipher[0] if cipher else "",
         verified=verified,
+        fingerprint=certificate_fingerprint(der) if der else None,
+        verified_by="none" if verified is None else "ca",
         verify_error=failure[0] if failure else None,
         verify_message=failure[1] if failure else None,
     )
-    der = ssl_object.getpeercert(binary_form=True)
     return details, parse_certificate(der) if der else None

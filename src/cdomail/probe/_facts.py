@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 
 from ..protocol import Extensions
+from ..tls import TLSInfo
 from ..transcript import Transcript
 
 
@@ -80,34 +81,6 @@ class CertificateInfo:
 
 
 @dataclass(frozen=True)
-class TLSDetails:
-    """One established TLS session and how its certificate fared."""
-
-    #: "implicit" or "starttls".
-    mode: str
-    version: str
-    cipher: str
-    #: ``True`` verified, ``False`` failed, ``None`` not checked (``verify=False``).
-    verified: bool | None
-    #: Short reason when verification failed: expired, not-yet-valid, unknown-ca,
-    #: self-signed, name-mismatch or other.
-    verify_error: str | None = None
-    #: OpenSSL's words for the failure.
-    verify_message: str | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
-        return {
-            "mode": self.mode,
-            "version": self.version,
-            "cipher": self.cipher,
-            "verified": self.verified,
-            "verify_error": self.verify_error,
-            "verify_message": self.verify_message,
-        }
-
-
-@dataclass(frozen=True)
 class ReplySummary:
     """A server reply reduced to what a report shows."""
 
@@ -138,7 +111,7 @@ class ImplicitFacts:
     detail: str = ""
     #: ``(reason, message)`` when the certificate failed verification.
     verify_failure: tuple[str, str] | None = None
-    tls: TLSDetails | None = None
+    tls: TLSInfo | None = None
     certificate: CertificateInfo | None = None
     #: The greeting inside TLS: SMTP, or something else.
     greeting: Greeting = Greeting.UNREACHABLE
@@ -166,7 +139,7 @@ class PlaintextFacts:
     handshake: Handshake = Handshake.NOT_ATTEMPTED
     #: ``(reason, message)`` when the certificate failed verification.
     verify_failure: tuple[str, str] | None = None
-    tls: TLSDetails | None = None
+    tls: TLSInfo | None = None
     certificate: CertificateInfo | None = None
     extensions_after: Extensions | None = None
     login: LoginResult | None = None

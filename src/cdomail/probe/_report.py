@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .._escape import json_dumps
 from ..protocol import Extensions
+from ..tls import TLSInfo
 from ..transcript import Transcript
 from ._advice import Recommendation, Verdict, recommend, verdict
 from ._cdo_rule import SENT_ENCRYPTED, CdoPrediction, predict_usessl_false, predict_usessl_true
@@ -16,7 +17,6 @@ from ._facts import (
     LoginResult,
     PortFacts,
     ReplySummary,
-    TLSDetails,
 )
 
 #: The capabilities a report lists by name (RFC 1870, 2920, 3030, 6531, 6152, 3461).
@@ -40,7 +40,7 @@ class PortReport:
     starttls_required: bool | None
     mail_before_tls: ReplySummary | None
     #: The TLS session of the verdict's mode (implicit for smtps, else STARTTLS).
-    tls: TLSDetails | None
+    tls: TLSInfo | None
     certificate: CertificateInfo | None
     auth_before_tls: tuple[str, ...]
     #: ``None`` when no TLS session was established.
@@ -77,7 +77,7 @@ class PortReport:
             "starttls_offered": self.starttls_offered,
             "starttls_required": self.starttls_required,
             "mail_before_tls": str(self.mail_before_tls) if self.mail_before_tls else None,
-            "tls": self.tls.to_dict() if self.tls else None,
+            "tls": _tls_dict(self.tls) if self.tls else None,
             "certificate": self.certificate.to_dict() if self.certificate else None,
             "auth_before_tls": list(self.auth_before_tls),
             "auth_after_tls": None if self.auth_after_tls is None else list(self.auth_after_tls),
@@ -143,6 +143,18 @@ class ProbeReport:
         """One JSON document; control, DEL, C1 and bidi characters in server text (banners,
         EHLO keywords, certificate names) are ``\\uNNNN`` escapes, never raw."""
         return json_dumps(self.to_dict(transcript=transcript), indent=indent)
+
+
+def _tls_dict(tls: TLSInfo) -> dict[str, object]:
+    """The probe's JSON form of a TLS session: what the check found, and why it failed."""
+    return {
+        "mode": tls.mode,
+        "version": tls.version,
+        "cipher": tls.cipher,
+        "verified": tls.verified,
+        "verify_error": tls.verify_error,
+        "verify_message": tls.verify_message,
+    }
 
 
 def _extension_dict(extensions: Extensions | None) -> dict[str, list[str]] | None:

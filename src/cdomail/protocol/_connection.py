@@ -12,7 +12,7 @@ content goes through ``send_content()``/``end_content()`` (DATA) or
 Every command sent is queued; every reply is paired with the oldest queued
 command (RFC 2920 §3.1: replies come in order), so a pipelined batch can never
 be desynchronised: a reply that arrives with nothing queued is an error, not
-the answer to the next command (security case 15). ``Reply.tag`` carries
+the answer to the next command (a desync an injected line could cause). ``Reply.tag`` carries
 whatever the driver attached to the command, which is how several pipelined
 transactions on one connection get their replies attributed.
 
@@ -267,7 +267,7 @@ class ClientConnection:
         pending = self._pending
         for index, (code, lines) in enumerate(replies):
             if self.state is _CLOSED:
-                break  # after a 421 nothing the server says is acted on (security case 31)
+                break  # after a 421 nothing the server says is acted on (RFC 5321 §3.8)
             if pending:
                 # Every reply answers the oldest command still waiting (RFC 2920 §3.1).
                 command, tag = pending.popleft()
@@ -306,7 +306,7 @@ class ClientConnection:
             self._parser.clear()
 
     def _unpaired(self, code: int, lines: tuple[str, ...]) -> Reply:
-        """A reply with no command waiting: the greeting, or an error (security case 15)."""
+        """A reply with no command waiting: the greeting, or an error (never a later answer)."""
         if self.state is _CONNECTING:
             if code == 220:
                 self.state = _GREETED

@@ -88,7 +88,7 @@ class Reply:
         return 400 <= self.code < 500
 
     def __str__(self) -> str:
-        # For people: the server chose the text (security case 28); ``.text`` stays raw.
+        # For people: the server chose the text (terminal spoofing); ``.text`` stays raw.
         return f"{self.code} {printable(self.text)}"
 
 

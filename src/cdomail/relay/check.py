@@ -104,7 +104,7 @@ async def _session(config: RelayConfig, outcome: CheckOutcome, token: str | None
     try:
         tls = client.tls_info
         outcome.encrypted = tls is not None
-        outcome.verified = tls is not None and tls.verified
+        outcome.verified = tls is not None and tls.verified is True
         outcome.authenticated = upstream.auth != "none"
         if tls is None:
             outcome.problem("the session is not encrypted (tls = none/opportunistic)")

@@ -117,13 +117,15 @@ class SessionTracker:
 class _RelaySession(Session):
     """aiosmtpd's Session without its deprecation warning on every successful AUTH."""
 
+    _relay_login_data: Any = None
+
     @property
     def login_data(self) -> Any:
-        return self._login_data
+        return self._relay_login_data
 
     @login_data.setter
     def login_data(self, value: Any) -> None:
-        self._login_data = value
+        self._relay_login_data = value
 
 
 class _RelayHandler:
@@ -155,13 +157,12 @@ class RelaySMTP(SMTP):
                 hostname=intake.hostname, ident="cdomail relay ESMTP",
                 tls_context=intake.tls_context if config.tls == "starttls" else None,
                 auth_required=bool(intake.passwords), authenticator=self._authenticate_user,
-                auth_require_tls=not intake.auth_over_plaintext)
-        # aiosmtpd issue 274: it counts only STARTTLS as TLS, so with implicit TLS (port 465)
-        # every AUTH would get "538 Encryption required" although every byte is encrypted.
-        if implicit:
-            self._auth_require_tls = False
-        if not intake.passwords:
-            self._auth_methods.clear()  # nobody could log in: do not advertise AUTH
+                # aiosmtpd issue 274: it counts only STARTTLS as TLS, so with implicit TLS
+                # (port 465) every AUTH would get "538 Encryption required" although every
+                # byte is encrypted.
+                auth_require_tls=not (intake.auth_over_plaintext or implicit),
+                # Nobody could log in: do not advertise AUTH.
+                auth_exclude_mechanism=() if intake.passwords else ("LOGIN", "PLAIN"))
 
     def _create_session(self) -> Session:
         return _RelaySession(self.loop)

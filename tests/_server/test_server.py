@@ -13,9 +13,10 @@ import time
 import pytest
 
 from .certs import CertificateSet
-from .fixtures import HostileFactory
+from .fixtures import ServerFactory
 from .record import split_data_stream
-from .script import Close, Endless, Handshake, Reply, Script, Silence, Then, TLSSetup
+from .script import Close, Endless, Handshake, Reply, Script, Silence, Step, Then, TLSSetup
+from .session import Session
 
 
 def _connect(port: int) -> socket.socket:
@@ -45,7 +46,7 @@ def _client_context(certs: CertificateSet) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certs.ca_path))
 
 
-def test_plain_session_records_commands_and_decoded_body(hostile: HostileFactory) -> None:
+def test_plain_session_records_commands_and_decoded_body(hostile: ServerFactory) -> None:
     server = hostile(Script())
     with smtplib.SMTP(server.host, server.port, timeout=5) as client:
         client.sendmail("a@example.org", ["b@example.org"], b"Subject: x\r\n\r\n.dot\r\nend\r\n")
@@ -57,7 +58,7 @@ def test_plain_session_records_commands_and_decoded_body(hostile: HostileFactory
 
 
 def test_starttls_switches_record_and_capabilities(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(
         tls=TLSSetup.STARTTLS,
@@ -86,7 +87,7 @@ def test_starttls_switches_record_and_capabilities(
 
 
 def test_starttls_extra_bytes_arrive_with_the_220(
-    hostile: HostileFactory, certs: CertificateSet
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     injected = b"250-injected\r\n250 AUTH PLAIN\r\n"
     server = hostile(Script(tls=TLSSetup.STARTTLS, starttls_extra=injected))
@@ -112,7 +113,7 @@ def test_starttls_extra_bytes_arrive_with_the_220(
     ],
 )
 def test_bad_certificates_fail_verification_for_their_reason(
-    hostile: HostileFactory, certs: CertificateSet, kind: str, reason: str
+    hostile: ServerFactory, certs: CertificateSet, kind: str, reason: str
 ) -> None:
     server = hostile(Script(tls=TLSSetup.IMPLICIT, certificate=kind))
     with _connect(server.port) as raw, pytest.raises(ssl.SSLCertVerificationError) as info:
@@ -122,7 +123,7 @@ def test_bad_certificates_fail_verification_for_their_reason(
     assert any(event.startswith("tls-failed") for event in server.events)
 
 
-def test_good_certificate_on_implicit_tls(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_good_certificate_on_implicit_tls(hostile: ServerFactory, certs: CertificateSet) -> None:
     server = hostile(Script(tls=TLSSetup.IMPLICIT))
     context = _client_context(certs)
     with smtplib.SMTP_SSL(server.host, server.port, timeout=5, context=context) as client:
@@ -132,7 +133,7 @@ def test_good_certificate_on_implicit_tls(hostile: HostileFactory, certs: Certif
 
 
 @pytest.mark.parametrize("mode", [Handshake.PLAINTEXT, Handshake.CLOSE, Handshake.STALL])
-def test_broken_handshakes(hostile: HostileFactory, certs: CertificateSet, mode: Handshake) -> None:
+def test_broken_handshakes(hostile: ServerFactory, certs: CertificateSet, mode: Handshake) -> None:
     server = hostile(Script(tls=TLSSetup.IMPLICIT, handshake=mode))
     with _connect(server.port) as raw:
         raw.settimeout(0.5)
@@ -143,7 +144,7 @@ def test_broken_handshakes(hostile: HostileFactory, certs: CertificateSet, mode:
     assert server.settle()
 
 
-def test_no_greeting_then_delayed_and_trickled_replies(hostile: HostileFactory) -> None:
+def test_no_greeting_then_delayed_and_trickled_replies(hostile: ServerFactory) -> None:
     script = Script(
         greeting=Silence(),
         replies={"NOOP": Reply(b"250 slow but sure\r\n", delay=0.2, trickle=(3, 0.01))},
@@ -163,7 +164,7 @@ def test_no_greeting_then_delayed_and_trickled_replies(hostile: HostileFactory) 
     assert server.sessions[0].sent[0] == (False, b"250")
 
 
-def test_close_and_reset_instead_of_a_reply(hostile: HostileFactory) -> None:
+def test_close_and_reset_instead_of_a_reply(hostile: ServerFactory) -> None:
     server = hostile(Script(replies={"MAIL": Close(), "RCPT": Close(reset=True)}))
     with _connect(server.port) as sock:
         _read_until(sock, b"\r\n")
@@ -179,7 +180,7 @@ def test_close_and_reset_instead_of_a_reply(hostile: HostileFactory) -> None:
     assert "closed-rst" in server.events
 
 
-def test_reply_then_close_and_421(hostile: HostileFactory) -> None:
+def test_reply_then_close_and_421(hostile: ServerFactory) -> None:
     server = hostile(Script(replies={"DATA": Reply(b"354 go\r\n", then=Then.CLOSE)}))
     with _connect(server.port) as sock:
         _read_until(sock, b"\r\n")
@@ -188,7 +189,7 @@ def test_reply_then_close_and_421(hostile: HostileFactory) -> None:
     assert server.settle()
 
 
-def test_endless_continuation_until_client_leaves(hostile: HostileFactory) -> None:
+def test_endless_continuation_until_client_leaves(hostile: ServerFactory) -> None:
     server = hostile(Script(replies={"EHLO": Endless(b"250-more\r\n", prefix=b"250-x\r\n")}))
     with _connect(server.port) as sock:
         _read_until(sock, b"\r\n")
@@ -200,7 +201,7 @@ def test_endless_continuation_until_client_leaves(hostile: HostileFactory) -> No
     assert any(event.startswith("send-failed") for event in server.events)
 
 
-def test_sequence_of_replies_per_verb(hostile: HostileFactory) -> None:
+def test_sequence_of_replies_per_verb(hostile: ServerFactory) -> None:
     server = hostile(Script(replies={"RCPT": [b"250 first\r\n", b"550 5.1.1 later\r\n"]}))
     with smtplib.SMTP(server.host, server.port, timeout=5) as client:
         client.ehlo()
@@ -211,7 +212,7 @@ def test_sequence_of_replies_per_verb(hostile: HostileFactory) -> None:
     assert server.settle()
 
 
-def test_strict_mode_rejects_unadvertised_pipelining(hostile: HostileFactory) -> None:
+def test_strict_mode_rejects_unadvertised_pipelining(hostile: ServerFactory) -> None:
     server = hostile(Script(strict=True, capabilities=("8BITMIME",)))
     with _connect(server.port) as sock:
         _read_until(sock, b"\r\n")
@@ -224,7 +225,7 @@ def test_strict_mode_rejects_unadvertised_pipelining(hostile: HostileFactory) ->
 
 
 def test_strict_mode_allows_advertised_pipelining_but_not_after_data(
-    hostile: HostileFactory,
+    hostile: ServerFactory,
 ) -> None:
     server = hostile(Script(strict=True))
     with _connect(server.port) as sock:
@@ -238,7 +239,7 @@ def test_strict_mode_allows_advertised_pipelining_but_not_after_data(
     assert server.settle()
 
 
-def test_strict_mode_rejects_bare_lf_in_data(hostile: HostileFactory) -> None:
+def test_strict_mode_rejects_bare_lf_in_data(hostile: ServerFactory) -> None:
     server = hostile(Script(strict=True))
     with _connect(server.port) as sock:
         _read_until(sock, b"\r\n")
@@ -252,7 +253,7 @@ def test_strict_mode_rejects_bare_lf_in_data(hostile: HostileFactory) -> None:
     assert "bare-lf" in server.events
 
 
-def test_lenient_mode_shows_smuggling_as_a_second_message(hostile: HostileFactory) -> None:
+def test_lenient_mode_shows_smuggling_as_a_second_message(hostile: ServerFactory) -> None:
     server = hostile(Script())
     with _connect(server.port) as sock:
         _read_until(sock, b"\r\n")
@@ -266,7 +267,7 @@ def test_lenient_mode_shows_smuggling_as_a_second_message(hostile: HostileFactor
     assert server.verbs()[-1] == "MAIL"
 
 
-def test_bdat_chunks_with_per_chunk_replies(hostile: HostileFactory) -> None:
+def test_bdat_chunks_with_per_chunk_replies(hostile: ServerFactory) -> None:
     server = hostile(Script(replies={"BDAT": [b"250 one\r\n", b"250 two\r\n"]}))
     with _connect(server.port) as sock:
         _read_until(sock, b"\r\n")
@@ -281,7 +282,7 @@ def test_bdat_chunks_with_per_chunk_replies(hostile: HostileFactory) -> None:
 @pytest.mark.parametrize("initial_response", [True, False])
 @pytest.mark.parametrize("password", ["right", "wrong"])
 def test_default_auth_checks_credentials(
-    hostile: HostileFactory, mechanism: str, initial_response: bool, password: str
+    hostile: ServerFactory, mechanism: str, initial_response: bool, password: str
 ) -> None:
     server = hostile(Script(capabilities=("AUTH PLAIN LOGIN",), credentials=("user", "right")))
     with smtplib.SMTP(server.host, server.port, timeout=5) as client:
@@ -299,7 +300,7 @@ def test_default_auth_checks_credentials(
     assert [line.kind for line in server.lines].count("auth") == expected
 
 
-def test_unsolicited_lines_between_commands(hostile: HostileFactory) -> None:
+def test_unsolicited_lines_between_commands(hostile: ServerFactory) -> None:
     later = ((0.05, b"250 unsolicited\r\n"),)
     server = hostile(Script(replies={"NOOP": Reply(b"250 ok\r\n", later=later)}))
     with _connect(server.port) as sock:
@@ -309,7 +310,7 @@ def test_unsolicited_lines_between_commands(hostile: HostileFactory) -> None:
     assert server.settle()
 
 
-def test_stall_stops_reading_and_server_still_stops(hostile: HostileFactory) -> None:
+def test_stall_stops_reading_and_server_still_stops(hostile: ServerFactory) -> None:
     server = hostile(Script(replies={"DATA": Reply(b"354 go\r\n", then=Then.STALL)}))
     sock = _connect(server.port)
     try:
@@ -334,3 +335,60 @@ def test_split_data_stream_strict_and_lenient() -> None:
     stream = b"a\r\n..b\r\nc\n.\r\nd\r\n.\r\n"
     assert split_data_stream(stream, lenient=True) == ([b"a\r\n.b\r\nc\n", b"d\r\n"], b"")
     assert split_data_stream(stream, lenient=False) == ([b"a\r\n.b\r\nc\n\r\nd\r\n"], b"")
+
+
+# --- per-verb hooks, fallback, drain ------------------------------------------------------
+
+
+class _Hooks:
+    """Refuses MAIL from one address, answers the dot with the session number."""
+
+    def handle_MAIL(self, session: Session, line: bytes) -> Step | None:
+        return b"550 5.7.1 not you\r\n" if b"<bad@example.org>" in line else None
+
+    def handle_DATA_END(self, session: Session, content: bytes) -> Step | None:
+        return f"250 2.0.0 session {session.number} got {len(content)} octets\r\n".encode()
+
+
+def test_hooks_answer_first_and_fall_through_on_none(hostile: ServerFactory) -> None:
+    server = hostile(Script(handler=_Hooks(), replies={"MAIL": b"250 2.1.0 table\r\n"}))
+    for expected_session in (1, 2):
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo("me.example")
+            assert client.mail("bad@example.org")[0] == 550  # the hook
+            assert client.mail("good@example.org") == (250, b"2.1.0 table")  # its None: table
+            client.rcpt("b@example.org")
+            body = b"Subject: x\r\n\r\nhi\r\n"
+            code, text = client.data(body)
+            expected = f"2.0.0 session {expected_session} got {len(body)} octets"
+            assert (code, text) == (250, expected.encode())
+    assert server.settle()
+    assert server.command_lines[:3] == ["ehlo me.example", "mail FROM:<bad@example.org>",
+                                        "mail FROM:<good@example.org>"]  # fmt: skip
+
+
+def test_fallback_answers_only_the_verbs_the_script_does_not_name(
+    hostile: ServerFactory,
+) -> None:
+    script = Script(replies={"QUIT": b"221 bye\r\n"}, fallback=b"502 5.5.1 no\r\n")
+    server = hostile(script)
+    with _connect(server.port) as sock:
+        _read_until(sock, b"\r\n")
+        sock.sendall(b"EHLO x\r\nNOOP\r\nQUIT\r\n")
+        assert _read_until(sock, b"221 bye\r\n") == b"502 5.5.1 no\r\n" * 2 + b"221 bye\r\n"
+
+
+def test_drain_reads_until_the_client_closes(hostile: ServerFactory) -> None:
+    server = hostile(Script(replies={"MAIL": Reply(b"421 4.7.0 bye\r\n", then=Then.DRAIN)}))
+    with _connect(server.port) as sock:
+        _read_until(sock, b"\r\n")
+        sock.sendall(b"MAIL FROM:<a@example.org>\r\n")
+        assert _read_until(sock, b"\r\n") == b"421 4.7.0 bye\r\n"
+        # Still read after the 421: more input never makes the kernel reset the connection.
+        sock.sendall(b"RCPT TO:<b@example.org>\r\n" * 100)
+        time.sleep(0.2)
+        assert server.sessions[0].events == []
+        sock.shutdown(socket.SHUT_WR)
+        assert _read_to_eof(sock) == b""
+    assert server.settle()
+    assert server.events == ["eof", "drained"]

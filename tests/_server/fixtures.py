@@ -1,7 +1,7 @@
 """pytest fixtures for the hostile server; conftest files re-export them.
 
 * ``certs``: one :class:`CertificateSet` per test session (key generation is the slow part).
-* ``hostile``: a factory, ``hostile(script) -> HostileServer``, started and later stopped; at
+* ``hostile``: a factory, ``hostile(script) -> ScriptedServer``, started and later stopped; at
   teardown every server thread must have been joined, or the test errors.
 """
 
@@ -14,9 +14,9 @@ import pytest
 
 from .certs import CertificateSet, make_certificate_set
 from .script import Script
-from .server import HostileServer
+from .server import ScriptedServer
 
-HostileFactory = Callable[..., HostileServer]
+ServerFactory = Callable[..., ScriptedServer]
 
 
 @pytest.fixture(scope="session")
@@ -26,12 +26,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> CertificateSet:
 
 
 @pytest.fixture
-def hostile(certs: CertificateSet) -> Iterator[HostileFactory]:
+def hostile(certs: CertificateSet) -> Iterator[ServerFactory]:
     """Start hostile servers on demand: ``server = hostile(Script(...))``."""
-    started: list[HostileServer] = []
+    started: list[ScriptedServer] = []
 
-    def start(script: Script | None = None) -> HostileServer:
-        server = HostileServer(script, certs=certs).start()
+    def start(script: Script | None = None) -> ScriptedServer:
+        server = ScriptedServer(script, certs=certs).start()
         started.append(server)
         return server
 

@@ -1,15 +1,16 @@
-"""A scriptable, deliberately misbehaving SMTP server on loopback, for security tests.
+"""The tests' one hand-written SMTP server on loopback: scripted, hookable, able to misbehave.
 
 Plain sockets and one thread per session, so the server can send any bytes at any moment
-(aiosmtpd could not: it always speaks correct SMTP). Typical use::
+(aiosmtpd could not: it always speaks correct SMTP). The security suite, the CDO error rows and
+the probe's odd ports (silent, not SMTP, bad certificates) all run on it. Typical use::
 
     script = Script(replies={"EHLO": b"250-x\\r\\n250 AUTH PLAIN\\r\\n"})
-    with HostileServer(script) as server:
+    with ScriptedServer(script) as server:
         ...  # connect a client to server.host, server.port
         server.settle()
         assert ("MAIL", False) not in server.commands()
 
-:meth:`HostileServer.stop` joins every thread it started and raises if one is still alive, so a
+:meth:`ScriptedServer.stop` joins every thread it started and raises if one is still alive, so a
 test cannot leak threads.
 """
 
@@ -32,13 +33,19 @@ from .session import POLL_SECONDS, Session
 JOIN_TIMEOUT = 5.0
 
 
-class HostileServer:
+class ScriptedServer:
     """A threaded SMTP server on 127.0.0.1 (port 0) that follows ``script`` in every session."""
 
-    def __init__(self, script: Script | None = None, *, certs: CertificateSet | None = None):
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        certs: CertificateSet | None = None,
+        tls_context: ssl.SSLContext | None = None,
+    ):
         self.script = script if script is not None else Script()
-        if self.script.tls is not TLSSetup.NONE and certs is None:
-            raise ValueError("a TLS script needs a CertificateSet")
+        if self.script.tls is not TLSSetup.NONE and certs is None and tls_context is None:
+            raise ValueError("a TLS script needs a CertificateSet or an SSLContext")
         self.certs = certs
         self.host = "127.0.0.1"
         self.port = 0
@@ -48,13 +55,14 @@ class HostileServer:
         self._threads: list[threading.Thread] = []
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._context: ssl.SSLContext | None = None
+        #: ``tls_context`` replaces the script's certificate (no SNI recording then).
+        self._context: ssl.SSLContext | None = tls_context
         #: The SNI name of every TLS ClientHello (None when the client sent no SNI).
         self.sni_names: list[str | None] = []
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> HostileServer:
+    def start(self) -> ScriptedServer:
         """Bind, listen and start accepting; returns self."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -83,7 +91,7 @@ class HostileServer:
         if alive:
             raise RuntimeError(f"hostile server threads did not stop: {alive}")
 
-    def __enter__(self) -> HostileServer:
+    def __enter__(self) -> ScriptedServer:
         return self.start()
 
     def __exit__(
@@ -114,7 +122,8 @@ class HostileServer:
             with self._lock:
                 self.sessions.append(record)
                 self._sockets.append(conn)
-            session = Session(conn, self.script, record, self._stop, self._tls_context)
+            session = Session(conn, self.script, record, self._stop, self._tls_context,
+                              number=len(self.sessions))
             self._spawn(session.run, f"hostile-session-{len(self.sessions)}")
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -173,6 +182,15 @@ class HostileServer:
     def commands(self) -> list[tuple[str, bool]]:
         """(verb, tls) for every command line over all sessions."""
         return [pair for record in self.sessions for pair in record.commands()]
+
+    @property
+    def command_lines(self) -> list[str]:
+        """Every command line received, over all sessions, without its line ending."""
+        return [
+            line.data.decode("latin-1").rstrip("\r\n")
+            for line in self.lines
+            if line.kind == "command"
+        ]
 
     def verbs(self) -> list[str]:
         """Just the verbs of :meth:`commands`."""

@@ -1,4 +1,5 @@
-"""Security cases 50-58: what the client emits, judged from the server's raw record."""
+"""What the client emits (command injection, header smuggling, dot-stuffing per RFC 5321 §4.5.2,
+line lengths per §4.5.3.1), judged from the server's raw record."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import pytest
 
 from cdomail import Transcript
 from cdomail.errors import AuthenticationFailed, CdoMailError, InputError
-from tests.hostile import CertificateSet, Script, TLSSetup, split_data_stream
-from tests.hostile.fixtures import HostileFactory
+from tests._server import CertificateSet, Script, TLSSetup, split_data_stream
+from tests._server.fixtures import ServerFactory
 
 from .helpers import (
     MESSAGE,
@@ -41,8 +42,8 @@ INJECTION = "\r\nRCPT TO:<evil@example.net>"
         ("rcpt_options", ["NOTIFY=NEVER\nDATA"], "rcpt_options"),
     ],
 )
-def test_case_50_control_characters_in_commands(
-    hostile: HostileFactory, certs: CertificateSet, argument: str, value: Any, field: str
+def test_control_characters_in_commands(
+    hostile: ServerFactory, certs: CertificateSet, argument: str, value: Any, field: str
 ) -> None:
     server = hostile(Script())
     client = make_client(server, certs, tls="none")
@@ -57,8 +58,8 @@ def test_case_50_control_characters_in_commands(
     assert b"evil" not in server.raw
 
 
-def test_case_50_control_characters_in_ehlo_name(
-    hostile: HostileFactory, certs: CertificateSet
+def test_control_characters_in_ehlo_name(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script())
     with pytest.raises(InputError) as info:
@@ -77,8 +78,8 @@ def test_case_50_control_characters_in_ehlo_name(
     ],
     ids=["raw-crlf", "raw-bare-cr", "compat32", "subject-lf"],
 )
-def test_case_51_line_breaks_in_header_values(
-    hostile: HostileFactory, certs: CertificateSet, message: bytes | str
+def test_line_breaks_in_header_values(
+    hostile: ServerFactory, certs: CertificateSet, message: bytes | str
 ) -> None:
     payload: bytes | EmailMessage
     if message == "compat32":
@@ -120,8 +121,8 @@ def test_case_51_line_breaks_in_header_values(
     ],
     ids=["sender", "recipient"],
 )
-def test_case_52_envelope_from_malformed_headers(
-    hostile: HostileFactory, certs: CertificateSet, header: bytes
+def test_envelope_from_malformed_headers(
+    hostile: ServerFactory, certs: CertificateSet, header: bytes
 ) -> None:
     server = hostile(Script())
     client = make_client(server, certs, tls="none")
@@ -140,8 +141,8 @@ SMUGGLING = (
 
 
 @pytest.mark.parametrize("strict", [True, False], ids=["strict-server", "lenient-server"])
-def test_case_53_smuggling_sequences(
-    hostile: HostileFactory, certs: CertificateSet, strict: bool
+def test_smuggling_sequences(
+    hostile: ServerFactory, certs: CertificateSet, strict: bool
 ) -> None:
     server = hostile(Script(strict=strict, capabilities=("8BITMIME",)))
     with make_client(server, certs, tls="none", chunking=False) as client:
@@ -156,7 +157,8 @@ def test_case_53_smuggling_sequences(
     assert split_data_stream(wire, lenient=True) == ([expected + b"\r\n"], b"")
 
 
-def test_case_54_leading_dots_doubled(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_leading_dots_doubled(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     body = b"From: a@example.org\r\nTo: b@example.org\r\n\r\n.\r\n..\r\n.hidden\r\nx.\r\n"
     server = hostile(Script())
     with make_client(server, certs, tls="none", chunking=False) as client:
@@ -166,7 +168,8 @@ def test_case_54_leading_dots_doubled(hostile: HostileFactory, certs: Certificat
     assert server.bodies == [body]
 
 
-def test_case_55_final_crlf_added(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_final_crlf_added(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     server = hostile(Script(strict=True))
     with make_client(server, certs, tls="none") as client:
         client.send(MESSAGE + b"no newline at the end")
@@ -176,7 +179,7 @@ def test_case_55_final_crlf_added(hostile: HostileFactory, certs: CertificateSet
 
 
 @pytest.mark.parametrize("kind", ["email-message", "raw-bytes"])
-def test_case_56_long_lines(hostile: HostileFactory, certs: CertificateSet, kind: str) -> None:
+def test_long_lines(hostile: ServerFactory, certs: CertificateSet, kind: str) -> None:
     long_line = "word " * 400  # 2000 characters, one line
     server = hostile(Script())
     client = make_client(server, certs, tls="none")
@@ -204,8 +207,8 @@ def test_case_56_long_lines(hostile: HostileFactory, certs: CertificateSet, kind
 
 
 @pytest.mark.parametrize("pipelining", [False, True])
-def test_case_57_lockstep_without_pipelining(
-    hostile: HostileFactory, certs: CertificateSet, pipelining: bool
+def test_lockstep_without_pipelining(
+    hostile: ServerFactory, certs: CertificateSet, pipelining: bool
 ) -> None:
     capabilities = ("PIPELINING", "8BITMIME") if pipelining else ("8BITMIME",)
     server = hostile(Script(strict=True, capabilities=capabilities))
@@ -219,8 +222,8 @@ def test_case_57_lockstep_without_pipelining(
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 @pytest.mark.parametrize("succeed", [True, False], ids=["accepted", "refused"])
-def test_case_58_no_secret_in_any_output(
-    hostile: HostileFactory,
+def test_no_secret_in_any_output(
+    hostile: ServerFactory,
     certs: CertificateSet,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],

@@ -67,7 +67,10 @@ class Session:
         record: SessionRecord,
         stop: threading.Event,
         tls_context: Callable[[], ssl.SSLContext],
+        number: int = 1,
     ) -> None:
+        #: 1 for the server's first connection, 2 for the next, ...
+        self.number = number
         self.sock: socket.socket = sock
         self.script = script
         self.record = record
@@ -186,13 +189,30 @@ class Session:
 
     # --- scripted replies --------------------------------------------------------------------
 
-    def _step_for(self, verb: str, default: Steps | None) -> Step:
-        """The step for this use of ``verb``: TLS overrides first, then replies, then default."""
+    def receive_some(self) -> bytes:
+        """For hooks: wait until the client sends anything (or closes); return it, recorded."""
+        if not self.buffer and not self.eof:
+            self._recv_into_buffer(block=True)
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        if data:
+            self._remember(data, "command")
+        return data
+
+    def _step_for(self, verb: str, default: Steps | None, argument: bytes = b"") -> Step:
+        """The step for this use of ``verb``: the hook, TLS overrides, replies, then default."""
+        hook = getattr(self.script.handler, "handle_" + verb, None)
+        if hook is not None:
+            hooked: Step | None = hook(self, argument)
+            if hooked is not None:
+                return hooked
         for table, in_tls in ((self.script.tls_replies, True), (self.script.replies, False)):
             if in_tls and not self.tls:
                 continue
             if verb in table:
                 return self._pick(table[verb], (in_tls, verb))
+        if self.script.fallback is not None:
+            return self._pick(self.script.fallback, (False, "fallback:" + verb))
         if default is None:
             return UNKNOWN_REPLY
         return self._pick(default, (False, "default:" + verb))
@@ -241,6 +261,12 @@ class Session:
             self.record.events.append("stalled")
             self.stop.wait()
             raise _Closed
+        if reply.then is Then.DRAIN:
+            while not self.eof:
+                self._recv_into_buffer(block=True)
+                self.buffer.clear()
+            self.record.events.append("drained")
+            raise _Closed
         return reply.data
 
     def _check_synchronisation(self, verb: str) -> None:
@@ -265,7 +291,11 @@ class Session:
     # --- the command loop ----------------------------------------------------------------
 
     def _serve(self) -> None:
-        self._perform(self._pick(self.script.greeting, (False, "greeting")), "GREETING")
+        hook = getattr(self.script.handler, "handle_GREETING", None)
+        hooked: Step | None = hook(self, b"") if hook is not None else None
+        greeting = hooked if hooked is not None else self._pick(self.script.greeting,
+                                                                 (False, "greeting"))
+        self._perform(greeting, "GREETING")
         while True:
             line = self._read_line()
             self._remember(line, "command")
@@ -279,11 +309,11 @@ class Session:
             if handler is not None:
                 handler(line)
             else:
-                self._perform(self._step_for(verb, DEFAULT_REPLIES.get(verb)), verb)
+                self._perform(self._step_for(verb, DEFAULT_REPLIES.get(verb), line), verb)
 
     def _on_ehlo(self, line: bytes) -> None:
         default = ehlo_reply(self.script.hostname, self.script.ehlo_capabilities(self.tls))
-        sent = self._perform(self._step_for("EHLO", default), "EHLO")
+        sent = self._perform(self._step_for("EHLO", default, line), "EHLO")
         if sent is not None:
             # PIPELINING counts only if it is really in what we sent (raw replies included).
             self.pipelining = any(
@@ -293,7 +323,7 @@ class Session:
     def _on_starttls(self, line: bytes) -> None:
         configured = self.script.tls is TLSSetup.STARTTLS and not self.tls
         default = b"220 2.0.0 ready to start TLS\r\n" if configured else b"454 4.7.0 no TLS\r\n"
-        step = self._step_for("STARTTLS", default)
+        step = self._step_for("STARTTLS", default, line)
         if isinstance(step, bytes) and self.script.starttls_extra:
             step = step + self.script.starttls_extra
         elif isinstance(step, Reply) and self.script.starttls_extra:
@@ -337,7 +367,7 @@ class Session:
         self.record.events.append("tls-established")
 
     def _on_data(self, line: bytes) -> None:
-        sent = self._perform(self._step_for("DATA", DEFAULT_REPLIES["DATA"]), "DATA")
+        sent = self._perform(self._step_for("DATA", DEFAULT_REPLIES["DATA"], line), "DATA")
         if sent is None or not sent.startswith(b"354"):
             return
         body_lines: list[bytes] = []
@@ -361,8 +391,9 @@ class Session:
                 break
             previous_ended = body_line.endswith(b"\n")
             body_lines.append(body_line)
-        step = self._step_for("DATA_END", DEFAULT_REPLIES["DATA_END"])
-        self.record.bodies.append(decode_data_body(body_lines))
+        body = decode_data_body(body_lines)
+        self.record.bodies.append(body)
+        step = self._step_for("DATA_END", DEFAULT_REPLIES["DATA_END"], body)
         self._perform(step, "DATA_END")
 
     def _on_bdat(self, line: bytes) -> None:
@@ -377,7 +408,7 @@ class Session:
         self._remember(chunk, "bdat")
         pending = self.bdat_pending
         pending += chunk
-        sent = self._perform(self._step_for("BDAT", DEFAULT_REPLIES["BDAT"]), "BDAT")
+        sent = self._perform(self._step_for("BDAT", DEFAULT_REPLIES["BDAT"], line), "BDAT")
         if sent is None or not sent.startswith(b"2"):
             pending.clear()
         elif last:
@@ -388,7 +419,7 @@ class Session:
         words = line.split()
         mechanism = words[1].upper() if len(words) > 1 else b""
         answers = [words[2]] if len(words) > 2 else []
-        step = self._step_for("AUTH", self._default_auth(mechanism, answers))
+        step = self._step_for("AUTH", self._default_auth(mechanism, answers), line)
         sent = self._perform(step, "AUTH")
         while sent is not None and sent.startswith(b"334"):
             answer = self._read_line()
@@ -398,7 +429,7 @@ class Session:
                 default = b"501 5.7.0 authentication cancelled\r\n"
             else:
                 default = self._default_auth(mechanism, answers)
-            sent = self._perform(self._step_for("AUTH_CONT", default), "AUTH")
+            sent = self._perform(self._step_for("AUTH_CONT", default, answer), "AUTH")
 
     def _default_auth(self, mechanism: bytes, answers: list[bytes]) -> bytes:
         """A correct AUTH PLAIN / LOGIN server, checking ``script.credentials`` when set."""

@@ -1,4 +1,4 @@
-"""Security cases 37-49: transaction semantics and authentication."""
+"""Transaction semantics (RFC 5321 §3.3, RFC 2920, RFC 3030) and authentication (RFC 4954)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from cdomail.errors import (
     TLSRequired,
 )
 from cdomail.protocol import MAX_CHALLENGES
-from tests.hostile import CertificateSet, Script, TLSSetup
-from tests.hostile.fixtures import HostileFactory
+from tests._server import CertificateSet, Script, TLSSetup
+from tests._server.fixtures import ServerFactory
 
 from .helpers import (
     MESSAGE,
@@ -32,12 +32,12 @@ from .helpers import (
 CREDENTIALS = {"username": USERNAME, "password": PASSWORD}
 LOCKSTEP = ("8BITMIME", "SMTPUTF8")  # no PIPELINING: one command per reply
 
-# --- A6. Transaction semantics ---------------------------------------------------------------
+# --- Transaction semantics (RFC 5321 §3.3, RFC 2920 §3.1, RFC 3030 §2) ----------------------
 
 
 @pytest.mark.parametrize("capabilities", [LOCKSTEP, ("PIPELINING", *LOCKSTEP)])
-def test_case_37_mail_rejected(
-    hostile: HostileFactory, certs: CertificateSet, capabilities: tuple[str, ...]
+def test_mail_rejected(
+    hostile: ServerFactory, certs: CertificateSet, capabilities: tuple[str, ...]
 ) -> None:
     replies = {
         "MAIL": b"550 5.1.0 sender rejected\r\n",
@@ -58,8 +58,8 @@ def test_case_37_mail_rejected(
     assert "sync-error" not in " ".join(server.events)
 
 
-def test_case_38_some_or_all_recipients_refused(
-    hostile: HostileFactory, certs: CertificateSet
+def test_some_or_all_recipients_refused(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     some = hostile(Script(replies={"RCPT": [b"250 ok\r\n", b"550 5.1.1 no such user\r\n"]}))
     with make_client(some, certs, tls="none") as client:
@@ -80,8 +80,8 @@ def test_case_38_some_or_all_recipients_refused(
 
 
 @pytest.mark.parametrize("data_reply", [b"354 go ahead\r\n", b"554 5.5.1 no recipients\r\n"])
-def test_case_39_pipelined_all_rcpt_failed(
-    hostile: HostileFactory, certs: CertificateSet, data_reply: bytes
+def test_pipelined_all_rcpt_failed(
+    hostile: ServerFactory, certs: CertificateSet, data_reply: bytes
 ) -> None:
     script = Script(replies={"RCPT": b"550 5.1.1 no\r\n", "DATA": data_reply}, strict=True)
     server = hostile(script)
@@ -98,7 +98,7 @@ def test_case_39_pipelined_all_rcpt_failed(
 
 
 @pytest.mark.parametrize("code", [451, 503, 554])
-def test_case_40_data_not_354(hostile: HostileFactory, certs: CertificateSet, code: int) -> None:
+def test_data_not_answered_354(hostile: ServerFactory, certs: CertificateSet, code: int) -> None:
     server = hostile(Script(replies={"DATA": f"{code} no data today\r\n".encode()}))
     client = make_client(server, certs, tls="none")
     with pytest.raises(DataRefused) as info:
@@ -111,8 +111,8 @@ def test_case_40_data_not_354(hostile: HostileFactory, certs: CertificateSet, co
 
 
 @pytest.mark.parametrize("code", [451, 552, 554])
-def test_case_41_final_reply_refused(
-    hostile: HostileFactory, certs: CertificateSet, code: int
+def test_final_reply_refused(
+    hostile: ServerFactory, certs: CertificateSet, code: int
 ) -> None:
     final = [f"{code} 5.0.0 not this one\r\n".encode(), b"250 2.0.0 queued\r\n"]
     server = hostile(Script(replies={"DATA_END": final}))
@@ -130,8 +130,8 @@ def test_case_41_final_reply_refused(
     assert len(server.bodies) == 2
 
 
-def test_case_42_size_declared_and_mail_refused(
-    hostile: HostileFactory, certs: CertificateSet
+def test_size_declared_and_mail_refused(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(
         capabilities=("SIZE 32", "8BITMIME"),
@@ -151,8 +151,8 @@ def test_case_42_size_declared_and_mail_refused(
 
 
 @pytest.mark.parametrize("missing", ["SMTPUTF8", "8BITMIME"])
-def test_case_43_missing_smtputf8_or_8bitmime(
-    hostile: HostileFactory, certs: CertificateSet, missing: str
+def test_missing_smtputf8_or_8bitmime(
+    hostile: ServerFactory, certs: CertificateSet, missing: str
 ) -> None:
     capabilities = tuple(c for c in ("PIPELINING", "8BITMIME", "SMTPUTF8") if c != missing)
     server = hostile(Script(capabilities=capabilities))
@@ -183,7 +183,8 @@ def test_case_43_missing_smtputf8_or_8bitmime(
         assert all(body.isascii() for body in server.bodies)  # encoded, not sent raw
 
 
-def test_case_44_bdat_chunk_refused(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_bdat_chunk_refused(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     script = Script(
         capabilities=("CHUNKING", "8BITMIME"),
         replies={"BDAT": b"452 4.3.1 out of space\r\n"},
@@ -204,14 +205,14 @@ def test_case_44_bdat_chunk_refused(hostile: HostileFactory, certs: CertificateS
     assert "RSET" in verbs[verbs.index("BDAT") :]
 
 
-# --- A7. Authentication ----------------------------------------------------------------------
+# --- Authentication (RFC 4954 §4) --------------------------------------------------------------
 
 LONG_AUTH = "AUTH PLAIN LOGIN CRAM-MD5 DIGEST-MD5 NTLM GSSAPI XOAUTH2 OAUTHBEARER SCRAM-SHA-1"
 
 
 @pytest.mark.parametrize("mode", ["auto", "opportunistic"])
-def test_case_45_stripped_starttls_long_auth_list(
-    hostile: HostileFactory, certs: CertificateSet, mode: str
+def test_stripped_starttls_long_auth_list(
+    hostile: ServerFactory, certs: CertificateSet, mode: str
 ) -> None:
     server = hostile(Script(capabilities=("PIPELINING", LONG_AUTH)))
     client = make_client(server, certs, tls=mode, **CREDENTIALS)
@@ -224,8 +225,8 @@ def test_case_45_stripped_starttls_long_auth_list(
     assert "MAIL" not in smtp_verbs(server)
 
 
-def test_case_46_credentials_but_no_auth_after_tls(
-    hostile: HostileFactory, certs: CertificateSet
+def test_credentials_but_no_auth_after_tls(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(tls=TLSSetup.STARTTLS, tls_capabilities=("PIPELINING", "8BITMIME"))
     server = hostile(script)
@@ -237,7 +238,8 @@ def test_case_46_credentials_but_no_auth_after_tls(
     assert "MAIL" not in smtp_verbs(server)
 
 
-def test_case_47_sasl_downgrade_refused(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_sasl_downgrade_refused(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     script = Script(
         capabilities=("AUTH CRAM-MD5 PLAIN",),
         replies={"AUTH": [b"334 !!not base64!!\r\n", b"235 2.7.0 ok\r\n"]},
@@ -272,7 +274,8 @@ class _Patient:
         return b"again"
 
 
-def test_case_48_endless_challenges_capped(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_endless_sasl_challenges_capped(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     script = Script(
         tls=TLSSetup.IMPLICIT,
         capabilities=("AUTH X-PATIENT",),
@@ -289,8 +292,8 @@ def test_case_48_endless_challenges_capped(hostile: HostileFactory, certs: Certi
 
 @pytest.mark.parametrize("reply", [b"535 5.7.8 bad credentials\r\n", b"454 4.7.0 try later\r\n"])
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
-def test_case_49_auth_refused_without_secrets_in_error(
-    hostile: HostileFactory, certs: CertificateSet, reply: bytes, mechanism: str
+def test_auth_refused_without_secrets_in_error(
+    hostile: ServerFactory, certs: CertificateSet, reply: bytes, mechanism: str
 ) -> None:
     last = "AUTH" if mechanism == "PLAIN" else "AUTH_CONT"
     replies = {last: reply} if mechanism == "PLAIN" else {"AUTH_CONT": [b"334 UGFzc3dvcmQ6\r\n",

@@ -2,7 +2,7 @@
 
 The client under test trusts only :attr:`CertificateSet.ca_path` (pass it as ``cafile``). Every
 other certificate here fails verification for exactly one reason, so a test can tell the causes
-apart (security case 17):
+apart (RFC 3207 §4.1, RFC 6125 §6):
 
 * ``good``       issued by the trusted test CA for ``localhost`` and ``127.0.0.1``
 * ``expired``    same CA and names, but ``notAfter`` is in the past

@@ -10,6 +10,14 @@ Besides the ordinary verbs, three pseudo-verbs are scripted the same way:
 * ``"DATA_END"``  the reply after the final ``.`` of a DATA body
 * ``"AUTH_CONT"`` the reply to each line the client sends during a ``334`` exchange
 * ``"BDAT"``      the reply to each BDAT chunk (after its bytes were read)
+
+Where a fixed table is not enough, ``Script.handler`` takes per-verb hooks in aiosmtpd's style:
+an object whose ``handle_<NAME>(session, argument)`` methods (NAME a verb or ``GREETING``,
+``DATA_END``, ``AUTH_CONT``) return the step to perform, or ``None`` to fall through to the
+tables. ``argument`` is the command line as received (for ``DATA_END`` the decoded message,
+for ``GREETING`` empty; a ``BDAT`` hook finds the chunks so far in ``session.bdat_pending``).
+``session`` is the live :class:`~tests._server.session.Session` (``number``, ``tls``,
+``record``, ``bdat_pending``, ``receive_some()``).
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ class Then(enum.Enum):
     RESET = "reset"
     #: Stop reading but keep the connection open, so the client's writes eventually block.
     STALL = "stall"
+    #: Read (and discard) until the client closes, then close: the reply is surely read.
+    DRAIN = "drain"
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ class Reply:
     """Send ``data`` (after ``delay`` seconds, ``trickle`` bytes at a time), then do ``then``.
 
     ``later`` is a tuple of ``(seconds, bytes)`` sent after the reply, each after its own pause:
-    unsolicited lines between commands (security case 15).
+    unsolicited lines between commands (RFC 5321 §4.2: one reply per command).
     """
 
     data: bytes
@@ -122,7 +132,7 @@ class Script:
     #: Which certificate to present: a key of ``CertificateSet.pairs``.
     certificate: str = "good"
     handshake: Handshake = Handshake.NORMAL
-    #: Bytes sent in the same write as the 220 to STARTTLS (response injection, cases 11-12).
+    #: Bytes sent in the same write as the 220 to STARTTLS (response injection, RFC 3207 §6).
     starttls_extra: bytes = b""
     #: Reject bare LF (in commands and DATA) and unadvertised early input, then close.
     strict: bool = False
@@ -133,6 +143,10 @@ class Script:
     #: Upper bound on one received line, so a runaway client cannot exhaust memory.
     max_line: int = 1024 * 1024
     hostname: str = "hostile.test"
+    #: The step for every verb neither the hooks nor ``replies`` name (None: built-in defaults).
+    fallback: Steps | None = None
+    #: Per-verb hooks (see the module docstring); consulted before ``replies``.
+    handler: object | None = None
 
     def ehlo_capabilities(self, tls_active: bool) -> list[str]:
         """The capability lines advertised to EHLO in the given TLS state."""

@@ -1,6 +1,6 @@
 """A hostile, scriptable SMTP server for cdomail's security tests, with its certificates.
 
-Import from here: ``from tests.hostile import HostileServer, Script, Reply, ...``.
+Import from here: ``from tests._server import ScriptedServer, Script, Reply, ...``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .script import (
     TLSSetup,
     ehlo_reply,
 )
-from .server import HostileServer
+from .server import ScriptedServer
 
 __all__ = [
     "CERT_KINDS",
@@ -28,10 +28,10 @@ __all__ = [
     "Close",
     "Endless",
     "Handshake",
-    "HostileServer",
     "Line",
     "Reply",
     "Script",
+    "ScriptedServer",
     "SessionRecord",
     "Silence",
     "Step",

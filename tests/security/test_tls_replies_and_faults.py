@@ -1,4 +1,5 @@
-"""Security cases 17-36: certificates, reply parsing, connection faults and timeouts."""
+"""Certificates (RFC 3207 §4.1, RFC 8314 §3.3), reply parsing (RFC 5321 §4.2), connection faults and
+timeouts (RFC 5321 §4.5.3.2)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from cdomail.errors import (
     TLSHandshakeError,
     WriteTimeout,
 )
-from tests.hostile import (
+from tests._server import (
     CertificateSet,
     Close,
     Endless,
@@ -36,17 +37,17 @@ from tests.hostile import (
     TLSSetup,
     ehlo_reply,
 )
-from tests.hostile.fixtures import HostileFactory
+from tests._server.fixtures import ServerFactory
 
 from .helpers import FAST, MESSAGE, data_lines, make_client, smtp_verbs
 
-# --- A3. TLS and certificates ----------------------------------------------------------------
+# --- TLS and certificates (RFC 8314 §3.3, RFC 6125 §6) -------------------------------------
 
 
 @pytest.mark.parametrize("kind", ["expired", "wrong_name", "unknown_ca", "self_signed"])
 @pytest.mark.parametrize("setup", [TLSSetup.IMPLICIT, TLSSetup.STARTTLS])
-def test_case_17_bad_certificates_abort_before_smtp(
-    hostile: HostileFactory, certs: CertificateSet, kind: str, setup: TLSSetup
+def test_bad_certificates_abort_before_smtp(
+    hostile: ServerFactory, certs: CertificateSet, kind: str, setup: TLSSetup
 ) -> None:
     server = hostile(Script(tls=setup, certificate=kind))
     mode = "implicit" if setup is TLSSetup.IMPLICIT else "starttls"
@@ -59,8 +60,8 @@ def test_case_17_bad_certificates_abort_before_smtp(
     assert smtp_verbs(server) == ([] if mode == "implicit" else ["EHLO", "STARTTLS"])
 
 
-def test_case_17_default_trust_store_rejects_private_ca(
-    hostile: HostileFactory, certs: CertificateSet
+def test_default_trust_store_rejects_private_ca(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(tls=TLSSetup.IMPLICIT))
     client = make_client(server, certs, tls="implicit", cafile=None)
@@ -70,8 +71,8 @@ def test_case_17_default_trust_store_rejects_private_ca(
     assert server.commands() == []
 
 
-def test_case_18_hostname_is_the_configured_name_with_sni(
-    hostile: HostileFactory, certs: CertificateSet
+def test_hostname_is_the_configured_name_with_sni(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     liar = b"220 wrong.invalid ESMTP\r\n"
     ehlo = ehlo_reply("wrong.invalid", ("8BITMIME",))
@@ -102,8 +103,8 @@ def test_case_18_hostname_is_the_configured_name_with_sni(
     assert bad.commands() == []
 
 
-def test_case_19_plaintext_on_implicit_port_and_reverse(
-    hostile: HostileFactory, certs: CertificateSet
+def test_plaintext_on_implicit_port_and_reverse(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     plain = hostile(Script())
     with pytest.raises(TLSHandshakeError) as info:
@@ -119,8 +120,8 @@ def test_case_19_plaintext_on_implicit_port_and_reverse(
 
 
 @pytest.mark.parametrize("setup", [TLSSetup.IMPLICIT, TLSSetup.STARTTLS])
-def test_case_20_stalled_handshake_times_out(
-    hostile: HostileFactory, certs: CertificateSet, setup: TLSSetup
+def test_stalled_handshake_times_out(
+    hostile: ServerFactory, certs: CertificateSet, setup: TLSSetup
 ) -> None:
     server = hostile(Script(tls=setup, handshake=Handshake.STALL))
     mode = "implicit" if setup is TLSSetup.IMPLICIT else "starttls"
@@ -132,12 +133,12 @@ def test_case_20_stalled_handshake_times_out(
     assert server.settle()
 
 
-# --- A4. Reply parsing robustness ----------------------------------------------------------
+# --- Reply parsing robustness (RFC 5321 §4.2) ------------------------------------------------
 
 
 @pytest.mark.parametrize("greeting", [b"421", b"554", b"500", b"550", b"354", b"221"])
-def test_case_21_greeting_refused(
-    hostile: HostileFactory, certs: CertificateSet, greeting: bytes
+def test_greeting_refused(
+    hostile: ServerFactory, certs: CertificateSet, greeting: bytes
 ) -> None:
     server = hostile(Script(greeting=greeting + b" no service here\r\n"))
     with pytest.raises(GreetingRefused) as info:
@@ -148,7 +149,8 @@ def test_case_21_greeting_refused(
     assert smtp_verbs(server) in ([], ["QUIT"])
 
 
-def test_case_22_multiline_greeting(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_multiline_greeting(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     greeting = b"220-hostile.test first\r\n220-second line\r\n220 hostile.test ready\r\n"
     server = hostile(Script(greeting=greeting, strict=True))
     with make_client(server, certs, tls="none") as client:
@@ -159,8 +161,8 @@ def test_case_22_multiline_greeting(hostile: HostileFactory, certs: CertificateS
 
 
 @pytest.mark.parametrize("size", [1, 2, 5])
-def test_case_23_replies_split_anywhere(
-    hostile: HostileFactory, certs: CertificateSet, size: int
+def test_replies_split_anywhere(
+    hostile: ServerFactory, certs: CertificateSet, size: int
 ) -> None:
     def slow(data: bytes) -> Reply:
         return Reply(data, trickle=(size, 0.001))
@@ -190,8 +192,8 @@ def test_case_23_replies_split_anywhere(
     ],
     ids=["long-line", "endless-continuation", "no-newline"],
 )
-def test_case_24_oversized_replies(
-    hostile: HostileFactory, certs: CertificateSet, ehlo: bytes | Endless
+def test_oversized_replies(
+    hostile: ServerFactory, certs: CertificateSet, ehlo: bytes | Endless
 ) -> None:
     server = hostile(Script(replies={"EHLO": ehlo}))
     with pytest.raises(RemoteProtocolError) as info:
@@ -206,8 +208,8 @@ def test_case_24_oversized_replies(
     [{"greeting": b"wefpPSwrsfa2sdfsdf\r\n"}, {"replies": {"EHLO": b"2x0 hello\r\n"}}],
     ids=["garbage-greeting", "non-numeric-code"],
 )
-def test_case_25_garbage_replies(
-    hostile: HostileFactory, certs: CertificateSet, where: dict[str, object]
+def test_garbage_replies(
+    hostile: ServerFactory, certs: CertificateSet, where: dict[str, object]
 ) -> None:
     server = hostile(Script(**where))  # type: ignore[arg-type]
     with pytest.raises(RemoteProtocolError) as info:
@@ -219,7 +221,8 @@ def test_case_25_garbage_replies(
     assert "MAIL" not in smtp_verbs(server)
 
 
-def test_case_26_invalid_utf8_in_reply_text(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_invalid_utf8_in_reply_text(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     replies = {
         "EHLO": b"250-hostile.test \xff\xfe\r\n250 8BITMIME\r\n",
         "DATA_END": b"250 2.0.0 queued \xc3\x28 ok\r\n",
@@ -234,8 +237,8 @@ def test_case_26_invalid_utf8_in_reply_text(hostile: HostileFactory, certs: Cert
 
 
 @pytest.mark.parametrize("variant", ["lf-only", "odd-ehlo", "bare-334", "empty-line"])
-def test_case_27_tolerant_parsing(
-    hostile: HostileFactory, certs: CertificateSet, variant: str
+def test_tolerant_reply_parsing(
+    hostile: ServerFactory, certs: CertificateSet, variant: str
 ) -> None:
     if variant == "lf-only":
         replies: dict[str, bytes] = {
@@ -274,8 +277,8 @@ def test_case_27_tolerant_parsing(
     assert server.bodies == [MESSAGE]
 
 
-def test_case_28_control_characters_are_escaped(
-    hostile: HostileFactory, certs: CertificateSet, caplog: pytest.LogCaptureFixture
+def test_control_characters_in_replies_are_escaped(
+    hostile: ServerFactory, certs: CertificateSet, caplog: pytest.LogCaptureFixture
 ) -> None:
     spoof = b"\x1b[2J\x1b[31mYOU ARE HACKED\x1b[0m\x07\x08"
     replies = {
@@ -299,12 +302,12 @@ def test_case_28_control_characters_are_escaped(
         assert "\x08" not in text
 
 
-# --- A5. Connection faults and timeouts --------------------------------------------------------
+# --- Connection faults and timeouts (RFC 5321 §4.5.3.2) ------------------------------------
 
 
 @pytest.mark.parametrize("reset", [False, True], ids=["eof", "rst"])
-def test_case_29_close_instead_of_reply(
-    hostile: HostileFactory, certs: CertificateSet, reset: bool
+def test_close_instead_of_reply(
+    hostile: ServerFactory, certs: CertificateSet, reset: bool
 ) -> None:
     server = hostile(Script(replies={"MAIL": Close(reset=reset)}))
     with pytest.raises(ServerDisconnected) as info:
@@ -317,8 +320,8 @@ BIG_MESSAGE = MESSAGE + (b"y" * 76 + b"\r\n") * 4000
 
 
 @pytest.mark.parametrize("variant", ["after-354", "mid-body", "550-then-deaf"])
-def test_case_30_close_during_data(
-    hostile: HostileFactory, certs: CertificateSet, variant: str
+def test_close_during_data(
+    hostile: ServerFactory, certs: CertificateSet, variant: str
 ) -> None:
     if variant == "after-354":
         script = Script(replies={"DATA": Reply(b"354 go\r\n", then=Then.CLOSE)})
@@ -347,8 +350,8 @@ def test_case_30_close_during_data(
 
 
 @pytest.mark.parametrize("then", [Then.CLOSE, Then.CONTINUE], ids=["then-close", "keeps-talking"])
-def test_case_31_421_mid_session(
-    hostile: HostileFactory, certs: CertificateSet, then: Then
+def test_421_mid_session(
+    hostile: ServerFactory, certs: CertificateSet, then: Then
 ) -> None:
     closing = Reply(b"421 4.3.2 shutting down\r\n", then=then)
     server = hostile(Script(replies={"RCPT": closing}))
@@ -365,8 +368,8 @@ def test_case_31_421_mid_session(
 
 
 @pytest.mark.parametrize("where", ["greeting", "RCPT"])
-def test_case_32_delayed_past_the_timeout(
-    hostile: HostileFactory, certs: CertificateSet, where: str
+def test_reply_delayed_past_the_timeout(
+    hostile: ServerFactory, certs: CertificateSet, where: str
 ) -> None:
     late = Reply(b"220 hostile.test late\r\n" if where == "greeting" else b"250 late\r\n", 2.0)
     script = Script(greeting=late) if where == "greeting" else Script(replies={"RCPT": late})
@@ -381,8 +384,8 @@ def test_case_32_delayed_past_the_timeout(
 
 
 @pytest.mark.parametrize("limit", ["deadline", "command_timeout"])
-def test_case_33_trickling_reply_is_bounded(
-    hostile: HostileFactory, certs: CertificateSet, limit: str
+def test_trickling_reply_is_bounded(
+    hostile: ServerFactory, certs: CertificateSet, limit: str
 ) -> None:
     ehlo = ehlo_reply("hostile.test", [f"X-PAD-{i:04d}" for i in range(60)])
     server = hostile(Script(replies={"EHLO": Reply(ehlo, trickle=(1, 0.01))}))
@@ -397,8 +400,8 @@ def test_case_33_trickling_reply_is_bounded(
     assert "MAIL" not in smtp_verbs(server)
 
 
-def test_case_34_slow_final_reply_is_status_unknown(
-    hostile: HostileFactory, certs: CertificateSet
+def test_slow_final_reply_is_status_unknown(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     late = Reply(b"250 2.0.0 finally\r\n", delay=2.0)
     server = hostile(Script(replies={"DATA_END": late}))
@@ -409,8 +412,8 @@ def test_case_34_slow_final_reply_is_status_unknown(
     assert server.bodies == [MESSAGE]  # it did arrive: "failed" would have been a lie
 
 
-def test_case_35_server_stops_reading_during_data(
-    hostile: HostileFactory, certs: CertificateSet
+def test_server_stops_reading_during_data(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(replies={"DATA": Reply(b"354 go\r\n", then=Then.STALL)}))
     huge = MESSAGE + (b"z" * 998 + b"\r\n") * 32_000  # ~32 MB: more than any socket buffer
@@ -444,7 +447,7 @@ def full_backlog() -> Iterator[int]:
         listener.close()
 
 
-def test_case_36_connection_refused_and_connect_timeout(
+def test_connection_refused_and_connect_timeout(
     certs: CertificateSet, full_backlog: int
 ) -> None:
     closed = socket.socket()

@@ -1,4 +1,5 @@
-"""Security cases 1-16: STARTTLS stripping, response injection, buffering and desync."""
+"""STARTTLS stripping (RFC 3207 §4, §6), response injection, buffering and desync
+(RFC 5321 §4.2)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from cdomail.errors import (
     TLSHandshakeError,
     TLSRequired,
 )
-from tests.hostile import (
+from tests._server import (
     CertificateSet,
     Handshake,
     Reply,
@@ -27,7 +28,7 @@ from tests.hostile import (
     TLSSetup,
     ehlo_reply,
 )
-from tests.hostile.fixtures import HostileFactory
+from tests._server.fixtures import ServerFactory
 
 from .helpers import MESSAGE, PASSWORD, USERNAME, auth_lines, make_client, smtp_verbs
 
@@ -40,11 +41,11 @@ def _assert_no_secret_sent(server_verbs: list[str], lines: list[bytes]) -> None:
     assert lines == []
 
 
-# --- A1. STARTTLS negotiation / stripping ------------------------------------------------
+# --- STARTTLS negotiation and stripping (RFC 3207 §4.1, §6) --------------------------------
 
 
-def test_case_01_no_starttls_but_auth_offered(
-    hostile: HostileFactory, certs: CertificateSet
+def test_auth_offered_without_starttls_sends_no_secret(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(capabilities=("PIPELINING", "AUTH PLAIN LOGIN")))
     client = make_client(server, certs, tls="starttls", **CREDENTIALS)
@@ -56,7 +57,9 @@ def test_case_01_no_starttls_but_auth_offered(
     _assert_no_secret_sent(smtp_verbs(server), auth_lines(server))
 
 
-def test_case_02_starttls_answered_502(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_starttls_answered_502_never_falls_back(
+    hostile: ServerFactory, certs: CertificateSet
+) -> None:
     server = hostile(Script(tls=TLSSetup.STARTTLS, replies={"STARTTLS": b"502 5.5.1 no\r\n"}))
     client = make_client(server, certs, tls="starttls", **CREDENTIALS)
     with pytest.raises(StartTLSRefused) as info:
@@ -68,8 +71,8 @@ def test_case_02_starttls_answered_502(hostile: HostileFactory, certs: Certifica
 
 
 @pytest.mark.parametrize("mode", ["starttls", "opportunistic"])
-def test_case_03_starttls_answered_454(
-    hostile: HostileFactory, certs: CertificateSet, mode: str
+def test_starttls_answered_454_never_falls_back(
+    hostile: ServerFactory, certs: CertificateSet, mode: str
 ) -> None:
     server = hostile(Script(tls=TLSSetup.STARTTLS, replies={"STARTTLS": b"454 4.7.0 busy\r\n"}))
     client = make_client(server, certs, tls=mode)
@@ -82,8 +85,8 @@ def test_case_03_starttls_answered_454(
 
 
 @pytest.mark.parametrize("code", [354, 221, 421, 500, 501, 530, 250])
-def test_case_04_only_exact_220_starts_tls(
-    hostile: HostileFactory, certs: CertificateSet, code: int
+def test_only_an_exact_220_starts_tls(
+    hostile: ServerFactory, certs: CertificateSet, code: int
 ) -> None:
     reply = f"{code} not what you hoped\r\n".encode()
     server = hostile(Script(tls=TLSSetup.STARTTLS, replies={"STARTTLS": reply}))
@@ -98,8 +101,8 @@ def test_case_04_only_exact_220_starts_tls(
 
 
 @pytest.mark.parametrize("mode", ["none", "starttls"])
-def test_case_05_not_esmtp_helo_only_without_tls(
-    hostile: HostileFactory, certs: CertificateSet, mode: str
+def test_helo_only_server_cannot_satisfy_required_tls(
+    hostile: ServerFactory, certs: CertificateSet, mode: str
 ) -> None:
     script = Script(
         tls=TLSSetup.STARTTLS,
@@ -122,7 +125,9 @@ def test_case_05_not_esmtp_helo_only_without_tls(
         assert "MAIL" not in smtp_verbs(server)
 
 
-def test_case_06_220_then_plaintext(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_starttls_220_then_plaintext_fails_the_handshake(
+    hostile: ServerFactory, certs: CertificateSet
+) -> None:
     server = hostile(Script(tls=TLSSetup.STARTTLS, handshake=Handshake.PLAINTEXT))
     client = make_client(server, certs, tls="starttls", **CREDENTIALS)
     with pytest.raises(TLSHandshakeError) as info:
@@ -133,7 +138,8 @@ def test_case_06_220_then_plaintext(hostile: HostileFactory, certs: CertificateS
     assert server.connections == 1, "no automatic plaintext retry"
 
 
-def test_case_07_220_then_close(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_starttls_220_then_close(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     script = Script(
         tls=TLSSetup.STARTTLS, replies={"STARTTLS": Reply(b"220 go\r\n", then=Then.CLOSE)}
     )
@@ -148,7 +154,8 @@ def test_case_07_220_then_close(hostile: HostileFactory, certs: CertificateSet) 
     assert server.connections == 1
 
 
-def test_case_08_starttls_before_auth(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_starttls_happens_before_auth(hostile: ServerFactory, certs: CertificateSet) -> None:
+
     script = Script(
         tls=TLSSetup.STARTTLS,
         capabilities=("PIPELINING", "8BITMIME", "AUTH PLAIN LOGIN"),
@@ -163,8 +170,8 @@ def test_case_08_starttls_before_auth(hostile: HostileFactory, certs: Certificat
 
 
 @pytest.mark.parametrize("after_tls", [("AUTH PLAIN",), ("PIPELINING",)])
-def test_case_09_post_tls_capabilities_replace_pre_tls(
-    hostile: HostileFactory, certs: CertificateSet, after_tls: tuple[str, ...]
+def test_post_tls_capabilities_replace_pre_tls(
+    hostile: ServerFactory, certs: CertificateSet, after_tls: tuple[str, ...]
 ) -> None:
     script = Script(
         tls=TLSSetup.STARTTLS,
@@ -189,8 +196,8 @@ def test_case_09_post_tls_capabilities_replace_pre_tls(
         assert "AUTH" not in smtp_verbs(server)
 
 
-def test_case_10_opportunistic_stripped_with_credentials(
-    hostile: HostileFactory, certs: CertificateSet
+def test_opportunistic_stripped_with_credentials(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(capabilities=("PIPELINING", "AUTH PLAIN LOGIN")))
     client = make_client(server, certs, tls="opportunistic", **CREDENTIALS)
@@ -201,11 +208,11 @@ def test_case_10_opportunistic_stripped_with_credentials(
     _assert_no_secret_sent(smtp_verbs(server), auth_lines(server))
 
 
-# --- A2. Response injection / buffering / desync -------------------------------------------
+# --- Response injection, buffering, desync (RFC 3207 §6, RFC 5321 §4.2) ----------------------
 
 
-def test_case_11_starttls_reply_with_injected_lines(
-    hostile: HostileFactory, certs: CertificateSet
+def test_starttls_reply_with_injected_lines(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(
         tls=TLSSetup.STARTTLS,
@@ -223,7 +230,9 @@ def test_case_11_starttls_reply_with_injected_lines(
     assert auth_lines(server) == []
 
 
-def test_case_12_partial_injected_line(hostile: HostileFactory, certs: CertificateSet) -> None:
+def test_partial_injected_line_after_starttls(
+    hostile: ServerFactory, certs: CertificateSet
+) -> None:
     script = Script(tls=TLSSetup.STARTTLS, starttls_extra=b"250-AUTH PLAIN")
     server = hostile(script)
     client = make_client(server, certs, tls="starttls")
@@ -234,8 +243,8 @@ def test_case_12_partial_injected_line(hostile: HostileFactory, certs: Certifica
     assert smtp_verbs(server) == ["EHLO", "STARTTLS"]
 
 
-def test_case_13_refusal_with_injected_success(
-    hostile: HostileFactory, certs: CertificateSet
+def test_refusal_with_injected_success(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     injected = (
         b"454 currently unavailable\r\n235 Authenticated\r\n250 2.1.0 ok\r\n"
@@ -251,8 +260,8 @@ def test_case_13_refusal_with_injected_success(
     assert server.bodies == []
 
 
-def test_case_14_no_answer_to_ehlo_after_tls(
-    hostile: HostileFactory, certs: CertificateSet
+def test_no_answer_to_ehlo_after_tls(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     script = Script(tls=TLSSetup.STARTTLS, tls_replies={"EHLO": Silence()})
     server = hostile(script)
@@ -273,8 +282,8 @@ def test_case_14_no_answer_to_ehlo_after_tls(
     ],
     ids=["single", "multi-line", "split"],
 )
-def test_case_15_unsolicited_lines_between_commands(
-    hostile: HostileFactory,
+def test_unsolicited_lines_between_commands(
+    hostile: ServerFactory,
     certs: CertificateSet,
     unsolicited: tuple[tuple[float, bytes], ...],
 ) -> None:
@@ -299,8 +308,8 @@ def test_case_15_unsolicited_lines_between_commands(
     assert server.settle()
 
 
-def test_case_16_reply_after_timeout_is_never_used(
-    hostile: HostileFactory, certs: CertificateSet
+def test_reply_after_timeout_is_never_used(
+    hostile: ServerFactory, certs: CertificateSet
 ) -> None:
     server = hostile(Script(replies={"MAIL": Reply(b"250 2.1.0 late\r\n", delay=1.0)}))
     client = make_client(server, certs, tls="none", command_timeout=0.3)
