@@ -1,6 +1,6 @@
 // Source: https://github.com/shendongnian/code/blob/HEAD/code1/58994-4196677-0.cs
 // (a Stack Overflow answer collected in that repository; Stack Overflow content is CC BY-SA)
-// Excerpt; addresses replaced.
+// Licence: CC BY-SA (Stack Overflow content). Excerpt; addresses replaced.
     string smtpAddress = "smtp.example.com";
     try
     {

@@ -1,5 +1,6 @@
 ' Source: https://taourl.com/read-4030915.html ("Sending email from Excel VBA with CDO and TLS"),
 ' a 2025 blog post recommending a "smtpusetls" field. Quoted for testing; credentials replaced.
+' Licence: not stated on the page; quoted for interoperability testing, original (c) its author.
 Sub SendEmailWithCDO()
 Dim cdoMessage As CDO.Message
 Dim cdoConfig As CDO.Configuration

@@ -1,5 +1,6 @@
 ' Source: a public VBScript collected by the code search corpus (repository not named there);
 ' the Gmail variant of the same widely copied SendMail function. Credentials replaced.
+' Licence: not stated; quoted for interoperability testing, original (c) its author.
 SentMail
 
 Sub SentMail

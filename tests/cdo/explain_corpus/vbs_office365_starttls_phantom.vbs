@@ -1,5 +1,6 @@
 ' Source: a public VBScript collected by the code search corpus (repository not named there);
 ' the widely copied "SentMail / SendMail for Office 365" sample. Credentials replaced.
+' Licence: not stated; quoted for interoperability testing, original (c) its author.
 Dim strMessage
 SentMail
 

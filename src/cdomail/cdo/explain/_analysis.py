@@ -133,14 +133,16 @@ def _strip_declaration(tokens: list[Token]) -> list[Token]:
         tokens = tokens[1:]
     if tokens and tokens[0].is_op("[") and len(tokens) > 3 and tokens[2].is_op("]"):
         tokens = tokens[3:]  # PowerShell [string]$x = ...
+    # VB ``Const X As Integer = 2`` names the variable first; strip its type before the C#
+    # rule below, which would otherwise take ``Integer`` for the variable.
+    if len(tokens) > 3 and tokens[1].is_name("as") and any(t.is_op("=") for t in tokens):
+        tokens = [tokens[0], *tokens[3:]]
     # C#/Java ``string x = ...``, ``CDO.Message m = ...``: a (dotted) type before the name.
     split = _split_assignment(tokens)
     if split is not None and len(split[0]) >= 2 and split[0][-1].kind == NAME \
             and split[0][-2].kind == NAME and all(t.kind == NAME or t.is_op(".")
                                                   for t in split[0]):
         tokens = tokens[len(split[0]) - 1 :]
-    if len(tokens) > 3 and tokens[1].is_name("as") and any(t.is_op("=") for t in tokens):
-        tokens = [tokens[0], *tokens[3:]]  # Const X As String = "..."
     return tokens
 
 

@@ -45,6 +45,12 @@ _CONVERSIONS: dict[str, Callable[[Any], Any]] = {
     "trim": lambda v: str(v).strip(), "lcase": lambda v: str(v).lower(),
     "ucase": lambda v: str(v).upper(), "tostring": str,
 }
+#: C#/JScript conversion methods called on a value: ``port.ToString()``, ``s.toLowerCase()``.
+_METHOD_CONVERSIONS: dict[str, Callable[[Any], Any]] = {
+    "tostring": lambda v: _vb_text(v), "tolower": lambda v: _vb_text(v).lower(),
+    "tolowercase": lambda v: _vb_text(v).lower(), "toupper": lambda v: _vb_text(v).upper(),
+    "trim": lambda v: _vb_text(v).strip(),
+}
 _COMPARE = {"=": "eq", "==": "eq", "===": "eq", "-eq": "eq", "<>": "ne", "!=": "ne",
             "!==": "ne", "-ne": "ne", "<": "lt", "-lt": "lt", ">": "gt", "-gt": "gt",
             "<=": "le", "-le": "le", ">=": "ge", "-ge": "ge"}
@@ -279,6 +285,12 @@ class _Parser:
                 break
         inner = self.tokens[opening + 1 : self.pos - 1]
         function = ".".join(names).lower().lstrip("$")
+        if not inner and len(names) > 1 and names[-1].lower() in _METHOD_CONVERSIONS:
+            # ``nPort.ToString()``: a conversion method on a value the source fixes.
+            receiver = ".".join(names[:-1])
+            value = self.lookup(receiver.lower(), receiver)
+            if not isinstance(value, Unknown):
+                return _METHOD_CONVERSIONS[names[-1].lower()](value)
         if function in _CONVERSIONS and inner:
             value = evaluate(inner, self.lookup)
             if isinstance(value, Unknown):

@@ -31,6 +31,9 @@ _RECIPIENT_MEMBERS = frozenset({"to", "cc", "bcc"})
 _REPRESENTATIVES: dict[str, list[Any]] = {
     "sendusing": [2, 1, None], "smtpserverport": [25, 465, 587], "smtpusessl": [True, False],
     "smtpauthenticate": [0, 1], "tlsmode": ["starttls", "none"], "bool": [True, False],
+    # An unknown timeout is some number of seconds: it decides how long CDO waits, never
+    # whether it encrypts, so CDO's default stands in (a "<name>" text would be refused).
+    "smtpconnectiontimeout": [30],
 }
 _MAX_SCENARIOS = 4096
 

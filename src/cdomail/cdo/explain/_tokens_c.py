@@ -314,6 +314,9 @@ class BraceParser:
                 if depth == 0 and statement and self._ends_here(statement):
                     break
                 continue
+            if token.is_name("function") and self._anonymous_function(frames):
+                statement.append(token)  # the function's value stands in the expression
+                continue
             if token.is_op("(", "[", "{"):
                 depth += 1
             elif token.is_op(")", "]", "}"):
@@ -322,6 +325,20 @@ class BraceParser:
             self.pos += 1
         if statement:
             self.out.append(Statement(tuple(statement), statement[0].line, tuple(frames)))
+
+    def _anonymous_function(self, frames: list[Frame]) -> bool:
+        """``function (a, b) { ... }`` inside an expression -- an IIFE wrapper, a callback, a
+        method in an object literal: its body is parsed as a function whose parameters are
+        unknown, instead of vanishing into the enclosing statement."""
+        following = self.tokens[self.pos + 1] if self.pos + 1 < len(self.tokens) else None
+        if following is None or not following.is_op("("):
+            return False
+        self.pos += 1
+        params = split_params(self._group(), strip=self.param_words)
+        if self._peek_op("{"):
+            self.pos += 1
+            self._rest_of_block([*frames, Frame("function", name="function", params=params)])
+        return True
 
     def _ends_here(self, statement: list[Token]) -> bool:
         last = statement[-1]

@@ -119,7 +119,9 @@ def decide(committed: dict[str, Any], message: MessageFacts, *, https_typo: bool
         report.steps = [f"Write the message as a file into {folder} (no network); the local "
                         "mail service sends it on with its own settings."]
         return report
-    if authenticate in (c.cdoBasic, c.cdoNTLM) and rules.is_unset(get(c.cdoSendUserName)):
+    # Only basic needs a user name: cdoNTLM without one logs on as the account running the
+    # script (CDOSYS smtpauthenticate: "the current process security context is used").
+    if authenticate == c.cdoBasic and rules.is_unset(get(c.cdoSendUserName)):
         report.problems.append(Problem("error", "smtpauthenticate is set but sendusername is "
                                        "empty: the logon fails.", hex_name(CDO_E_LOGON_FAILURE)))
     tls_mode = get(c.cdomailTLSMode)
@@ -145,7 +147,8 @@ def _cdomail_mode(report: Decision, mode: str, where: str) -> Decision:
 
 def _auth_step(authenticate: int) -> str | None:
     return {c.cdoBasic: "AUTH LOGIN with sendusername/sendpassword (PLAIN if only PLAIN is "
-            "offered)", c.cdoNTLM: "AUTH NTLM with sendusername/sendpassword"}.get(authenticate)
+            "offered)", c.cdoNTLM: "AUTH NTLM with sendusername/sendpassword (without them, as the "
+            "Windows account running the script)"}.get(authenticate)
 
 
 def _network(report: Decision, where: str, port: int, use_ssl: bool, authenticate: int,
