@@ -10,7 +10,6 @@ when the two drift apart. Keep everything that is not I/O outside this file
 from __future__ import annotations
 
 import ssl
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
@@ -21,28 +20,20 @@ from .._backends._sync_stream import (
     open_stream,
     resolve_local_hostname,
 )
+from .._backends._tls_errors import TLSPeer
 from .._config import ClientConfig, Clock, hide_secrets
 from .._transaction import SessionFeatures, Transaction
 from ..batch import BatchResult, CompactResult, attach, interrupted
 from ..batch import compact as compact_result
 from ..errors import (
-    AuthenticationFailed,
-    AuthenticationRefusedLocally,
     CdoMailError,
-    ConnectTimeout,
-    GreetingRefused,
-    HeloRefused,
     InputError,
     LocalProtocolError,
-    NotSMTPServer,
-    ReadTimeout,
     RemoteProtocolError,
     ServerDisconnected,
     ServiceClosing,
-    StartTLSRefused,
     StatusUnknown,
     TimeoutError,
-    TLSRequired,
     TransportError,
 )
 from ..message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
@@ -53,19 +44,16 @@ from ..protocol import (
     Command,
     ConnectionClosed,
     Data,
-    Ehlo,
     Extensions,
-    Helo,
     MailFrom,
     Quit,
     RcptTo,
     Reply,
     Rset,
-    StartTLS,
-    sasl_dialogue,
 )
 from ..result import SendResult
-from ..tls import TLSInfo, TLSMode, check_pin, diagnose_handshake, tls_info
+from ..session import Close, ConnectPlan, Open, Plan, Receive, Send, Step, UpgradeTLS
+from ..tls import TLSInfo, TLSMode, check_pin, shared_ssl_context, tls_info
 from ..transcript import Transcript, escape, log_only
 
 READ_SIZE = 64 * 1024
@@ -150,114 +138,72 @@ class SMTPClient:
         """Connect, read the greeting, EHLO, apply the TLS policy, and authenticate."""
         if self._conn is not None:
             return
-        config = self.config
-        self._clock = Clock(config)
+        self._clock = Clock(self.config)
         self._unwritten_end = None
         if self.transcript is None:
             self.transcript = log_only()  # DEBUG logging of the (redacted) conversation
         if not self._ehlo_name:
             self._ehlo_name = resolve_local_hostname()
-        implicit = config.effective_mode is TLSMode.IMPLICIT
-        context = config.make_ssl_context() if implicit else None
-        self._event(f"connecting to {config.connect_host}:{config.connect_port}"
-                    f" (tls={config.mode.value} -> {config.effective_mode.value})")
+        plan = ConnectPlan(self.config, self._ehlo_name)
         try:
-            self._stream = open_stream(
-                config.connect_host,
-                config.connect_port,
-                timeout=self._clock.timeout("CONNECT"),
-                ssl_context=context,
-                server_hostname=config.server_hostname,
-            )
-        except ssl.SSLError as exc:
-            raise diagnose_handshake(exc, host=config.host, port=config.port,
-                                     mode=config.effective_mode) from exc
-        self._conn = ClientConnection(allow_pipelining=config.pipelining)
-        try:
-            if implicit:
-                self._conn.start_tls_completed()
-                self._tls = self._tls_facts(TLSMode.IMPLICIT)
-            self._greeting()
-            self._ehlo()
-            self._apply_tls_policy()
-            if config.wants_auth:
-                self._authenticate()
+            self._run(plan.steps(), plan.connection)
         except BaseException:
             self._abort()
             raise
 
-    def _greeting(self) -> None:
-        auto = (self.config.mode is TLSMode.AUTO
-                and self.config.effective_mode is not TLSMode.IMPLICIT)
-        started = time.monotonic()
-        try:
-            greeting = self._read_reply("AUTO_GREETING" if auto else "CONNECT")
-        except ReadTimeout:
-            hint = ("" if self.config.effective_mode is TLSMode.IMPLICIT else
-                    ": the port may expect implicit TLS, from the first byte (use tls='implicit'),"
-                    " or it is not an SMTP server")
-            raise ConnectTimeout(
-                f"no greeting from {self.config.host}:{self.config.port} within"
-                f" {time.monotonic() - started:.3g} s{hint}"
-            ) from None
-        except RemoteProtocolError as exc:
-            raise NotSMTPServer(
-                f"{self.config.host}:{self.config.port} did not greet in SMTP ({exc}):"
-                " wrong port, or not a mail server"
-            ) from exc
-        if greeting.code != 220:
-            self._quit_quietly()
-            raise GreetingRefused(greeting.code, greeting.text, command="greeting",
-                                  enhanced_status=greeting.enhanced_status)
-
-    def _ehlo(self) -> None:
-        conn = self._require_conn()
-        reply = self._command(Ehlo(self._ehlo_name))
-        if reply.code == 250:
-            return
-        # RFC 5321 §4.1.4: fall back to HELO only where no ESMTP feature is needed:
-        # HELO cannot do STARTTLS, so never when the policy still needs TLS (case 5).
-        needs_tls = self.config.effective_mode.requires_tls and not conn.tls_active
-        if self.config.helo_fallback and reply.code in (500, 502, 504) and not needs_tls:
-            reply = self._command(Helo(self._ehlo_name))
-            if reply.code == 250:
+    def _run(self, plan: Plan[None], connection: ClientConnection) -> None:
+        """Perform the plan's steps; a failure is thrown back into the plan at its step."""
+        outcome: Reply | None = None
+        failure: CdoMailError | None = None
+        while True:
+            try:
+                step = plan.send(outcome) if failure is None else plan.throw(failure)
+            except StopIteration:
                 return
-        raise HeloRefused(reply.code, reply.text, command="EHLO",
-                          enhanced_status=reply.enhanced_status)
+            failure = None
+            try:
+                outcome = self._perform(step, connection)
+            except CdoMailError as exc:
+                failure = exc
 
-    def _apply_tls_policy(self) -> None:
-        conn = self._require_conn()
-        mode = self.config.effective_mode
-        if conn.tls_active or mode is TLSMode.NONE:
-            return
-        offered = conn.extensions is not None and conn.extensions.has("STARTTLS")
-        if not offered:
-            if mode is TLSMode.OPPORTUNISTIC:
-                self._event("STARTTLS not offered: continuing in plaintext (opportunistic)")
-                return
-            self._quit_quietly()
-            raise TLSRequired(
-                f"{self.config.host}:{self.config.port} does not offer STARTTLS, and tls="
-                f"{self.config.mode.value} requires it; nothing was sent. If the server"
-                " uses TLS from the first byte (usually port 465), use tls='implicit'."
-            )
-        reply = self._command(StartTLS())
-        if reply.code != 220:
-            # RFC 3207 §4: never fall back to plaintext after a refused STARTTLS (case 2-4).
-            self._abort()
-            raise StartTLSRefused(reply.code, reply.text, command="STARTTLS",
-                                  enhanced_status=reply.enhanced_status)
-        stream = self._require_stream()
-        try:
-            stream.start_tls(self.config.make_ssl_context(), self.config.server_hostname,
-                                   self._clock.timeout("STARTTLS"))
-        except ssl.SSLError as exc:
-            raise diagnose_handshake(exc, host=self.config.host, port=self.config.port,
-                                     mode=TLSMode.STARTTLS) from exc
-        conn.start_tls_completed()
-        self._tls = self._tls_facts(TLSMode.STARTTLS)
-        # RFC 3207 §4.2: forget the pre-TLS EHLO; ask again inside TLS.
-        self._ehlo()
+    def _perform(self, step: Step, connection: ClientConnection) -> Reply | None:
+        if isinstance(step, Receive):
+            return self._read_reply(step.timeout)
+        if isinstance(step, Send):
+            self._send_command(step.command)
+        elif isinstance(step, Open):
+            self._open(step, connection)
+        elif isinstance(step, UpgradeTLS):
+            self._require_stream().start_tls(
+                self._ssl_context(), self.config.server_hostname,
+                self._clock.timeout("STARTTLS"), tls_peer=self._tls_peer(step.mode))
+            self._tls = self._tls_facts(step.mode)
+        elif isinstance(step, Close):
+            (self._quit_quietly() if step.polite else self._abort())
+        else:
+            self._event(step.text)
+        return None
+
+    def _open(self, step: Open, connection: ClientConnection) -> None:
+        config = self.config
+        self._stream = open_stream(
+            config.connect_host,
+            config.connect_port,
+            timeout=self._clock.timeout("CONNECT"),
+            ssl_context=self._ssl_context() if step.implicit_tls else None,
+            server_hostname=config.server_hostname,
+            tls_peer=self._tls_peer(TLSMode.IMPLICIT),
+        )
+        self._conn = connection
+        if step.implicit_tls:
+            self._tls = self._tls_facts(TLSMode.IMPLICIT)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """The caller's context, else one shared by clients with the same TLS settings."""
+        return self.config.ssl_context or shared_ssl_context(self.config.tls)
+
+    def _tls_peer(self, mode: TLSMode) -> TLSPeer:
+        return TLSPeer(self.config.host, self.config.port, mode)
 
     def _tls_facts(self, mode: TLSMode) -> TLSInfo:
         ssl_object = self._require_stream().ssl_object
@@ -268,33 +214,6 @@ class SMTPClient:
         self._event(f"TLS established: {info.version} {info.cipher}"
                     f" verified={info.verified_by}", tls=True)
         return info
-
-    def _authenticate(self) -> None:
-        conn = self._require_conn()
-        if not conn.tls_active and not self.config.allow_plaintext_auth:
-            self._quit_quietly()
-            raise AuthenticationRefusedLocally(
-                "refusing to send credentials over an unencrypted connection; use a TLS mode"
-                " (starttls, implicit) or pass allow_plaintext_auth=True"
-            )
-        advertised = conn.extensions.auth_mechanisms if conn.extensions else ()
-        try:
-            authenticator = self.config.choose_authenticator(advertised)
-        except AuthenticationRefusedLocally:
-            self._quit_quietly()
-            raise
-        dialogue = sasl_dialogue(authenticator)
-        command = next(dialogue)
-        while True:
-            reply = self._command(command)
-            try:
-                command = dialogue.send(reply)
-            except StopIteration as finished:
-                reply = finished.value
-                break
-        if reply.code != 235:
-            raise AuthenticationFailed(reply.code, reply.text, command="AUTH",
-                                       enhanced_status=reply.enhanced_status)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -817,18 +736,21 @@ class SMTPClient:
             raise
 
     def _command(self, command: Command) -> Reply:
-        conn = self._require_conn()
-        self._refuse_idle_input()
-        data = conn.send(command)
-        if self.transcript is not None:
-            self.transcript.client(command.redacted(), tls=conn.tls_active)
-        self._write(data, command.verb)
+        self._send_command(command)
         reply = self._read_reply(command.verb)
         if reply.code == 421 and not isinstance(command, Quit):
             self._abort()
             raise ServiceClosing(reply.code, reply.text, command=command.verb,
                                  enhanced_status=reply.enhanced_status)
         return reply
+
+    def _send_command(self, command: Command) -> None:
+        conn = self._require_conn()
+        self._refuse_idle_input()
+        data = conn.send(command)
+        if self.transcript is not None:
+            self.transcript.client(command.redacted(), tls=conn.tls_active)
+        self._write(data, command.verb)
 
     def _write(self, data: bytes | bytearray, what: str) -> None:
         stream = self._require_stream()
