@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from cdomail._config import ClientConfig
 from cdomail.errors import (
     AuthenticationFailed,
     AuthenticationRefusedLocally,
@@ -21,7 +20,7 @@ from cdomail.errors import (
     StartTLSRefused,
     TLSRequired,
 )
-from cdomail.session import Close, ConnectPlan, Note, Open, Receive, UpgradeTLS
+from cdomail.session import ClientConfig, Close, ConnectPlan, Note, Open, Receive, UpgradeTLS
 from cdomail.tls import TLSMode
 
 from ._drive import run_plan

@@ -3,7 +3,7 @@
 This file is the source of truth for both clients: ``scripts/unasync.py``
 rewrites it into ``cdomail/_sync/client.py`` (``SMTPClient``), and CI fails
 when the two drift apart. Keep everything that is not I/O outside this file
-(``_config``, ``_transaction``, ``message``, ``protocol``) so the two stay thin.
+(``session``, ``message``, ``protocol``) so the two stay thin.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from .._backends._async_stream import (
     resolve_local_hostname,
 )
 from .._backends._tls_errors import TLSPeer
-from .._config import ClientConfig, Clock, hide_secrets
-from .._transaction import SessionFeatures, Transaction
 from ..batch import BatchResult, CompactResult, attach, interrupted
 from ..batch import compact as compact_result
 from ..errors import (
@@ -51,7 +49,21 @@ from ..protocol import (
     Rset,
 )
 from ..result import SendResult
-from ..session import Close, ConnectPlan, Open, Plan, Receive, Send, Step, UpgradeTLS
+from ..session import (
+    ClientConfig,
+    Clock,
+    Close,
+    ConnectPlan,
+    Open,
+    Plan,
+    Receive,
+    Send,
+    SessionFeatures,
+    Step,
+    Transaction,
+    UpgradeTLS,
+    hide_secrets,
+)
 from ..tls import TLSInfo, TLSMode, check_pin, shared_ssl_context, tls_info
 from ..transcript import Transcript, escape, log_only
 
@@ -75,7 +87,7 @@ class AsyncSMTPClient:
     """An SMTP client that says whether, and how, each message was encrypted.
 
     ``AsyncSMTPClient(host, port=None, *, tls="auto", username=None, password=None, ...)``;
-    every keyword is documented in :class:`cdomail._config.ClientConfig.build`.
+    every keyword is documented in :class:`cdomail.session.ClientConfig.build`.
     Use it as an async context manager, or call ``connect()`` and ``aclose()``.
     """
 

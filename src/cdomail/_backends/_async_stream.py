@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from .._config import cached_local_hostname, default_local_hostname
 from ..errors import (
     ConnectError,
     ConnectTimeout,
@@ -20,6 +19,7 @@ from ..errors import (
     ServerDisconnected,
     WriteTimeout,
 )
+from ._hostname import cached_local_hostname, default_local_hostname
 from ._tls_errors import TLSPeer, handshake_failure
 
 

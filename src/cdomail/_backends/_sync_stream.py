@@ -7,7 +7,6 @@ import socket
 import ssl
 import time
 
-from .._config import default_local_hostname
 from ..errors import (
     ConnectError,
     ConnectTimeout,
@@ -16,6 +15,7 @@ from ..errors import (
     ServerDisconnected,
     WriteTimeout,
 )
+from ._hostname import default_local_hostname
 from ._tls_errors import TLSPeer, handshake_failure
 
 #: What ``NetworkStream._wait`` returns when the deadline passed before the socket was ready.

@@ -8,8 +8,13 @@ ssl, asyncio, selectors or threading (``tests/session/test_layers.py``).
 
 from __future__ import annotations
 
+from ._arguments import check_ehlo_name
+from ._clock import Clock
+from ._config import ClientConfig, hide_secrets
 from ._connect import ConnectPlan
 from ._steps import Close, Note, Open, Plan, Receive, Send, Step, UpgradeTLS
+from ._transaction import SessionFeatures, Transaction
 
-__all__ = ["Close", "ConnectPlan", "Note", "Open", "Plan", "Receive", "Send", "Step",
-           "UpgradeTLS"]
+__all__ = ["ClientConfig", "Clock", "Close", "ConnectPlan", "Note", "Open", "Plan", "Receive",
+           "Send", "SessionFeatures", "Step", "Transaction", "UpgradeTLS", "check_ehlo_name",
+           "hide_secrets"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 
-from .._config import ClientConfig
 from ..errors import (
     AuthenticationFailed,
     AuthenticationRefusedLocally,
@@ -25,6 +24,7 @@ from ..errors import (
 )
 from ..protocol import ClientConnection, Command, Ehlo, Helo, Reply, StartTLS, sasl_dialogue
 from ..tls import TLSMode
+from ._config import ClientConfig
 from ._steps import Close, Note, Open, Plan, Receive, Send, UpgradeTLS
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import (
+from ..errors import (
     CdoMailError,
     DataRefused,
     RecipientRefused,
@@ -19,10 +19,10 @@ from .errors import (
     ServiceClosing,
     UnexpectedReply,
 )
-from .message import PreparedMessage
-from .protocol import Bdat, Data, EndOfData, Extensions, MailFrom, RcptTo, Reply
-from .result import SendResult
-from .tls import TLSInfo
+from ..message import PreparedMessage
+from ..protocol import Bdat, Data, EndOfData, Extensions, MailFrom, RcptTo, Reply
+from ..result import SendResult
+from ..tls import TLSInfo
 
 
 @dataclass(frozen=True, slots=True)
