@@ -109,3 +109,15 @@ def test_the_rule_reader_sees_relative_and_type_only_imports() -> None:
     assert _layer_of("cdomail.session._connect") == 1
     assert _layer_of("cdomail._async.pool") == 3
     assert _layer_of("cdomail._async.client") == 2
+
+
+def test_pools_drive_clients_through_public_names_only() -> None:
+    # A pool that reaches into a client's private methods breaks when the client changes:
+    # it uses send_prepared / connect / aclose like any caller.
+    private: list[str] = []
+    for path in (PACKAGE / "_async" / "pool.py", PACKAGE / "_sync" / "pool.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id == "client" and node.attr.startswith("_")):
+                private.append(f"{path.name}:{node.lineno} client.{node.attr}")
+    assert private == []

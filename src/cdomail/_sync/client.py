@@ -64,6 +64,7 @@ from ..session import (
     Transaction,
     UpgradeTLS,
     hide_secrets,
+    unsent_result,
 )
 from ..tls import TLSInfo, TLSMode, check_pin, shared_ssl_context, tls_info
 from ..transcript import Transcript, escape, log_only
@@ -300,19 +301,19 @@ class SMTPClient:
         return kept
 
     def _unsent_result(self, prepared: PreparedMessage | None, error: CdoMailError) -> SendResult:
-        return SendResult(
-            sender=prepared.sender if prepared else "",
-            recipients=list(prepared.recipients) if prepared else [],
-            tls_mode=self.config.effective_mode.value,
-            tls=self._tls,
-            error=error,
-        )
+        return unsent_result(prepared, error, self.config.effective_mode.value, self._tls)
 
     def _unsent(self, item: PreparedMessage | InputError, failure: CdoMailError) -> SendResult:
         """The result of an item never sent: its own input error, or ``failure``."""
         if isinstance(item, InputError):
             return self._unsent_result(None, item)
         return self._unsent_result(item, failure)
+
+    def send_prepared(self, messages: Iterable[PreparedMessage]) -> list[SendResult]:
+        """Send messages already checked and prepared (each with its own envelope, see
+        :func:`cdomail.message.prepare_outgoing`), pipelined like :meth:`send_many`: the
+        pools' way in. One result per message, in order."""
+        return self._send_prepared(iter(messages))
 
     def _send_prepared(
         self,

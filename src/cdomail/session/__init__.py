@@ -13,8 +13,8 @@ from ._clock import Clock
 from ._config import ClientConfig, hide_secrets
 from ._connect import ConnectPlan
 from ._steps import Close, Note, Open, Plan, Receive, Send, Step, UpgradeTLS
-from ._transaction import SessionFeatures, Transaction
+from ._transaction import SessionFeatures, Transaction, unsent_result
 
 __all__ = ["ClientConfig", "Clock", "Close", "ConnectPlan", "Note", "Open", "Plan", "Receive",
            "Send", "SessionFeatures", "Step", "Transaction", "UpgradeTLS", "check_ehlo_name",
-           "hide_secrets"]
+           "hide_secrets", "unsent_result"]

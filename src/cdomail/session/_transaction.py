@@ -215,3 +215,19 @@ class Transaction:
             size=self.size,
         )
 
+
+
+def unsent_result(
+    prepared: PreparedMessage | None,
+    error: CdoMailError,
+    tls_mode: str,
+    tls: TLSInfo | None = None,
+) -> SendResult:
+    """The result of a message never sent (bad input, or no session to carry it)."""
+    return SendResult(
+        sender=prepared.sender if prepared else "",
+        recipients=list(prepared.recipients) if prepared else [],
+        tls_mode=tls_mode,
+        tls=tls,
+        error=error,
+    )
