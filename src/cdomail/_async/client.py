@@ -65,6 +65,19 @@ from ..session import (
     hide_secrets,
     unsent_result,
 )
+from ..session._batch import (
+    BDAT_CHUNK,
+    TRANSACTION_WINDOW,
+    WRITE_SIZE,
+    check_features,
+    deliver,
+    hand_over,
+    mail_options,
+    prepared_items,
+    rechunk,
+    settle_results,
+    timeout_key,
+)
 from ..tls import TLSInfo, TLSMode, check_pin, shared_ssl_context, tls_info
 from ..transcript import Transcript, escape, log_only
 
@@ -72,16 +85,8 @@ READ_SIZE = 64 * 1024
 #: A QUIT here would be read as message text (mid-content) or cannot be sent at all.
 _NO_QUIT_STATES = (ClientState.CONTENT, ClientState.BDAT, ClientState.TLS_HANDSHAKE,
                    ClientState.CLOSED)
-#: Writes of message content are gathered up to this size (fewer syscalls, full segments).
-WRITE_SIZE = 256 * 1024
-#: BDAT chunk size: big enough that per-chunk replies stay few, small enough to stream.
-BDAT_CHUNK = 1024 * 1024
-#: With PIPELINING + CHUNKING, how many whole transactions may wait for their verdict at once.
-TRANSACTION_WINDOW = 32
 #: DATA carries no argument: one value serves every transaction.
 _DATA = Data()
-#: Stands in for a result already handed to ``on_result`` (the batch forgets it).
-_HANDED_OVER = SendResult(sender="", recipients=[], tls_mode="", tls=None)
 
 
 class AsyncSMTPClient:
@@ -287,7 +292,7 @@ class AsyncSMTPClient:
         (see :mod:`cdomail.batch`).
         """
         if not compact:
-            return await self._send_prepared(_prepared_items(messages), on_settled=on_result)
+            return await self._send_prepared(prepared_items(messages), on_settled=on_result)
         # Compact results are made as each verdict arrives: the full ones never pile up.
         kept: list[CompactResult] = []
         receiver = kept.append if on_result is None else on_result
@@ -295,7 +300,7 @@ class AsyncSMTPClient:
         def shrink_and_hand_over(result: SendResult) -> None:
             receiver(compact_result(result))
 
-        await self._send_prepared(_prepared_items(messages), on_settled=shrink_and_hand_over,
+        await self._send_prepared(prepared_items(messages), on_settled=shrink_and_hand_over,
                                   shrink=compact_result)
         return kept
 
@@ -335,7 +340,7 @@ class AsyncSMTPClient:
         item: PreparedMessage | InputError | None = await self._first_to_send(items, slots,
                                                                               shrink)
         if item is None:
-            return _deliver(slots, mode, on_settled)
+            return deliver(slots, mode, on_settled)
         await self._refuse_idle_input()
         conn = self._require_conn()
         features = SessionFeatures.of(self.extensions, pipelining=conn.pipelining,
@@ -352,7 +357,7 @@ class AsyncSMTPClient:
                     item = next(items, None)
                     continue
                 try:
-                    _check_features(current, features)
+                    check_features(current, features)
                 except InputError as exc:
                     slots.append(self._unsent_result(current, exc))
                     item = next(items, None)
@@ -364,9 +369,9 @@ class AsyncSMTPClient:
                 item = next(items, None)  # prepared while the server answers
                 if tail is None:
                     tail = await self._finish_transaction(tx, features, outstanding)
-                settled = _settle_results(slots, settled, mode)
+                settled = settle_results(slots, settled, mode)
                 if on_settled is not None:
-                    handed = _hand_over(slots, handed, settled, on_settled)
+                    handed = hand_over(slots, handed, settled, on_settled)
             await self._flush(tail or b"")
             while outstanding:
                 await self._collect(outstanding)
@@ -391,7 +396,7 @@ class AsyncSMTPClient:
             slots += [self._unsent(rest, failure) for rest in items]
         self._batch = []
         self._unwritten_end = None
-        return _deliver(slots[handed:], mode, on_settled)
+        return deliver(slots[handed:], mode, on_settled)
 
     async def _first_to_send(
         self,
@@ -456,7 +461,7 @@ class AsyncSMTPClient:
             # The previous transaction's verdict is not known yet: if it failed half-way
             # the server may still hold its transaction open (RFC 3030 §2), so reset first.
             group += await self._queue(Rset(), None, group)
-        mail = MailFrom(prepared.sender, _mail_options(prepared, features))
+        mail = MailFrom(prepared.sender, mail_options(prepared, features))
         recipients = [RcptTo(r, prepared.rcpt_options) for r in prepared.recipients]
         if features.pipelining:
             # RFC 2920 §3.1: MAIL and every RCPT go out in one group (with DATA below).
@@ -618,7 +623,7 @@ class AsyncSMTPClient:
         conn.start_bdat()
         scan_8bit = tx.prepared.eight_bit is None
         pending = b""
-        for chunk in _rechunk(tx.prepared.chunks(), BDAT_CHUNK):
+        for chunk in rechunk(tx.prepared.chunks(), BDAT_CHUNK):
             if scan_8bit:
                 self._refuse_8bit(chunk, features.eight_bit_mime)
             if pending:
@@ -797,7 +802,7 @@ class AsyncSMTPClient:
                             conn.receive_data(data)
                             continue
                     if end is None:
-                        end = self._clock.reply_deadline(what or _timeout_key(conn))
+                        end = self._clock.reply_deadline(what or timeout_key(conn))
                     conn.receive_data(await stream.read(READ_SIZE, self._clock.remaining(end)))
                     continue
                 return self._reply_from(event)
@@ -876,98 +881,3 @@ class AsyncSMTPClient:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _settle_results(slots: list[Transaction | SendResult], start: int, mode: str) -> int:
-    """Turn the finished transactions at the front of ``slots`` into results; return the
-    new front. On a long batch this frees each transaction, its message and its envelope
-    replies early: fewer live objects, and no full garbage collection triggered by them."""
-    while start < len(slots):
-        slot = slots[start]
-        if isinstance(slot, Transaction):
-            if not slot.done:
-                break
-            slots[start] = slot.result(mode)
-        start += 1
-    return start
-
-
-def _hand_over(
-    slots: list[Transaction | SendResult],
-    start: int,
-    end: int,
-    on_settled: Callable[[SendResult], object],
-) -> int:
-    """Give the settled ``slots[start:end]`` to ``on_settled`` and forget them (each slot
-    keeps one shared placeholder); return ``end``, the new start."""
-    for index in range(start, end):
-        slot = slots[index]
-        if isinstance(slot, SendResult):
-            slots[index] = _HANDED_OVER
-            on_settled(slot)
-    return end
-
-
-def _deliver(
-    slots: list[Transaction | SendResult],
-    mode: str,
-    on_settled: Callable[[SendResult], object] | None,
-) -> list[SendResult]:
-    """The results of ``slots``: returned, or handed to ``on_settled`` (then none returned)."""
-    results = [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
-    if on_settled is None:
-        return results
-    for result in results:
-        on_settled(result)
-    return []
-
-
-def _prepared_items(
-    messages: Iterable[MessageInput | OutgoingMessage],
-) -> Iterator[PreparedMessage | InputError]:
-    """Each message checked and prepared in turn; bad input becomes its InputError."""
-    for message in messages:
-        try:
-            yield prepare_outgoing(message)
-        except InputError as exc:
-            yield exc
-
-
-def _check_features(prepared: PreparedMessage, features: SessionFeatures) -> None:
-    """Refuse, before its first command, a message this session cannot carry."""
-    if prepared.smtputf8 and not features.smtputf8:
-        raise InputError("an address is not ASCII and the server does not offer SMTPUTF8"
-                         " (RFC 6531)", field="recipient")
-    if prepared.eight_bit and not features.eight_bit_mime:
-        raise InputError("the message has 8-bit content and the server does not offer"
-                         " 8BITMIME: encode the body (quoted-printable or base64)",
-                         field="body")
-
-
-def _mail_options(prepared: PreparedMessage, features: SessionFeatures) -> tuple[str, ...]:
-    options: list[str] = []
-    if prepared.size is not None and features.size:
-        options.append(f"SIZE={prepared.size}")  # RFC 1870: lets the server refuse early
-    if prepared.eight_bit is not False and features.eight_bit_mime:
-        options.append("BODY=8BITMIME")
-    if prepared.smtputf8:
-        options.append("SMTPUTF8")
-    return (*options, *prepared.mail_options)
-
-
-def _timeout_key(conn: ClientConnection) -> str:
-    """Which RFC 5321 §4.5.3.2 timeout applies to the reply we are waiting for."""
-    verb = conn.oldest_pending_verb()
-    return "." if verb in (".", "BDAT") else (verb or "GREETING")
-
-
-def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """Regroup a byte stream into pieces of about ``size`` (tiny chunks merged, big ones split)."""
-    buffer = bytearray()
-    for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)

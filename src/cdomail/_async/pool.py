@@ -29,7 +29,8 @@ from ..errors import CdoMailError, InputError, LocalProtocolError
 from ..message import MessageInput, OutgoingMessage, PreparedMessage
 from ..result import SendResult
 from ..session import ClientConfig, hide_secrets, unsent_result
-from .client import TRANSACTION_WINDOW, AsyncSMTPClient
+from ..session._batch import TRANSACTION_WINDOW
+from .client import AsyncSMTPClient
 
 __all__ = ["AsyncPool"]
 
