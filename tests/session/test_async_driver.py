@@ -16,6 +16,7 @@ from cdomail.errors import (
     TLSRequired,
 )
 from cdomail.lab import Lab
+from cdomail.message import OutgoingMessage, prepare_outgoing
 from cdomail.testing import LAB_PASSWORD, LAB_USER
 
 
@@ -82,3 +83,19 @@ def test_tls_failures_arrive_as_cdomail_errors_from_the_backend(lab: Lab) -> Non
     # Implicit TLS against a plaintext SMTP port: named, with the advice.
     with pytest.raises(TLSHandshakeError, match="spoke plaintext"):
         asyncio.run(connect(lab.port("plain"), "implicit"))
+
+
+def test_send_prepared_keeps_each_message_envelope(lab: Lab) -> None:
+    # The pools' public way in: messages prepared with their own envelope, sent pipelined.
+    prepared = [prepare_outgoing(OutgoingMessage(message(f"prepared {i}"),
+                                                 sender=f"s{i}@example.test",
+                                                 recipients=[f"r{i}@example.test"]))
+                for i in range(3)]
+
+    async def main() -> list[bool]:
+        async with AsyncSMTPClient("localhost", lab.port("plain"), tls="none") as smtp:
+            return [result.ok for result in await smtp.send_prepared(prepared)]
+
+    assert asyncio.run(main()) == [True, True, True]
+    assert [(m.mail_from, m.rcpt_tos) for m in lab.messages] == [
+        (f"s{i}@example.test", [f"r{i}@example.test"]) for i in range(3)]
