@@ -121,3 +121,17 @@ def test_pools_drive_clients_through_public_names_only() -> None:
                     and node.value.id == "client" and node.attr.startswith("_")):
                 private.append(f"{path.name}:{node.lineno} client.{node.attr}")
     assert private == []
+
+
+def test_tls_and_auth_policy_is_decided_only_in_the_connect_plan() -> None:
+    # The drivers perform steps; the errors that carry a policy decision are raised by the
+    # plan alone, and ssl failures are named by the backend, not by a driver.
+    decisions = ("TLSRequired", "StartTLSRefused", "AuthenticationRefusedLocally",
+                 "requires_tls", "OPPORTUNISTIC", "allow_plaintext_auth", "diagnose_handshake",
+                 "helo_fallback")
+    for driver in ("_async/client.py", "_sync/client.py", "_async/pool.py", "_sync/pool.py"):
+        source = (PACKAGE / driver).read_text()
+        found = [name for name in decisions if name in source]
+        assert found == [], f"{driver} decides policy itself: {found}"
+    plan = (PACKAGE / "session" / "_connect.py").read_text()
+    assert all(name in plan for name in decisions[:6])
