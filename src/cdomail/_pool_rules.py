@@ -153,17 +153,6 @@ class RateLimiter:
         return due - now
 
 
-def unsent(prepared: PreparedMessage | None, error: CdoMailError, tls_mode: str) -> SendResult:
-    """The result of a message that never reached a connection."""
-    return SendResult(
-        sender=prepared.sender if prepared else "",
-        recipients=list(prepared.recipients) if prepared else [],
-        tls_mode=tls_mode,
-        tls=None,
-        error=error,
-    )
-
-
 def judge(job: Job[Any], result: SendResult, connection_lost: bool) -> tuple[Verdict, SendResult]:
     """What to do with one message after a batch: report it, or send it again."""
     error = result.error

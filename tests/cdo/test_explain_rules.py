@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from cdomail import _cdo_rules as rules
-from cdomail._config import ClientConfig
 from cdomail.cdo import Configuration, read_settings
 from cdomail.cdo import constants as c
 from cdomail.cdo.explain import explain_text
 from cdomail.errors import ConfigurationError
+from cdomail.session import ClientConfig
 from cdomail.tls import TLSMode
 
 SRC = Path(__file__).parents[2] / "src" / "cdomail"
@@ -163,7 +163,8 @@ def test_transport_settings_use_the_shared_rule() -> None:
 
 
 @pytest.mark.parametrize("path", ["tls.py", "cdo/configuration.py", "probe/_cdo_rule.py",
-                                  "probe/_advice.py", "_config.py", "cdo/transport.py"])
+                                  "probe/_advice.py", "session/_config.py",
+                                  "session/_connect.py", "cdo/transport.py"])
 def test_no_other_copy_of_the_port_rule(path: str) -> None:
     # The rule is "configured port 25 means STARTTLS"; only _cdo_rules may spell it out.
     source = (SRC / path).read_text()

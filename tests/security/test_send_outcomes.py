@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdomail import AsyncSMTPClient, SendResult
-from cdomail._transaction import Transaction
 from cdomail.errors import (
     CdoMailError,
     DataRefused,
@@ -31,6 +30,7 @@ from cdomail.errors import (
 from cdomail.message import prepare
 from cdomail.protocol import Bdat, Data, EndOfData, MailFrom, RcptTo
 from cdomail.protocol import Reply as ServerReply
+from cdomail.session import Transaction
 from tests._server import CertificateSet, Close, Reply, Script, ScriptedServer, Then, ehlo_reply
 from tests._server.fixtures import ServerFactory
 

@@ -12,8 +12,9 @@ import pytest
 import trustme
 
 import cdomail
-from cdomail import _config, tls
-from cdomail._config import cached_local_hostname, default_local_hostname
+from cdomail import tls
+from cdomail._backends import _hostname
+from cdomail._backends._hostname import cached_local_hostname, default_local_hostname
 from cdomail.errors import CertificateVerifyFailed
 from cdomail.lab import Lab
 from cdomail.tls import TLSSettings, clear_ssl_context_cache, shared_ssl_context
@@ -140,7 +141,7 @@ def test_the_host_name_is_looked_up_once_and_kept() -> None:
 def test_async_client_looks_the_name_up_when_connecting_not_when_built(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_config, "_LOCAL_HOSTNAME", None)  # as in a fresh process
+    monkeypatch.setattr(_hostname, "_LOCAL_HOSTNAME", None)  # as in a fresh process
 
     async def run() -> tuple[str | None, str | None]:
         client = cdomail.AsyncSMTPClient(lab.host, lab.port("plain"), tls="none")

@@ -22,13 +22,15 @@ from types import TracebackType
 from typing import Any, Literal, overload
 
 from .._backends._concurrency import AsyncBackend, AsyncOutcome, AsyncWorker
-from .._pool_rules import Job, RateLimiter, Verdict, count, judge, may_pass, rate, unsent
+from .._pool_rules import Job, RateLimiter, Verdict, count, judge, may_pass, rate
 from ..batch import BatchResult, CompactResult, attach, interrupted
 from ..batch import compact as compact_result
 from ..errors import CdoMailError, InputError, LocalProtocolError
 from ..message import MessageInput, OutgoingMessage, PreparedMessage
 from ..result import SendResult
-from .client import TRANSACTION_WINDOW, AsyncSMTPClient
+from ..session import ClientConfig, hide_secrets, unsent_result
+from ..session._batch import TRANSACTION_WINDOW
+from .client import AsyncSMTPClient
 
 __all__ = ["AsyncPool"]
 
@@ -88,7 +90,8 @@ class AsyncPool:
         self._port = port
         self._client_options = client_options
         # Builds (and so checks) the client configuration now, before any connection.
-        self._tls_mode = AsyncSMTPClient(host, port, **client_options).config.effective_mode.value
+        settings = hide_secrets({k: v for k, v in client_options.items() if k != "transcript"})
+        self._tls_mode = ClientConfig.build(host, port, **settings).effective_mode.value
         self._limiter = None if self.rate_limit is None else RateLimiter(self.rate_limit)
         self._queue: deque[_Job] = deque()
         self._idle: deque[AsyncOutcome] = deque()
@@ -229,7 +232,7 @@ class AsyncPool:
             item = message if isinstance(message, OutgoingMessage) else OutgoingMessage(message)
             job = Job(item, AsyncOutcome())
         except InputError as exc:
-            return unsent(None, exc, self._tls_mode)
+            return unsent_result(None, exc, self._tls_mode)
         self._enqueue([job])
         return job
 
@@ -476,9 +479,8 @@ class AsyncPool:
     ) -> list[SendResult] | None:
         """Send one batch pipelined; None when it failed in a way no result describes."""
         try:
-            # The prepared messages carry the caller's envelope (sender=, recipients=),
-            # which the public AsyncSMTPClient.send_many does not take.
-            return await client._send_prepared(batch)
+            # The prepared messages carry the caller's envelope (sender=, recipients=).
+            return await client.send_prepared(batch)
         except AsyncBackend.interruptions as exc:
             # This worker itself was stopped: the client says what it knows.
             known = getattr(exc, "partial_results", [])
@@ -491,7 +493,7 @@ class AsyncPool:
         except Exception as exc:  # a bug, not a per-message failure: tell the callers
             await client.aclose()
             for job in taken:
-                job.resolve(unsent(job.prepared, LocalProtocolError(
+                job.resolve(unsent_result(job.prepared, LocalProtocolError(
                     f"the pool failed while sending this message: {exc!r}"), self._tls_mode))
             return None
 
@@ -513,7 +515,7 @@ class AsyncPool:
             if transient and job.attempts <= self.retries and not self._interrupted:
                 retry.append(job)
             else:
-                job.resolve(unsent(job.prepared, error, self._tls_mode))
+                job.resolve(unsent_result(job.prepared, error, self._tls_mode))
         self._enqueue(retry, front=True)
         return transient
 

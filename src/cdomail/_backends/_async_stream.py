@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from .._config import cached_local_hostname, default_local_hostname
 from ..errors import (
     ConnectError,
     ConnectTimeout,
@@ -20,6 +19,8 @@ from ..errors import (
     ServerDisconnected,
     WriteTimeout,
 )
+from ._hostname import cached_local_hostname, default_local_hostname
+from ._tls_errors import TLSPeer, handshake_failure
 
 
 class _ReceiveProtocol(asyncio.Protocol):
@@ -114,9 +115,15 @@ class AsyncNetworkStream:
             raise ServerDisconnected(f"connection lost while writing: {self._protocol.error}")
 
     async def start_tls(
-        self, context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+        self,
+        context: ssl.SSLContext,
+        server_hostname: str | None,
+        timeout: float | None,
+        *,
+        tls_peer: TLSPeer | None = None,
     ) -> None:
-        """Upgrade in place. Refuses when plaintext bytes are still unread (injection)."""
+        """Upgrade in place. Refuses when plaintext bytes are still unread (injection).
+        With ``tls_peer``, a TLS failure is raised as a diagnosed cdomail error."""
         if self._protocol.buffer:
             raise RemoteProtocolError(
                 "the server sent data after the STARTTLS 220 before the TLS handshake"
@@ -136,8 +143,8 @@ class AsyncNetworkStream:
             # (and nothing else as that error): a stalled handshake is a timeout, never a bare
             # builtin error outside the cdomail tree.
             raise ReadTimeout(f"TLS handshake did not complete within {timeout:.3g} s") from None
-        except ssl.SSLError:
-            raise
+        except ssl.SSLError as exc:
+            raise handshake_failure(exc, tls_peer) from exc
         except OSError as exc:
             raise HandshakeDisconnected(
                 f"the connection was lost during the TLS handshake: {exc}") from exc
@@ -182,8 +189,10 @@ async def open_async_stream(
     timeout: float | None,
     ssl_context: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
+    tls_peer: TLSPeer | None = None,
 ) -> AsyncNetworkStream:
-    """Connect (and, for implicit TLS, handshake) within ``timeout`` seconds."""
+    """Connect (and, for implicit TLS, handshake) within ``timeout`` seconds. With
+    ``tls_peer``, a TLS failure is raised as a diagnosed cdomail error."""
     loop = asyncio.get_running_loop()
     try:
         transport, protocol = await asyncio.wait_for(
@@ -200,8 +209,8 @@ async def open_async_stream(
     except TimeoutError:
         what = "connect and complete the TLS handshake" if ssl_context else "connect"
         raise ConnectTimeout(f"could not {what} to {host}:{port} within {timeout:.3g} s") from None
-    except ssl.SSLError:
-        raise
+    except ssl.SSLError as exc:
+        raise handshake_failure(exc, tls_peer) from exc
     except OSError as exc:
         raise ConnectError(f"could not connect to {host}:{port}: {exc.strerror or exc}") from exc
     assert isinstance(transport, asyncio.Transport)

@@ -7,7 +7,6 @@ import socket
 import ssl
 import time
 
-from .._config import default_local_hostname
 from ..errors import (
     ConnectError,
     ConnectTimeout,
@@ -16,6 +15,8 @@ from ..errors import (
     ServerDisconnected,
     WriteTimeout,
 )
+from ._hostname import default_local_hostname
+from ._tls_errors import TLSPeer, handshake_failure
 
 #: What ``NetworkStream._wait`` returns when the deadline passed before the socket was ready.
 _EXPIRED = -1.0
@@ -90,16 +91,22 @@ class NetworkStream:
         return deadline if ready else _EXPIRED
 
     def start_tls(
-        self, context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+        self,
+        context: ssl.SSLContext,
+        server_hostname: str | None,
+        timeout: float | None,
+        *,
+        tls_peer: TLSPeer | None = None,
     ) -> None:
-        """Upgrade in place; raises ``ssl.SSLError`` or ``ReadTimeout`` on failure."""
+        """Upgrade in place; raises ``ReadTimeout`` or, on a TLS failure, ``ssl.SSLError``
+        (diagnosed as a cdomail error with ``tls_peer``)."""
         self._sock.settimeout(timeout)  # the handshake itself runs blocking, with a timeout
         try:
             self._sock = context.wrap_socket(self._sock, server_hostname=server_hostname)
         except TimeoutError:
             raise ReadTimeout(f"TLS handshake did not complete within {timeout:.3g} s") from None
-        except ssl.SSLError:
-            raise
+        except ssl.SSLError as exc:
+            raise handshake_failure(exc, tls_peer) from exc
         except OSError as exc:
             raise HandshakeDisconnected(
                 f"the connection was lost during the TLS handshake: {exc}") from exc
@@ -141,8 +148,10 @@ def open_stream(
     timeout: float | None,
     ssl_context: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
+    tls_peer: TLSPeer | None = None,
 ) -> NetworkStream:
-    """Connect (and, for implicit TLS, handshake) within ``timeout`` seconds."""
+    """Connect (and, for implicit TLS, handshake) within ``timeout`` seconds. With
+    ``tls_peer``, a TLS failure is raised as a diagnosed cdomail error."""
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except TimeoutError:
@@ -153,7 +162,7 @@ def open_stream(
     stream = NetworkStream(sock)
     if ssl_context is not None:
         try:
-            stream.start_tls(ssl_context, server_hostname, timeout)
+            stream.start_tls(ssl_context, server_hostname, timeout, tls_peer=tls_peer)
         except ReadTimeout:
             stream.close()
             raise ConnectTimeout(

@@ -4,13 +4,12 @@
 This file is the source of truth for both clients: ``scripts/unasync.py``
 rewrites it into ``cdomail/_sync/client.py`` (``SMTPClient``), and CI fails
 when the two drift apart. Keep everything that is not I/O outside this file
-(``_config``, ``_transaction``, ``message``, ``protocol``) so the two stay thin.
+(``session``, ``message``, ``protocol``) so the two stay thin.
 """
 
 from __future__ import annotations
 
 import ssl
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
@@ -21,28 +20,18 @@ from .._backends._sync_stream import (
     open_stream,
     resolve_local_hostname,
 )
-from .._config import ClientConfig, Clock, hide_secrets
-from .._transaction import SessionFeatures, Transaction
+from .._backends._tls_errors import TLSPeer
 from ..batch import BatchResult, CompactResult, attach, interrupted
 from ..batch import compact as compact_result
 from ..errors import (
-    AuthenticationFailed,
-    AuthenticationRefusedLocally,
     CdoMailError,
-    ConnectTimeout,
-    GreetingRefused,
-    HeloRefused,
     InputError,
     LocalProtocolError,
-    NotSMTPServer,
-    ReadTimeout,
     RemoteProtocolError,
     ServerDisconnected,
     ServiceClosing,
-    StartTLSRefused,
     StatusUnknown,
     TimeoutError,
-    TLSRequired,
     TransportError,
 )
 from ..message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
@@ -53,42 +42,59 @@ from ..protocol import (
     Command,
     ConnectionClosed,
     Data,
-    Ehlo,
     Extensions,
-    Helo,
     MailFrom,
     Quit,
     RcptTo,
     Reply,
     Rset,
-    StartTLS,
-    sasl_dialogue,
 )
 from ..result import SendResult
-from ..tls import TLSInfo, TLSMode, check_pin, diagnose_handshake, tls_info
+from ..session import (
+    ClientConfig,
+    Clock,
+    Close,
+    ConnectPlan,
+    Open,
+    Plan,
+    Receive,
+    Send,
+    SessionFeatures,
+    Step,
+    Transaction,
+    UpgradeTLS,
+    hide_secrets,
+    unsent_result,
+)
+from ..session._batch import (
+    BDAT_CHUNK,
+    TRANSACTION_WINDOW,
+    WRITE_SIZE,
+    check_features,
+    deliver,
+    hand_over,
+    mail_options,
+    prepared_items,
+    rechunk,
+    settle_results,
+    timeout_key,
+)
+from ..tls import TLSInfo, TLSMode, check_pin, shared_ssl_context, tls_info
 from ..transcript import Transcript, escape, log_only
 
 READ_SIZE = 64 * 1024
 #: A QUIT here would be read as message text (mid-content) or cannot be sent at all.
 _NO_QUIT_STATES = (ClientState.CONTENT, ClientState.BDAT, ClientState.TLS_HANDSHAKE,
                    ClientState.CLOSED)
-#: Writes of message content are gathered up to this size (fewer syscalls, full segments).
-WRITE_SIZE = 256 * 1024
-#: BDAT chunk size: big enough that per-chunk replies stay few, small enough to stream.
-BDAT_CHUNK = 1024 * 1024
-#: With PIPELINING + CHUNKING, how many whole transactions may wait for their verdict at once.
-TRANSACTION_WINDOW = 32
 #: DATA carries no argument: one value serves every transaction.
 _DATA = Data()
-#: Stands in for a result already handed to ``on_result`` (the batch forgets it).
-_HANDED_OVER = SendResult(sender="", recipients=[], tls_mode="", tls=None)
 
 
 class SMTPClient:
     """An SMTP client that says whether, and how, each message was encrypted.
 
     ``SMTPClient(host, port=None, *, tls="auto", username=None, password=None, ...)``;
-    every keyword is documented in :class:`cdomail._config.ClientConfig.build`.
+    every keyword is documented in :class:`cdomail.session.ClientConfig.build`.
     Use it as an context manager, or call ``connect()`` and ``close()``.
     """
 
@@ -150,114 +156,72 @@ class SMTPClient:
         """Connect, read the greeting, EHLO, apply the TLS policy, and authenticate."""
         if self._conn is not None:
             return
-        config = self.config
-        self._clock = Clock(config)
+        self._clock = Clock(self.config)
         self._unwritten_end = None
         if self.transcript is None:
             self.transcript = log_only()  # DEBUG logging of the (redacted) conversation
         if not self._ehlo_name:
             self._ehlo_name = resolve_local_hostname()
-        implicit = config.effective_mode is TLSMode.IMPLICIT
-        context = config.make_ssl_context() if implicit else None
-        self._event(f"connecting to {config.connect_host}:{config.connect_port}"
-                    f" (tls={config.mode.value} -> {config.effective_mode.value})")
+        plan = ConnectPlan(self.config, self._ehlo_name)
         try:
-            self._stream = open_stream(
-                config.connect_host,
-                config.connect_port,
-                timeout=self._clock.timeout("CONNECT"),
-                ssl_context=context,
-                server_hostname=config.server_hostname,
-            )
-        except ssl.SSLError as exc:
-            raise diagnose_handshake(exc, host=config.host, port=config.port,
-                                     mode=config.effective_mode) from exc
-        self._conn = ClientConnection(allow_pipelining=config.pipelining)
-        try:
-            if implicit:
-                self._conn.start_tls_completed()
-                self._tls = self._tls_facts(TLSMode.IMPLICIT)
-            self._greeting()
-            self._ehlo()
-            self._apply_tls_policy()
-            if config.wants_auth:
-                self._authenticate()
+            self._run(plan.steps(), plan.connection)
         except BaseException:
             self._abort()
             raise
 
-    def _greeting(self) -> None:
-        auto = (self.config.mode is TLSMode.AUTO
-                and self.config.effective_mode is not TLSMode.IMPLICIT)
-        started = time.monotonic()
-        try:
-            greeting = self._read_reply("AUTO_GREETING" if auto else "CONNECT")
-        except ReadTimeout:
-            hint = ("" if self.config.effective_mode is TLSMode.IMPLICIT else
-                    ": the port may expect implicit TLS, from the first byte (use tls='implicit'),"
-                    " or it is not an SMTP server")
-            raise ConnectTimeout(
-                f"no greeting from {self.config.host}:{self.config.port} within"
-                f" {time.monotonic() - started:.3g} s{hint}"
-            ) from None
-        except RemoteProtocolError as exc:
-            raise NotSMTPServer(
-                f"{self.config.host}:{self.config.port} did not greet in SMTP ({exc}):"
-                " wrong port, or not a mail server"
-            ) from exc
-        if greeting.code != 220:
-            self._quit_quietly()
-            raise GreetingRefused(greeting.code, greeting.text, command="greeting",
-                                  enhanced_status=greeting.enhanced_status)
-
-    def _ehlo(self) -> None:
-        conn = self._require_conn()
-        reply = self._command(Ehlo(self._ehlo_name))
-        if reply.code == 250:
-            return
-        # RFC 5321 §4.1.4: fall back to HELO only where no ESMTP feature is needed:
-        # HELO cannot do STARTTLS, so never when the policy still needs TLS (case 5).
-        needs_tls = self.config.effective_mode.requires_tls and not conn.tls_active
-        if self.config.helo_fallback and reply.code in (500, 502, 504) and not needs_tls:
-            reply = self._command(Helo(self._ehlo_name))
-            if reply.code == 250:
+    def _run(self, plan: Plan[None], connection: ClientConnection) -> None:
+        """Perform the plan's steps; a failure is thrown back into the plan at its step."""
+        outcome: Reply | None = None
+        failure: CdoMailError | None = None
+        while True:
+            try:
+                step = plan.send(outcome) if failure is None else plan.throw(failure)
+            except StopIteration:
                 return
-        raise HeloRefused(reply.code, reply.text, command="EHLO",
-                          enhanced_status=reply.enhanced_status)
+            failure = None
+            try:
+                outcome = self._perform(step, connection)
+            except CdoMailError as exc:
+                failure = exc
 
-    def _apply_tls_policy(self) -> None:
-        conn = self._require_conn()
-        mode = self.config.effective_mode
-        if conn.tls_active or mode is TLSMode.NONE:
-            return
-        offered = conn.extensions is not None and conn.extensions.has("STARTTLS")
-        if not offered:
-            if mode is TLSMode.OPPORTUNISTIC:
-                self._event("STARTTLS not offered: continuing in plaintext (opportunistic)")
-                return
-            self._quit_quietly()
-            raise TLSRequired(
-                f"{self.config.host}:{self.config.port} does not offer STARTTLS, and tls="
-                f"{self.config.mode.value} requires it; nothing was sent. If the server"
-                " uses TLS from the first byte (usually port 465), use tls='implicit'."
-            )
-        reply = self._command(StartTLS())
-        if reply.code != 220:
-            # RFC 3207 §4: never fall back to plaintext after a refused STARTTLS (case 2-4).
-            self._abort()
-            raise StartTLSRefused(reply.code, reply.text, command="STARTTLS",
-                                  enhanced_status=reply.enhanced_status)
-        stream = self._require_stream()
-        try:
-            stream.start_tls(self.config.make_ssl_context(), self.config.server_hostname,
-                                   self._clock.timeout("STARTTLS"))
-        except ssl.SSLError as exc:
-            raise diagnose_handshake(exc, host=self.config.host, port=self.config.port,
-                                     mode=TLSMode.STARTTLS) from exc
-        conn.start_tls_completed()
-        self._tls = self._tls_facts(TLSMode.STARTTLS)
-        # RFC 3207 §4.2: forget the pre-TLS EHLO; ask again inside TLS.
-        self._ehlo()
+    def _perform(self, step: Step, connection: ClientConnection) -> Reply | None:
+        if isinstance(step, Receive):
+            return self._read_reply(step.timeout)
+        if isinstance(step, Send):
+            self._send_command(step.command)
+        elif isinstance(step, Open):
+            self._open(step, connection)
+        elif isinstance(step, UpgradeTLS):
+            self._require_stream().start_tls(
+                self._ssl_context(), self.config.server_hostname,
+                self._clock.timeout("STARTTLS"), tls_peer=self._tls_peer(step.mode))
+            self._tls = self._tls_facts(step.mode)
+        elif isinstance(step, Close):
+            (self._quit_quietly() if step.polite else self._abort())
+        else:
+            self._event(step.text)
+        return None
+
+    def _open(self, step: Open, connection: ClientConnection) -> None:
+        config = self.config
+        self._stream = open_stream(
+            config.connect_host,
+            config.connect_port,
+            timeout=self._clock.timeout("CONNECT"),
+            ssl_context=self._ssl_context() if step.implicit_tls else None,
+            server_hostname=config.server_hostname,
+            tls_peer=self._tls_peer(TLSMode.IMPLICIT),
+        )
+        self._conn = connection
+        if step.implicit_tls:
+            self._tls = self._tls_facts(TLSMode.IMPLICIT)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """The caller's context, else one shared by clients with the same TLS settings."""
+        return self.config.ssl_context or shared_ssl_context(self.config.tls)
+
+    def _tls_peer(self, mode: TLSMode) -> TLSPeer:
+        return TLSPeer(self.config.host, self.config.port, mode)
 
     def _tls_facts(self, mode: TLSMode) -> TLSInfo:
         ssl_object = self._require_stream().ssl_object
@@ -268,33 +232,6 @@ class SMTPClient:
         self._event(f"TLS established: {info.version} {info.cipher}"
                     f" verified={info.verified_by}", tls=True)
         return info
-
-    def _authenticate(self) -> None:
-        conn = self._require_conn()
-        if not conn.tls_active and not self.config.allow_plaintext_auth:
-            self._quit_quietly()
-            raise AuthenticationRefusedLocally(
-                "refusing to send credentials over an unencrypted connection; use a TLS mode"
-                " (starttls, implicit) or pass allow_plaintext_auth=True"
-            )
-        advertised = conn.extensions.auth_mechanisms if conn.extensions else ()
-        try:
-            authenticator = self.config.choose_authenticator(advertised)
-        except AuthenticationRefusedLocally:
-            self._quit_quietly()
-            raise
-        dialogue = sasl_dialogue(authenticator)
-        command = next(dialogue)
-        while True:
-            reply = self._command(command)
-            try:
-                command = dialogue.send(reply)
-            except StopIteration as finished:
-                reply = finished.value
-                break
-        if reply.code != 235:
-            raise AuthenticationFailed(reply.code, reply.text, command="AUTH",
-                                       enhanced_status=reply.enhanced_status)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -356,7 +293,7 @@ class SMTPClient:
         (see :mod:`cdomail.batch`).
         """
         if not compact:
-            return self._send_prepared(_prepared_items(messages), on_settled=on_result)
+            return self._send_prepared(prepared_items(messages), on_settled=on_result)
         # Compact results are made as each verdict arrives: the full ones never pile up.
         kept: list[CompactResult] = []
         receiver = kept.append if on_result is None else on_result
@@ -364,24 +301,24 @@ class SMTPClient:
         def shrink_and_hand_over(result: SendResult) -> None:
             receiver(compact_result(result))
 
-        self._send_prepared(_prepared_items(messages), on_settled=shrink_and_hand_over,
+        self._send_prepared(prepared_items(messages), on_settled=shrink_and_hand_over,
                                   shrink=compact_result)
         return kept
 
     def _unsent_result(self, prepared: PreparedMessage | None, error: CdoMailError) -> SendResult:
-        return SendResult(
-            sender=prepared.sender if prepared else "",
-            recipients=list(prepared.recipients) if prepared else [],
-            tls_mode=self.config.effective_mode.value,
-            tls=self._tls,
-            error=error,
-        )
+        return unsent_result(prepared, error, self.config.effective_mode.value, self._tls)
 
     def _unsent(self, item: PreparedMessage | InputError, failure: CdoMailError) -> SendResult:
         """The result of an item never sent: its own input error, or ``failure``."""
         if isinstance(item, InputError):
             return self._unsent_result(None, item)
         return self._unsent_result(item, failure)
+
+    def send_prepared(self, messages: Iterable[PreparedMessage]) -> list[SendResult]:
+        """Send messages already checked and prepared (each with its own envelope, see
+        :func:`cdomail.message.prepare_outgoing`), pipelined like :meth:`send_many`: the
+        pools' way in. One result per message, in order."""
+        return self._send_prepared(iter(messages))
 
     def _send_prepared(
         self,
@@ -404,7 +341,7 @@ class SMTPClient:
         item: PreparedMessage | InputError | None = self._first_to_send(items, slots,
                                                                               shrink)
         if item is None:
-            return _deliver(slots, mode, on_settled)
+            return deliver(slots, mode, on_settled)
         self._refuse_idle_input()
         conn = self._require_conn()
         features = SessionFeatures.of(self.extensions, pipelining=conn.pipelining,
@@ -421,7 +358,7 @@ class SMTPClient:
                     item = next(items, None)
                     continue
                 try:
-                    _check_features(current, features)
+                    check_features(current, features)
                 except InputError as exc:
                     slots.append(self._unsent_result(current, exc))
                     item = next(items, None)
@@ -433,9 +370,9 @@ class SMTPClient:
                 item = next(items, None)  # prepared while the server answers
                 if tail is None:
                     tail = self._finish_transaction(tx, features, outstanding)
-                settled = _settle_results(slots, settled, mode)
+                settled = settle_results(slots, settled, mode)
                 if on_settled is not None:
-                    handed = _hand_over(slots, handed, settled, on_settled)
+                    handed = hand_over(slots, handed, settled, on_settled)
             self._flush(tail or b"")
             while outstanding:
                 self._collect(outstanding)
@@ -460,7 +397,7 @@ class SMTPClient:
             slots += [self._unsent(rest, failure) for rest in items]
         self._batch = []
         self._unwritten_end = None
-        return _deliver(slots[handed:], mode, on_settled)
+        return deliver(slots[handed:], mode, on_settled)
 
     def _first_to_send(
         self,
@@ -525,7 +462,7 @@ class SMTPClient:
             # The previous transaction's verdict is not known yet: if it failed half-way
             # the server may still hold its transaction open (RFC 3030 §2), so reset first.
             group += self._queue(Rset(), None, group)
-        mail = MailFrom(prepared.sender, _mail_options(prepared, features))
+        mail = MailFrom(prepared.sender, mail_options(prepared, features))
         recipients = [RcptTo(r, prepared.rcpt_options) for r in prepared.recipients]
         if features.pipelining:
             # RFC 2920 §3.1: MAIL and every RCPT go out in one group (with DATA below).
@@ -687,7 +624,7 @@ class SMTPClient:
         conn.start_bdat()
         scan_8bit = tx.prepared.eight_bit is None
         pending = b""
-        for chunk in _rechunk(tx.prepared.chunks(), BDAT_CHUNK):
+        for chunk in rechunk(tx.prepared.chunks(), BDAT_CHUNK):
             if scan_8bit:
                 self._refuse_8bit(chunk, features.eight_bit_mime)
             if pending:
@@ -817,18 +754,21 @@ class SMTPClient:
             raise
 
     def _command(self, command: Command) -> Reply:
-        conn = self._require_conn()
-        self._refuse_idle_input()
-        data = conn.send(command)
-        if self.transcript is not None:
-            self.transcript.client(command.redacted(), tls=conn.tls_active)
-        self._write(data, command.verb)
+        self._send_command(command)
         reply = self._read_reply(command.verb)
         if reply.code == 421 and not isinstance(command, Quit):
             self._abort()
             raise ServiceClosing(reply.code, reply.text, command=command.verb,
                                  enhanced_status=reply.enhanced_status)
         return reply
+
+    def _send_command(self, command: Command) -> None:
+        conn = self._require_conn()
+        self._refuse_idle_input()
+        data = conn.send(command)
+        if self.transcript is not None:
+            self.transcript.client(command.redacted(), tls=conn.tls_active)
+        self._write(data, command.verb)
 
     def _write(self, data: bytes | bytearray, what: str) -> None:
         stream = self._require_stream()
@@ -863,7 +803,7 @@ class SMTPClient:
                             conn.receive_data(data)
                             continue
                     if end is None:
-                        end = self._clock.reply_deadline(what or _timeout_key(conn))
+                        end = self._clock.reply_deadline(what or timeout_key(conn))
                     conn.receive_data(stream.read(READ_SIZE, self._clock.remaining(end)))
                     continue
                 return self._reply_from(event)
@@ -942,98 +882,3 @@ class SMTPClient:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _settle_results(slots: list[Transaction | SendResult], start: int, mode: str) -> int:
-    """Turn the finished transactions at the front of ``slots`` into results; return the
-    new front. On a long batch this frees each transaction, its message and its envelope
-    replies early: fewer live objects, and no full garbage collection triggered by them."""
-    while start < len(slots):
-        slot = slots[start]
-        if isinstance(slot, Transaction):
-            if not slot.done:
-                break
-            slots[start] = slot.result(mode)
-        start += 1
-    return start
-
-
-def _hand_over(
-    slots: list[Transaction | SendResult],
-    start: int,
-    end: int,
-    on_settled: Callable[[SendResult], object],
-) -> int:
-    """Give the settled ``slots[start:end]`` to ``on_settled`` and forget them (each slot
-    keeps one shared placeholder); return ``end``, the new start."""
-    for index in range(start, end):
-        slot = slots[index]
-        if isinstance(slot, SendResult):
-            slots[index] = _HANDED_OVER
-            on_settled(slot)
-    return end
-
-
-def _deliver(
-    slots: list[Transaction | SendResult],
-    mode: str,
-    on_settled: Callable[[SendResult], object] | None,
-) -> list[SendResult]:
-    """The results of ``slots``: returned, or handed to ``on_settled`` (then none returned)."""
-    results = [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
-    if on_settled is None:
-        return results
-    for result in results:
-        on_settled(result)
-    return []
-
-
-def _prepared_items(
-    messages: Iterable[MessageInput | OutgoingMessage],
-) -> Iterator[PreparedMessage | InputError]:
-    """Each message checked and prepared in turn; bad input becomes its InputError."""
-    for message in messages:
-        try:
-            yield prepare_outgoing(message)
-        except InputError as exc:
-            yield exc
-
-
-def _check_features(prepared: PreparedMessage, features: SessionFeatures) -> None:
-    """Refuse, before its first command, a message this session cannot carry."""
-    if prepared.smtputf8 and not features.smtputf8:
-        raise InputError("an address is not ASCII and the server does not offer SMTPUTF8"
-                         " (RFC 6531)", field="recipient")
-    if prepared.eight_bit and not features.eight_bit_mime:
-        raise InputError("the message has 8-bit content and the server does not offer"
-                         " 8BITMIME: encode the body (quoted-printable or base64)",
-                         field="body")
-
-
-def _mail_options(prepared: PreparedMessage, features: SessionFeatures) -> tuple[str, ...]:
-    options: list[str] = []
-    if prepared.size is not None and features.size:
-        options.append(f"SIZE={prepared.size}")  # RFC 1870: lets the server refuse early
-    if prepared.eight_bit is not False and features.eight_bit_mime:
-        options.append("BODY=8BITMIME")
-    if prepared.smtputf8:
-        options.append("SMTPUTF8")
-    return (*options, *prepared.mail_options)
-
-
-def _timeout_key(conn: ClientConnection) -> str:
-    """Which RFC 5321 §4.5.3.2 timeout applies to the reply we are waiting for."""
-    verb = conn.oldest_pending_verb()
-    return "." if verb in (".", "BDAT") else (verb or "GREETING")
-
-
-def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """Regroup a byte stream into pieces of about ``size`` (tiny chunks merged, big ones split)."""
-    buffer = bytearray()
-    for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)

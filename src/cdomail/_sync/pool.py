@@ -23,13 +23,15 @@ from types import TracebackType
 from typing import Any, Literal, overload
 
 from .._backends._concurrency import Backend, Outcome, Worker
-from .._pool_rules import Job, RateLimiter, Verdict, count, judge, may_pass, rate, unsent
+from .._pool_rules import Job, RateLimiter, Verdict, count, judge, may_pass, rate
 from ..batch import BatchResult, CompactResult, attach, interrupted
 from ..batch import compact as compact_result
 from ..errors import CdoMailError, InputError, LocalProtocolError
 from ..message import MessageInput, OutgoingMessage, PreparedMessage
 from ..result import SendResult
-from .client import TRANSACTION_WINDOW, SMTPClient
+from ..session import ClientConfig, hide_secrets, unsent_result
+from ..session._batch import TRANSACTION_WINDOW
+from .client import SMTPClient
 
 __all__ = ["Pool"]
 
@@ -89,7 +91,8 @@ class Pool:
         self._port = port
         self._client_options = client_options
         # Builds (and so checks) the client configuration now, before any connection.
-        self._tls_mode = SMTPClient(host, port, **client_options).config.effective_mode.value
+        settings = hide_secrets({k: v for k, v in client_options.items() if k != "transcript"})
+        self._tls_mode = ClientConfig.build(host, port, **settings).effective_mode.value
         self._limiter = None if self.rate_limit is None else RateLimiter(self.rate_limit)
         self._queue: deque[_Job] = deque()
         self._idle: deque[Outcome] = deque()
@@ -230,7 +233,7 @@ class Pool:
             item = message if isinstance(message, OutgoingMessage) else OutgoingMessage(message)
             job = Job(item, Outcome())
         except InputError as exc:
-            return unsent(None, exc, self._tls_mode)
+            return unsent_result(None, exc, self._tls_mode)
         self._enqueue([job])
         return job
 
@@ -477,9 +480,8 @@ class Pool:
     ) -> list[SendResult] | None:
         """Send one batch pipelined; None when it failed in a way no result describes."""
         try:
-            # The prepared messages carry the caller's envelope (sender=, recipients=),
-            # which the public SMTPClient.send_many does not take.
-            return client._send_prepared(batch)
+            # The prepared messages carry the caller's envelope (sender=, recipients=).
+            return client.send_prepared(batch)
         except Backend.interruptions as exc:
             # This worker itself was stopped: the client says what it knows.
             known = getattr(exc, "partial_results", [])
@@ -492,7 +494,7 @@ class Pool:
         except Exception as exc:  # a bug, not a per-message failure: tell the callers
             client.close()
             for job in taken:
-                job.resolve(unsent(job.prepared, LocalProtocolError(
+                job.resolve(unsent_result(job.prepared, LocalProtocolError(
                     f"the pool failed while sending this message: {exc!r}"), self._tls_mode))
             return None
 
@@ -514,7 +516,7 @@ class Pool:
             if transient and job.attempts <= self.retries and not self._interrupted:
                 retry.append(job)
             else:
-                job.resolve(unsent(job.prepared, error, self._tls_mode))
+                job.resolve(unsent_result(job.prepared, error, self._tls_mode))
         self._enqueue(retry, front=True)
         return transient
 

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from cdomail._backends._hostname import default_local_hostname
 from cdomail._cdo_rules import (
     CDO_DEFAULT_PORT,
     CDO_DEFAULT_TIMEOUT,
@@ -32,7 +33,6 @@ from cdomail._cdo_rules import (
     read_timeout,
     read_use_ssl,
 )
-from cdomail._config import default_local_hostname
 from cdomail.cdo import constants as c
 from cdomail.cdo import fields as _fields
 from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel

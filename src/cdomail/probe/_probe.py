@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._backends._async_stream import AsyncNetworkStream, open_async_stream
-from .._config import default_local_hostname
+from .._backends._hostname import default_local_hostname
 from ..errors import (
     CdoMailError,
     ConfigurationError,

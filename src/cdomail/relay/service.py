@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from .._config import default_local_hostname
+from .._backends._hostname import default_local_hostname
 from ._group_commit import GroupCommitter
 from ._model import Clock, SystemClock
 from .config import RelayConfig

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import (
+from ..errors import (
     CdoMailError,
     DataRefused,
     RecipientRefused,
@@ -19,10 +19,10 @@ from .errors import (
     ServiceClosing,
     UnexpectedReply,
 )
-from .message import PreparedMessage
-from .protocol import Bdat, Data, EndOfData, Extensions, MailFrom, RcptTo, Reply
-from .result import SendResult
-from .tls import TLSInfo
+from ..message import PreparedMessage
+from ..protocol import Bdat, Data, EndOfData, Extensions, MailFrom, RcptTo, Reply
+from ..result import SendResult
+from ..tls import TLSInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,3 +215,19 @@ class Transaction:
             size=self.size,
         )
 
+
+
+def unsent_result(
+    prepared: PreparedMessage | None,
+    error: CdoMailError,
+    tls_mode: str,
+    tls: TLSInfo | None = None,
+) -> SendResult:
+    """The result of a message never sent (bad input, or no session to carry it)."""
+    return SendResult(
+        sender=prepared.sender if prepared else "",
+        recipients=list(prepared.recipients) if prepared else [],
+        tls_mode=tls_mode,
+        tls=tls,
+        error=error,
+    )

@@ -1,0 +1,119 @@
+"""The pure part of sending a batch: options, feature checks, results, chunking.
+
+Used by the drivers' batch loop (``_async/client.py``, generated ``_sync/client.py``) so
+none of it is written twice; no I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from ..errors import InputError
+from ..message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
+from ..protocol import ClientConnection
+from ..result import SendResult
+from ._transaction import SessionFeatures, Transaction
+
+#: Writes of message content are gathered up to this size (fewer syscalls, full segments).
+WRITE_SIZE = 256 * 1024
+#: BDAT chunk size: big enough that per-chunk replies stay few, small enough to stream.
+BDAT_CHUNK = 1024 * 1024
+#: With PIPELINING + CHUNKING, how many whole transactions may wait for their verdict at once.
+TRANSACTION_WINDOW = 32
+#: Stands in for a result already handed to ``on_result`` (the batch forgets it).
+HANDED_OVER = SendResult(sender="", recipients=[], tls_mode="", tls=None)
+
+
+def settle_results(slots: list[Transaction | SendResult], start: int, mode: str) -> int:
+    """Turn the finished transactions at the front of ``slots`` into results; return the
+    new front. On a long batch this frees each transaction, its message and its envelope
+    replies early: fewer live objects, and no full garbage collection triggered by them."""
+    while start < len(slots):
+        slot = slots[start]
+        if isinstance(slot, Transaction):
+            if not slot.done:
+                break
+            slots[start] = slot.result(mode)
+        start += 1
+    return start
+
+
+def hand_over(
+    slots: list[Transaction | SendResult],
+    start: int,
+    end: int,
+    on_settled: Callable[[SendResult], object],
+) -> int:
+    """Give the settled ``slots[start:end]`` to ``on_settled`` and forget them (each slot
+    keeps one shared placeholder); return ``end``, the new start."""
+    for index in range(start, end):
+        slot = slots[index]
+        if isinstance(slot, SendResult):
+            slots[index] = HANDED_OVER
+            on_settled(slot)
+    return end
+
+
+def deliver(
+    slots: list[Transaction | SendResult],
+    mode: str,
+    on_settled: Callable[[SendResult], object] | None,
+) -> list[SendResult]:
+    """The results of ``slots``: returned, or handed to ``on_settled`` (then none returned)."""
+    results = [s.result(mode) if isinstance(s, Transaction) else s for s in slots]
+    if on_settled is None:
+        return results
+    for result in results:
+        on_settled(result)
+    return []
+
+
+def prepared_items(
+    messages: Iterable[MessageInput | OutgoingMessage],
+) -> Iterator[PreparedMessage | InputError]:
+    """Each message checked and prepared in turn; bad input becomes its InputError."""
+    for message in messages:
+        try:
+            yield prepare_outgoing(message)
+        except InputError as exc:
+            yield exc
+
+
+def check_features(prepared: PreparedMessage, features: SessionFeatures) -> None:
+    """Refuse, before its first command, a message this session cannot carry."""
+    if prepared.smtputf8 and not features.smtputf8:
+        raise InputError("an address is not ASCII and the server does not offer SMTPUTF8"
+                         " (RFC 6531)", field="recipient")
+    if prepared.eight_bit and not features.eight_bit_mime:
+        raise InputError("the message has 8-bit content and the server does not offer"
+                         " 8BITMIME: encode the body (quoted-printable or base64)",
+                         field="body")
+
+
+def mail_options(prepared: PreparedMessage, features: SessionFeatures) -> tuple[str, ...]:
+    options: list[str] = []
+    if prepared.size is not None and features.size:
+        options.append(f"SIZE={prepared.size}")  # RFC 1870: lets the server refuse early
+    if prepared.eight_bit is not False and features.eight_bit_mime:
+        options.append("BODY=8BITMIME")
+    if prepared.smtputf8:
+        options.append("SMTPUTF8")
+    return (*options, *prepared.mail_options)
+
+
+def timeout_key(conn: ClientConnection) -> str:
+    """Which RFC 5321 §4.5.3.2 timeout applies to the reply we are waiting for."""
+    verb = conn.oldest_pending_verb()
+    return "." if verb in (".", "BDAT") else (verb or "GREETING")
+
+
+def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Regroup a byte stream into pieces of about ``size`` (tiny chunks merged, big ones split)."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)
