@@ -28,8 +28,8 @@ from rich.table import Table
 
 from cdomail.errors import printable
 from cdomail.lab import DEFAULT_PORTS, LISTENER_MODES, Lab, StoredMessage
-from cdomail.secrets import resolve_secret
 
+from ._connection import password_from_flags
 from ._exit import ExitCode, UsageError
 from ._output import diagnose, stdout_console, tame_server_log
 
@@ -67,17 +67,14 @@ def _user_spec(text: str) -> tuple[str, str | None]:
 
 def _users(args: argparse.Namespace) -> dict[str, str]:
     """Each --user with its password: inline, or from --password-env/--password-file."""
-    if args.password_env and args.password_file:
-        raise UsageError("give --password-env or --password-file, not both", field="password")
-    source = (f"env:{args.password_env}" if args.password_env
-              else f"file:{args.password_file}" if args.password_file else None)
+    shared = password_from_flags(args) if any(p is None for _, p in args.user or []) else None
     users: dict[str, str] = {}
     for name, password in args.user or []:
         if password is None:
-            if source is None:
+            if shared is None:
                 raise UsageError(f"--user {name} needs :PASSWORD, --password-env VAR or"
                                  " --password-file FILE", field="user")
-            password = resolve_secret(source, field="--password-env/--password-file")
+            password = shared
         users[name] = password
     return users
 

@@ -12,8 +12,12 @@ from .. import errors
 from ..errors import CdoMailError
 from ..probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, ProbeReport, Verdict, probe
 from ..probe._render import print_report
-from ..secrets import resolve_secret
-from ._connection import DEFAULT_COMMAND_TIMEOUT, DEFAULT_DEADLINE, seconds
+from ._connection import (
+    DEFAULT_COMMAND_TIMEOUT,
+    DEFAULT_DEADLINE,
+    password_from_flags,
+    seconds,
+)
 from ._exit import ExitCode, UsageError
 from ._output import diagnose, print_json, stdout_console
 from ._results import error_document
@@ -69,16 +73,6 @@ def parse_ports(value: str) -> list[int]:
     return ports
 
 
-def _password(args: argparse.Namespace) -> str | None:
-    if args.password_env and args.password_file:
-        raise UsageError("give --password-env or --password-file, not both", field="password")
-    if args.password_env:
-        return resolve_secret(f"env:{args.password_env}", field="--password-env")
-    if args.password_file:
-        return resolve_secret(f"file:{args.password_file}", field="--password-file")
-    return None
-
-
 def _login(args: argparse.Namespace) -> tuple[str, str] | None:
     if args.login is None:
         if args.password_env or args.password_file:
@@ -90,7 +84,7 @@ def _login(args: argparse.Namespace) -> tuple[str, str] | None:
         raise UsageError("--login with --insecure would send the password to a server whose"
                          " certificate is not checked; add --insecure-send-password if you"
                          " really mean it", field="login")
-    password = _password(args)
+    password = password_from_flags(args)
     if password is None:
         raise UsageError("--login needs the password from --password-env or --password-file",
                          field="password")
