@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from ._arguments import check_ehlo_name
 from ._clock import Clock
-from ._config import ClientConfig, hide_secrets
+from ._config import ClientConfig, effective_tls_mode, hide_secrets
 from ._connect import ConnectPlan
 from ._steps import Close, Note, Open, Plan, Receive, Send, Step, UpgradeTLS
 from ._transaction import SessionFeatures, Transaction, unsent_result
 
 __all__ = ["ClientConfig", "Clock", "Close", "ConnectPlan", "Note", "Open", "Plan", "Receive",
            "Send", "SessionFeatures", "Step", "Transaction", "UpgradeTLS", "check_ehlo_name",
-           "hide_secrets", "unsent_result"]
+           "effective_tls_mode", "hide_secrets", "unsent_result"]
