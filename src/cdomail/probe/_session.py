@@ -62,7 +62,7 @@ class Limits:
 
 #: Performs the STARTTLS handshake on the session and records its facts; False: it
 #: failed (recorded), so the observation ends there.
-Handshake = Callable[["ProbeSession"], Awaitable[bool]]
+TLSHandshake = Callable[["ProbeSession"], Awaitable[bool]]
 
 
 class ProbeSession:
@@ -77,7 +77,7 @@ class ProbeSession:
         #: Every byte the server sent before its first valid reply, for "what is this?".
         self.first_bytes = b""
 
-    async def run(self, plan: ObservePlan, handshake: Handshake | None = None) -> Observation:
+    async def run(self, plan: ObservePlan, handshake: TLSHandshake | None = None) -> Observation:
         """Perform ``plan``'s steps; a transport failure is thrown back into the plan at its
         step (a silent greeting is an observation); what the plan does not handle ends the
         observation and propagates. ``plan.seen`` holds what was observed up to there."""
