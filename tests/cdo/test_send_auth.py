@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,10 @@ from cdomail.cdo import (
     cdoSendUserName,
     cdoSMTPAuthenticate,
 )
+from cdomail.cdo._secret import Secret
+from cdomail.cdo.configuration import TransportSettings
 from cdomail.cdo.ntlm import NTLMAuthenticator, lab_ntlm_mechanism, write_ntlm_user_file
+from cdomail.cdo.transport import auth_options
 from cdomail.errors import AuthenticationFailed, AuthenticationRefusedLocally
 from cdomail.lab import Lab
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
@@ -119,3 +123,32 @@ def test_ntlm_authenticator_never_shows_the_password() -> None:
     negotiate = authenticator.initial_response()
     assert negotiate is not None
     assert negotiate.startswith(b"NTLMSSP\x00\x01\x00\x00\x00")
+
+
+def _basic_settings(*, use_ssl: bool, port: int, tls_mode: str | None) -> TransportSettings:
+    return TransportSettings(
+        send_using=2, server="mail.example", port=port, use_ssl=use_ssl,
+        authenticate=cdoBasic, username="user", password=Secret("pw"), timeout=30.0,
+        pickup_directory=None, flush_buffers_on_write=False, send_email_address=None,
+        reply_email_address=None, tls_mode=tls_mode,
+    )
+
+
+@pytest.mark.parametrize(("use_ssl", "port", "tls_mode", "plaintext"), [
+    (False, 25, None, True),        # CDO without smtpusessl: plaintext
+    (False, 587, "none", True),     # our tlsmode override says plaintext
+    (True, 25, None, False),        # CDO's rule: STARTTLS on 25
+    (True, 465, None, False),       # CDO's rule: implicit TLS on 465
+    (False, 25, "starttls", False),  # the override asks for TLS although smtpusessl is off
+    (False, 25, "opportunistic", False),
+])
+def test_plaintext_auth_allowed_only_when_the_session_tls_policy_is_none(
+    use_ssl: bool, port: int, tls_mode: str | None, plaintext: bool,
+) -> None:
+    settings = _basic_settings(use_ssl=use_ssl, port=port, tls_mode=tls_mode)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        options = auth_options(settings)
+    assert options.get("allow_plaintext_auth", False) is plaintext
+    warned = [w for w in caught if issubclass(w.category, CdoCompatibilityWarning)]
+    assert bool(warned) is plaintext

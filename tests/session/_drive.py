@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 
 from cdomail.errors import CdoMailError
 from cdomail.protocol import NEED_DATA, Reply
-from cdomail.session import Close, ConnectPlan, Note, Open, Receive, Send, Step, UpgradeTLS
+from cdomail.session import (
+    Close,
+    ConnectPlan,
+    Note,
+    ObservePlan,
+    Open,
+    Receive,
+    Send,
+    Step,
+    UpgradeTLS,
+)
 
 
 @dataclass
@@ -22,7 +32,7 @@ class PlanRun:
         return [type(step).__name__ for step in self.steps]
 
 
-def run_plan(plan: ConnectPlan, server: list[bytes | CdoMailError]) -> PlanRun:
+def run_plan(plan: ConnectPlan | ObservePlan, server: list[bytes | CdoMailError]) -> PlanRun:
     """Perform ``plan``; each Receive takes the next scripted chunk (a whole reply), or
     has the scripted error (a timeout, a broken reply) thrown into the plan there."""
     script = deque(server)

@@ -21,7 +21,7 @@ from .._backends._sync_stream import (
     resolve_local_hostname,
 )
 from .._backends._tls_errors import TLSPeer
-from ..batch import BatchResult, CompactResult, attach, interrupted
+from ..batch import BatchResult, CompactResult, attach
 from ..batch import compact as compact_result
 from ..errors import (
     CdoMailError,
@@ -30,9 +30,6 @@ from ..errors import (
     RemoteProtocolError,
     ServerDisconnected,
     ServiceClosing,
-    StatusUnknown,
-    TimeoutError,
-    TransportError,
 )
 from ..message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
 from ..protocol import (
@@ -73,6 +70,7 @@ from ..session._batch import (
     check_features,
     deliver,
     hand_over,
+    interrupted_results,
     mail_options,
     prepared_items,
     rechunk,
@@ -314,6 +312,15 @@ class SMTPClient:
             return self._unsent_result(None, item)
         return self._unsent_result(item, failure)
 
+    def _interrupted(
+        self,
+        slots: list[Transaction | SendResult],
+        current: PreparedMessage | InputError | None,
+        shrink: Callable[[SendResult], BatchResult] | None,
+    ) -> list[BatchResult]:
+        return interrupted_results(slots, current, self.config.effective_mode.value,
+                                   self._tls, shrink)
+
     def send_prepared(self, messages: Iterable[PreparedMessage]) -> list[SendResult]:
         """Send messages already checked and prepared (each with its own envelope, see
         :func:`cdomail.message.prepare_outgoing`), pipelined like :meth:`send_many`: the
@@ -386,12 +393,13 @@ class SMTPClient:
             if not isinstance(caught, CdoMailError):
                 self._batch = []
                 if not isinstance(caught, Exception):  # Ctrl-C, cancellation: what we know
-                    attach(caught, self._interrupted_results(slots[handed:], item, shrink))
+                    attach(caught, self._interrupted(slots[handed:], item, shrink))
                 raise
             failure = caught
             for slot in slots[settled:]:
                 if isinstance(slot, Transaction) and not slot.done:
-                    slot.failure = self._failure_for(slot, failure)
+                    slot.failure = slot.failure_after(
+                        failure, end_written=slot is not self._unwritten_end)
             if item is not None:
                 slots.append(self._unsent(item, failure))
             slots += [self._unsent(rest, failure) for rest in items]
@@ -417,34 +425,9 @@ class SMTPClient:
                 self.connect()
         except BaseException as caught:
             if not isinstance(caught, Exception):  # Ctrl-C, cancellation: what we know
-                attach(caught, self._interrupted_results(slots, item, shrink))
+                attach(caught, self._interrupted(slots, item, shrink))
             raise
         return item
-
-    def _interrupted_results(
-        self,
-        slots: list[Transaction | SendResult],
-        current: PreparedMessage | InputError | None,
-        shrink: Callable[[SendResult], BatchResult] | None,
-    ) -> list[BatchResult]:
-        """What an interrupted batch knows: each message taken so far, with its verdict,
-        "status unknown" when its content went out without one, or "not sent"."""
-        mode = self.config.effective_mode.value
-        results: list[SendResult] = []
-        for slot in slots:
-            if not isinstance(slot, Transaction):
-                results.append(slot)
-            elif slot.done:
-                results.append(slot.result(mode))
-            else:
-                results.append(interrupted(slot.prepared.sender, slot.prepared.recipients, mode,
-                                           content_sent=slot.content_sent, size=slot.size))
-        if isinstance(current, InputError):
-            results.append(self._unsent_result(None, current))
-        elif current is not None:
-            results.append(interrupted(current.sender, current.recipients, mode,
-                                       content_sent=False))
-        return [shrink(r) for r in results] if shrink is not None else list(results)
 
     def _begin_transaction(
         self,
@@ -690,25 +673,6 @@ class SMTPClient:
                 reply = event  # the common case, without a call
             else:
                 reply = self._reply_from(event)
-
-    def _failure_for(self, tx: Transaction, exc: CdoMailError) -> CdoMailError:
-        """What a broken connection means for ``tx``, which has no verdict yet."""
-        if (
-            tx.content_sent
-            and tx.final_reply is None
-            and tx is not self._unwritten_end
-            and isinstance(exc, TimeoutError | TransportError | RemoteProtocolError)
-        ):
-            # RFC 5321 §4.5.3.2.6 / §6.1: the end of the data went out, its reply did not
-            # come back. The server may have taken responsibility for the message.
-            unknown = StatusUnknown(
-                "the connection failed after the message content was sent and before its"
-                " verdict: the server may or may not have accepted it; do not blindly"
-                f" resend ({exc})"
-            )
-            unknown.__cause__ = exc
-            return unknown
-        return exc
 
     def _refuse_early_reply(self, tx: Transaction) -> None:
         """Nothing may arrive between DATA's 354 and the written end of the content: a reply

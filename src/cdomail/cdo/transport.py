@@ -28,6 +28,8 @@ from cdomail.cdo.errors import (
     CdoError,
 )
 from cdomail.errors import printable
+from cdomail.session import effective_tls_mode
+from cdomail.tls import TLSMode
 
 __all__ = [
     "STATUS_UNKNOWN_NOTE",
@@ -87,7 +89,8 @@ def auth_options(settings: TransportSettings) -> dict[str, Any]:
         from cdomail.cdo.ntlm import NTLMAuthenticator
 
         options["authenticator"] = NTLMAuthenticator(settings.username, reveal(settings.password))
-    if settings.effective_tls_mode == "none":
+    # The session layer's TLS policy decides whether the credentials travel in plaintext.
+    if effective_tls_mode(settings.effective_tls_mode, settings.port) is TLSMode.NONE:
         warnings.warn(
             "smtpusessl is False, so CDO sends the user name and password over an unencrypted "
             "connection (as cdomail does here, to stay faithful). Set smtpusessl=True with port "

@@ -30,20 +30,11 @@ from ..errors import (
     ConnectError,
     ConnectTimeout,
     ReadTimeout,
-    RemoteProtocolError,
     ServerDisconnected,
     TimeoutError,
 )
-from ..protocol import (
-    Ehlo,
-    Extensions,
-    Helo,
-    MailFrom,
-    Rset,
-    Secret,
-    StartTLS,
-    check_argument,
-)
+from ..protocol import Ehlo, Reply, Secret, check_argument
+from ..session import Observation, ObservePlan
 from ..tls import TLSMode, TLSSettings, create_ssl_context, diagnose_handshake
 from ..transcript import Transcript, escape
 from ._certificate import session_details, verify_reason
@@ -299,15 +290,18 @@ async def _plaintext_attempt(
     facts.reach = Reach.OK
     facts.connect_ms = round((time.monotonic() - started) * 1000, 1)
     transcript.event(f"connected in {facts.connect_ms} ms")
-    session = ProbeSession(stream, transcript, options.limits)
+    plan = ObservePlan(options.local_hostname, implicit_tls=False,
+                       check_required=options.check_required, credentials=options.login)
+    session = ProbeSession(stream, transcript, options.limits, plan.connection)
+
+    async def handshake(session: ProbeSession) -> bool:
+        return await _starttls_handshake(session, options, facts, port, address)
+
     try:
-        if await _greet(session, facts):
-            await _ehlo(session, options, facts, before_tls=True)
-            if options.check_required:
-                await _mail_before_tls(session, facts)
-            if facts.starttls_offered:
-                await _starttls(session, options, facts, port, address)
+        await session.run(plan, handshake)
+        _record_plaintext(session, plan.seen, facts)
     except CdoMailError as exc:
+        _record_plaintext(session, plan.seen, facts)
         facts.detail = _clean(f"the conversation broke off: {exc}")
         transcript.event(facts.detail)
     finally:
@@ -315,66 +309,70 @@ async def _plaintext_attempt(
     return facts
 
 
-async def _greet(session: ProbeSession, facts: PlaintextFacts | ImplicitFacts) -> bool:
-    """Read the greeting; record what it was; True when it is an SMTP 220."""
-    try:
-        reply = await session.read_reply()
-    except ReadTimeout:
+def _record_plaintext(session: ProbeSession, seen: Observation, facts: PlaintextFacts) -> None:
+    """What the plaintext connection showed, in the port's facts."""
+    _record_greeting(session, seen, facts)
+    if seen.extensions_before_tls is not None:
+        facts.extensions_before = seen.extensions_before_tls
+        facts.starttls_offered = seen.extensions_before_tls.has("STARTTLS")
+    if seen.mail_before_tls is not None:
+        facts.mail_before_tls = _summary(seen.mail_before_tls)
+    if seen.starttls_refused is not None:
+        facts.starttls_refused = _summary(seen.starttls_refused)
+    _record_in_tls(seen, facts)
+
+
+def _record_in_tls(seen: Observation, facts: PlaintextFacts) -> None:
+    # Only what this connection reached: after a failed verification the unverified
+    # connection has recorded these already.
+    if seen.extensions_in_tls is not None:
+        facts.extensions_after = seen.extensions_in_tls
+    if seen.login is not None:
+        facts.login = _login_result(seen)
+
+
+def _record_greeting(
+    session: ProbeSession, seen: Observation, facts: PlaintextFacts | ImplicitFacts
+) -> None:
+    """What the greeting was (an SMTP 220, a refusal, silence, something else)."""
+    failure = seen.greeting_failure
+    if seen.greeting is not None:
+        facts.greeting_text = _clean(str(seen.greeting))
+        if seen.greeting.code == 220:
+            facts.greeting = Greeting.SMTP
+            return
+        facts.greeting = Greeting.REFUSED
+        facts.detail = f"the server refused service: {facts.greeting_text}"
+    elif isinstance(failure, ReadTimeout):
         facts.greeting = Greeting.SILENT
         facts.detail = "no greeting within the timeout"
-    except ServerDisconnected:
+    elif isinstance(failure, ServerDisconnected):
         facts.greeting = Greeting.NOT_SMTP if session.first_bytes else Greeting.CLOSED
         facts.detail = "the server closed the connection without an SMTP greeting"
-    except RemoteProtocolError:
+    elif failure is not None:
         facts.greeting = Greeting.NOT_SMTP
         facts.detail = f"not an SMTP greeting: {escape(session.first_bytes[:80])}"
     else:
-        facts.greeting_text = _clean(str(reply))
-        if reply.code == 220:
-            facts.greeting = Greeting.SMTP
-            return True
-        facts.greeting = Greeting.REFUSED
-        facts.detail = f"the server refused service: {facts.greeting_text}"
+        return  # the conversation broke off before the greeting was read
     session.transcript.event(facts.detail)
-    return False
 
 
-async def _ehlo(
-    session: ProbeSession, options: _Options, facts: PlaintextFacts | ImplicitFacts,
-    *, before_tls: bool,
-) -> Extensions:
-    reply = await session.command(Ehlo(options.local_hostname))
-    extensions = session.conn.extensions
-    if reply.code != 250 or extensions is None:
-        # RFC 5321 §4.1.4: an old server may know only HELO; it then offers no extension.
-        reply = await session.command(Helo(options.local_hostname))
-        extensions = Extensions()
-    if isinstance(facts, ImplicitFacts):
-        facts.extensions = extensions
-    elif before_tls:
-        facts.extensions_before = extensions
-        facts.starttls_offered = extensions.has("STARTTLS")
-    else:
-        facts.extensions_after = extensions
-    return extensions
+def _summary(reply: Reply) -> ReplySummary:
+    return ReplySummary(reply.code, _clean(reply.text))
 
 
-async def _mail_before_tls(session: ProbeSession, facts: PlaintextFacts) -> None:
-    # The null reverse-path (RFC 5321 §4.5.5) names nobody; RSET ends the transaction before
-    # any RCPT, so no mail can result from this.
-    reply = await session.command(MailFrom(""))
-    facts.mail_before_tls = ReplySummary(reply.code, _clean(reply.text))
-    await session.command(Rset())
+def _login_result(seen: Observation) -> LoginResult | None:
+    if seen.login is None:
+        return None
+    status, detail = seen.login
+    return LoginResult(status, _clean(detail))
 
 
-async def _starttls(
+async def _starttls_handshake(
     session: ProbeSession, options: _Options, facts: PlaintextFacts, port: int,
     address: tuple[str, int],
-) -> None:
-    reply = await session.command(StartTLS())
-    if reply.code != 220:
-        facts.starttls_refused = ReplySummary(reply.code, _clean(reply.text))
-        return
+) -> bool:
+    """The handshake after a 220 to STARTTLS, its facts recorded; False when it failed."""
     try:
         await session.start_tls(options.verified_context, options.host)
     except ssl.SSLCertVerificationError as exc:
@@ -383,26 +381,27 @@ async def _starttls(
         facts.handshake = Handshake.VERIFY_FAILED
         facts.verify_failure = failure
         await _starttls_unverified(options, facts, port, address, failure)
-        return
+        return False
     except (ssl.SSLError, ConnectionError) as exc:
         facts.handshake = Handshake.NOT_TLS
         facts.detail = _clean(str(diagnose_handshake(exc, host=options.host, port=port,
                                                      mode=TLSMode.STARTTLS)))
         session.transcript.event(facts.detail)
-        return
+        return False
     except (TimeoutError, ServerDisconnected) as exc:
         facts.handshake = (Handshake.SILENT if isinstance(exc, TimeoutError)
                            else Handshake.NOT_TLS)
         facts.detail = _clean(f"STARTTLS handshake failed: {exc}")
         session.transcript.event(facts.detail)
-        return
+        return False
     facts.handshake = Handshake.OK
-    await _after_starttls(session, options, facts, verified=options.verify or None)
+    _record_tls(session, facts, verified=options.verify or None)
+    return True
 
 
-async def _after_starttls(
-    session: ProbeSession, options: _Options, facts: PlaintextFacts, *,
-    verified: bool | None, failure: tuple[str, str] | None = None,
+def _record_tls(
+    session: ProbeSession, facts: PlaintextFacts, *, verified: bool | None,
+    failure: tuple[str, str] | None = None,
 ) -> None:
     ssl_object = session.stream.ssl_object
     if ssl_object is not None:
@@ -410,8 +409,6 @@ async def _after_starttls(
                                                        verified=verified, failure=failure)
         session.transcript.event(f"TLS established: {facts.tls.version} {facts.tls.cipher}",
                                  tls=True)
-    await _ehlo(session, options, facts, before_tls=False)
-    facts.login = await _maybe_login(session, options, verified)
 
 
 async def _starttls_unverified(
@@ -427,17 +424,19 @@ async def _starttls_unverified(
     except (ConnectError, ConnectTimeout) as exc:
         transcript.event(str(exc))
         return
-    session = ProbeSession(stream, transcript, options.limits)
-    scratch = PlaintextFacts()
-    try:
-        if not await _greet(session, scratch):
-            return
-        await _ehlo(session, options, scratch, before_tls=True)
-        if not scratch.starttls_offered or (await session.command(StartTLS())).code != 220:
-            return
+    plan = ObservePlan(options.local_hostname, implicit_tls=False,
+                       credentials=options.login, certificate_failed=True)
+    session = ProbeSession(stream, transcript, options.limits, plan.connection)
+
+    async def handshake(session: ProbeSession) -> bool:
         await session.start_tls(options.unverified_context, options.host)
-        await _after_starttls(session, options, facts, verified=False, failure=failure)
+        _record_tls(session, facts, verified=False, failure=failure)
+        return True
+
+    try:
+        _record_in_tls(await session.run(plan, handshake), facts)
     except (CdoMailError, ssl.SSLError, ConnectionError) as exc:
+        _record_in_tls(plan.seen, facts)
         transcript.event(_clean(f"the unverified attempt failed: {exc}"))
     finally:
         await session.close()
@@ -468,24 +467,32 @@ async def _implicit_attempt(
         return facts
     if failure is None:
         facts.handshake = Handshake.OK
-    session = ProbeSession(stream, transcript, options.limits)
-    session.conn.start_tls_completed()
     verified = False if failure else (options.verify or None)
     ssl_object = stream.ssl_object
     if ssl_object is not None:
         facts.tls, facts.certificate = session_details(ssl_object, "implicit",
                                                        verified=verified, failure=failure)
         transcript.event(f"TLS established: {facts.tls.version} {facts.tls.cipher}", tls=True)
+    plan = ObservePlan(options.local_hostname, implicit_tls=True, credentials=options.login,
+                       certificate_failed=failure is not None)
+    session = ProbeSession(stream, transcript, options.limits, plan.connection)
     try:
-        if await _greet(session, facts):
-            await _ehlo(session, options, facts, before_tls=False)
-            facts.login = await _maybe_login(session, options, verified)
+        await session.run(plan)
+        _record_implicit(session, plan.seen, facts)
     except CdoMailError as exc:
+        _record_implicit(session, plan.seen, facts)
         facts.detail = _clean(f"the conversation broke off: {exc}")
         transcript.event(facts.detail, tls=True)
     finally:
         await session.close()
     return facts
+
+
+def _record_implicit(session: ProbeSession, seen: Observation, facts: ImplicitFacts) -> None:
+    _record_greeting(session, seen, facts)
+    if seen.extensions_in_tls is not None:
+        facts.extensions = seen.extensions_in_tls
+    facts.login = _login_result(seen)
 
 
 async def _open_implicit(
@@ -517,20 +524,6 @@ async def _open_implicit(
         return stream, None
     transcript.event(facts.detail)
     return None, None
-
-
-async def _maybe_login(
-    session: ProbeSession, options: _Options, verified: bool | None
-) -> LoginResult | None:
-    if options.login is None:
-        return None
-    if verified is False:
-        # An unverified certificate may be a man in the middle: keep the password.
-        return LoginResult("skipped", "the certificate failed verification; credentials kept")
-    if not session.conn.tls_active:
-        return LoginResult("skipped", "never over plaintext")
-    result = await session.login(*options.login)
-    return LoginResult(result.status, _clean(result.detail))
 
 
 def _clean(text: str) -> str:

@@ -1,41 +1,26 @@
-"""A minimal SMTP driver for the probe: one command at a time, everything recorded.
+"""The probe's driver: performs an observe plan's steps over one stream, recording all.
 
-The clients enforce a TLS policy; the probe must instead *observe* what a
-server does in every state (including ones a client refuses to enter), so it
-drives the sans-IO core directly. It still goes through
-:class:`~cdomail.protocol.ClientConnection`, so argument checks and the
-STARTTLS injection defence (RFC 3207 §4.2) apply unchanged.
+The clients enforce a TLS policy; the probe *observes* what a server does in every
+state (including ones a client refuses to enter). What it says and records is the
+session layer's :class:`~cdomail.session.ObservePlan`; this module only writes, reads
+(within the probe's limits), hands the STARTTLS handshake to the attempt that asked for
+it (which records its ``ssl`` facts), and closes. Commands still go through
+:class:`~cdomail.protocol.ClientConnection`, so argument checks and the STARTTLS
+injection defence (RFC 3207 §4.2) apply unchanged.
 """
 
 from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .._backends._async_stream import AsyncNetworkStream
-from ..errors import (
-    CdoMailError,
-    ConnectTimeout,
-    LocalProtocolError,
-    ReadTimeout,
-    RemoteProtocolError,
-    ServerDisconnected,
-)
-from ..protocol import (
-    NEED_DATA,
-    PREFERRED_MECHANISMS,
-    ClientConnection,
-    ClientState,
-    Command,
-    Quit,
-    Reply,
-    Secret,
-    password_authenticator,
-    sasl_dialogue,
-)
+from ..errors import CdoMailError, ConnectTimeout, ReadTimeout, ServerDisconnected
+from ..protocol import NEED_DATA, ClientConnection, ClientState, Command, Quit, Reply
+from ..session import Close, Note, Observation, ObservePlan, Receive, Send, Step, UpgradeTLS
 from ..transcript import Transcript
-from ._facts import LoginResult
 
 READ_SIZE = 64 * 1024
 #: QUIT is a courtesy; never wait long for its answer.
@@ -46,7 +31,7 @@ _QUIT_STATES = (ClientState.GREETED, ClientState.READY)
 
 @dataclass(frozen=True)
 class Limits:
-    """The probe's time limits (security cases 32-33): no server can hold it longer.
+    """The probe's time limits: no server, silent or trickling, can hold it longer.
 
     ``step`` bounds connecting (TCP, implicit TLS) and each write; ``command`` a whole reply,
     however it trickles in, and the TLS handshake after STARTTLS; ``ends_at`` (monotonic
@@ -75,22 +60,63 @@ class Limits:
         return min(seconds, left)
 
 
-class ProbeSession:
-    """One connection: a stream, a sans-IO connection and a transcript."""
+#: Performs the STARTTLS handshake on the session and records its facts; False: it
+#: failed (recorded), so the observation ends there.
+TLSHandshake = Callable[["ProbeSession"], Awaitable[bool]]
 
-    def __init__(self, stream: AsyncNetworkStream, transcript: Transcript, limits: Limits) -> None:
+
+class ProbeSession:
+    """One connection: a stream, the plan's sans-IO connection and a transcript."""
+
+    def __init__(self, stream: AsyncNetworkStream, transcript: Transcript, limits: Limits,
+                 conn: ClientConnection) -> None:
         self.stream = stream
-        self.conn = ClientConnection(allow_pipelining=False)
+        self.conn = conn
         self.transcript = transcript
         self.limits = limits
         #: Every byte the server sent before its first valid reply, for "what is this?".
         self.first_bytes = b""
 
+    async def run(self, plan: ObservePlan, handshake: TLSHandshake | None = None) -> Observation:
+        """Perform ``plan``'s steps; a transport failure is thrown back into the plan at its
+        step (a silent greeting is an observation); what the plan does not handle ends the
+        observation and propagates. ``plan.seen`` holds what was observed up to there."""
+        steps = plan.steps()
+        outcome: Reply | None = None
+        failure: CdoMailError | None = None
+        while True:
+            try:
+                step = steps.send(outcome) if failure is None else steps.throw(failure)
+            except StopIteration as done:
+                observed: Observation = done.value
+                return observed
+            outcome, failure = None, None
+            if isinstance(step, UpgradeTLS):
+                if handshake is None or not await handshake(self):
+                    steps.close()
+                    return plan.seen
+                continue
+            try:
+                outcome = await self._perform(step)
+            except CdoMailError as exc:
+                failure = exc
+
+    async def _perform(self, step: Step) -> Reply | None:
+        if isinstance(step, Receive):
+            return await self.read_reply()
+        if isinstance(step, Send):
+            await self.send(step.command)
+        elif isinstance(step, Note):
+            self.transcript.event(step.text, tls=self.conn.tls_active)
+        elif isinstance(step, Close):
+            await self.close()
+        return None
+
     async def read_reply(self) -> Reply:
         """The next reply; raises ReadTimeout, ServerDisconnected or RemoteProtocolError.
 
         The whole reply must arrive within the command timeout: a server trickling it a
-        byte at a time cannot stretch the wait (security case 33)."""
+        byte at a time cannot stretch the wait."""
         end = time.monotonic() + self.limits.within(self.limits.command)
         while True:
             event = self.conn.next_event()
@@ -114,47 +140,18 @@ class ProbeSession:
             self.transcript.event("the server closed the connection", tls=self.conn.tls_active)
             raise ServerDisconnected("the server closed the connection")
 
-    async def command(self, command: Command) -> Reply:
-        """Send one command and return its reply."""
+    async def send(self, command: Command) -> None:
+        """Write one command (recorded redacted)."""
         data = self.conn.send(command)
         self.transcript.client(command.redacted(), tls=self.conn.tls_active)
         await self.stream.write(data, self.limits.within(self.limits.step))
-        return await self.read_reply()
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> None:
         """Handshake after a 220 to STARTTLS, within the command timeout and the deadline
         (a server that stalls after its 220 cannot hold the probe); the caller reads the
-        facts from the stream."""
+        facts from the stream. Raw ``ssl`` errors propagate: the probe records them."""
         await self.stream.start_tls(context, server_hostname,
                                     self.limits.within(self.limits.command))
-        self.conn.start_tls_completed()
-
-    async def login(self, username: str, password: Secret) -> LoginResult:
-        """AUTH with the first advertised mechanism we know. Only ever called inside TLS."""
-        if not self.conn.tls_active:
-            # The issue's rule, enforced here as well as by the caller: never in plaintext.
-            raise LocalProtocolError("the probe never authenticates without TLS")
-        advertised = self.conn.extensions.auth_mechanisms if self.conn.extensions else ()
-        usable = [m for m in PREFERRED_MECHANISMS if m in advertised]
-        if not usable:
-            shown = " ".join(advertised) or "none"
-            return LoginResult("not-offered", f"no usable AUTH mechanism (offered: {shown})")
-        mechanism = usable[0]
-        dialogue = sasl_dialogue(password_authenticator(mechanism, username, password))
-        command = next(dialogue)
-        try:
-            while True:
-                reply = await self.command(command)
-                try:
-                    command = dialogue.send(reply)
-                except StopIteration as finished:
-                    reply = finished.value
-                    break
-        except (RemoteProtocolError, LocalProtocolError) as exc:
-            return LoginResult("failed", f"AUTH {mechanism} exchange broke off: {exc}")
-        if reply.code == 235:
-            return LoginResult("ok", f"AUTH {mechanism} accepted")
-        return LoginResult("failed", f"AUTH {mechanism} refused: {reply.code} {reply.text}")
 
     async def close(self) -> None:
         """QUIT when the session is healthy, then close; never raises."""
@@ -163,7 +160,8 @@ class ProbeSession:
                 self.limits = Limits(min(self.limits.step, QUIT_TIMEOUT),
                                      min(self.limits.command, QUIT_TIMEOUT),
                                      self.limits.ends_at, self.limits.deadline)
-                await self.command(Quit())
+                await self.send(Quit())
+                await self.read_reply()
         except (CdoMailError, OSError, ssl.SSLError):
             pass
         await self.stream.aclose()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+from ..batch import BatchResult, interrupted
 from ..errors import InputError
 from ..message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
 from ..protocol import ClientConnection
 from ..result import SendResult
-from ._transaction import SessionFeatures, Transaction
+from ..tls import TLSInfo
+from ._transaction import SessionFeatures, Transaction, unsent_result
 
 #: Writes of message content are gathered up to this size (fewer syscalls, full segments).
 WRITE_SIZE = 256 * 1024
@@ -66,6 +68,33 @@ def deliver(
     for result in results:
         on_settled(result)
     return []
+
+
+def interrupted_results(
+    slots: list[Transaction | SendResult],
+    current: PreparedMessage | InputError | None,
+    mode: str,
+    tls: TLSInfo | None,
+    shrink: Callable[[SendResult], BatchResult] | None,
+) -> list[BatchResult]:
+    """What an interrupted batch knows: each message taken so far (``slots``, then the
+    ``current`` one) with its verdict, "status unknown" when its content went out without
+    one, or "not sent"."""
+    results: list[SendResult] = []
+    for slot in slots:
+        if not isinstance(slot, Transaction):
+            results.append(slot)
+        elif slot.done:
+            results.append(slot.result(mode))
+        else:
+            results.append(interrupted(slot.prepared.sender, slot.prepared.recipients, mode,
+                                       content_sent=slot.content_sent, size=slot.size))
+    if isinstance(current, InputError):
+        results.append(unsent_result(None, current, mode, tls))
+    elif current is not None:
+        results.append(interrupted(current.sender, current.recipients, mode,
+                                   content_sent=False))
+    return [shrink(r) for r in results] if shrink is not None else list(results)
 
 
 def prepared_items(

@@ -22,6 +22,12 @@ if TYPE_CHECKING:  # the type only: the session layer opens no TLS itself
     from ssl import SSLContext
 
 
+def effective_tls_mode(tls: TLSMode | str, port: int) -> TLSMode:
+    """The concrete TLS policy a session on ``port`` follows for ``tls``: CDO's port rule
+    and ``auto`` resolved to implicit TLS or STARTTLS; ``NONE`` means plaintext."""
+    return TLSMode.parse(tls).resolve(port)
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Everything a client needs to know before it connects."""
@@ -101,7 +107,7 @@ class ClientConfig:
             host=host,
             port=port,
             mode=mode,
-            effective_mode=mode.resolve(port),
+            effective_mode=effective_tls_mode(mode, port),
             tls=TLSSettings(verify=verify, cafile=cafile, fingerprint=fingerprint,
                             minimum_version=minimum_tls_version, client_cert=client_cert,
                             client_key=client_key),

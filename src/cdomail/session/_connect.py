@@ -22,8 +22,9 @@ from ..errors import (
     StartTLSRefused,
     TLSRequired,
 )
-from ..protocol import ClientConnection, Command, Ehlo, Helo, Reply, StartTLS, sasl_dialogue
+from ..protocol import ClientConnection, Command, Ehlo, Helo, Reply, StartTLS
 from ..tls import TLSMode
+from ._authenticate import sasl_steps
 from ._config import ClientConfig
 from ._steps import Close, Note, Open, Plan, Receive, Send, UpgradeTLS
 
@@ -135,15 +136,7 @@ class ConnectPlan:
         except AuthenticationRefusedLocally:
             yield Close(polite=True)
             raise
-        dialogue = sasl_dialogue(authenticator)
-        command = next(dialogue)
-        while True:
-            reply = yield from self._exchange(command)
-            try:
-                command = dialogue.send(reply)
-            except StopIteration as finished:
-                reply = finished.value
-                break
+        reply = yield from sasl_steps(authenticator, self._exchange)
         if reply.code != 235:
             raise AuthenticationFailed(reply.code, reply.text, command="AUTH",
                                        enhanced_status=reply.enhanced_status)

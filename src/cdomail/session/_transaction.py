@@ -17,6 +17,9 @@ from ..errors import (
     RemoteProtocolError,
     SenderRefused,
     ServiceClosing,
+    StatusUnknown,
+    TimeoutError,
+    TransportError,
     UnexpectedReply,
 )
 from ..message import PreparedMessage
@@ -195,6 +198,26 @@ class Transaction:
             command = "the end of the data" if final.verb == "." else final.verb
             return UnexpectedReply(final.code, final.text, command=command, expected=250)
         return RemoteProtocolError("the transaction ended without a reply to its content")
+
+    def failure_after(self, exc: CdoMailError, *, end_written: bool) -> CdoMailError:
+        """What the connection breaking with ``exc`` means for this transaction, which has
+        no verdict yet; ``end_written``: the end of its content went out to the server."""
+        if (
+            self.content_sent
+            and self.final_reply is None
+            and end_written
+            and isinstance(exc, TimeoutError | TransportError | RemoteProtocolError)
+        ):
+            # RFC 5321 §4.5.3.2.6 / §6.1: the end of the data went out, its reply did not
+            # come back. The server may have taken responsibility for the message.
+            unknown = StatusUnknown(
+                "the connection failed after the message content was sent and before its"
+                " verdict: the server may or may not have accepted it; do not blindly"
+                f" resend ({exc})"
+            )
+            unknown.__cause__ = exc
+            return unknown
+        return exc
 
     def result(self, tls_mode: str) -> SendResult:
         """The SendResult for the caller."""
