@@ -12,12 +12,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import trustme
 
-from cdomail.relay.config import RelayConfig, parse_config
+from cdomail.relay.config import RelayConfig, SpoolConfig, parse_config
+from cdomail.relay.queue import Queue, open_queue
 from cdomail.relay.service import run_relay
-from cdomail.relay.spool import Spool
 
 UPSTREAM = """
 [upstream]
@@ -27,10 +28,36 @@ tls = "starttls"
 """
 
 
-def relay_toml(spool: Path, *listeners: str) -> str:
-    """A relay.toml with these ``[[listen]]`` bodies, a spool, and an unused upstream."""
+def spool_table(spool: Path | SpoolConfig) -> str:
+    """The ``[spool]`` table for a SQLite directory or either backend's ``SpoolConfig``."""
+    if isinstance(spool, SpoolConfig) and spool.url is not None:
+        return f'[spool]\nurl = "{spool.url}"\n'
+    path = spool.path if isinstance(spool, SpoolConfig) else spool
+    return f'[spool]\npath = "{path}"\n'
+
+
+def relay_toml(spool: Path | SpoolConfig, *listeners: str) -> str:
+    """A relay.toml with these ``[[listen]]`` bodies, a spool (a SQLite directory, or the
+    ``backend`` fixture's config), and an unused upstream."""
     tables = "".join(f"[[listen]]\n{body.strip()}\n\n" for body in listeners)
-    return f'{tables}[spool]\npath = "{spool}"\n{UPSTREAM}'
+    return f"{tables}{spool_table(spool)}{UPSTREAM}"
+
+
+def refuse_recipient(queue: Any, address: str) -> None:
+    """Make the queue's own database refuse to store *address* (a real trigger, so the
+    failure is the engine's own error, on either backend)."""
+    if hasattr(queue, "_db"):  # the SQLite spool
+        queue._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON recipients WHEN"
+                          f" NEW.address = '{address}' BEGIN SELECT RAISE(ABORT,"
+                          " 'injected'); END")
+        return
+    with queue.pool.connection() as connection:
+        connection.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF"
+            f" NEW.address = '{address}' THEN RAISE EXCEPTION 'injected'; END IF;"
+            " RETURN NEW; END $$")
+        connection.execute("CREATE TRIGGER refuse BEFORE INSERT ON recipients"
+                           " FOR EACH ROW EXECUTE FUNCTION refuse()")
 
 
 class Certificates:
@@ -63,9 +90,8 @@ class RelayThread:
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="relay", daemon=True)
-        # The relay's own spool connection (tests inject real SQLite limits into it).
-        assert config.spool.path is not None, "RelayThread runs the SQLite spool"
-        self.own_spool = Spool.open(config.spool.path)
+        # The relay's own queue connection (tests inject real SQLite limits into it).
+        self.own_spool: Any = open_queue(config.spool)
 
     @property
     def port(self) -> int:
@@ -103,10 +129,9 @@ class RelayThread:
         if self._error is not None:
             raise self._error
 
-    def spool(self) -> Spool:
-        """A second connection to the relay's spool (what `relay status` would see)."""
-        assert self.config.spool.path is not None
-        return Spool.open(self.config.spool.path)
+    def spool(self) -> Queue:
+        """A second connection to the relay's queue (what `relay status` would see)."""
+        return open_queue(self.config.spool)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cdomail.lab import LabCertificates
+from cdomail.relay.config import SpoolConfig
 from cdomail.relay.queue import open_queue
 from cdomail.relay.spool import Spool
 from cdomail.testing.token_endpoint import TokenEndpoint
@@ -15,7 +16,8 @@ from tests._server.fixtures import certs, hostile
 
 from ._relay import Certificates
 
-__all__ = ["certificates", "certs", "hostile", "lab_certs", "open_spool", "token_endpoint"]
+__all__ = ["backend", "certificates", "certs", "hostile", "lab_certs", "open_spool",
+           "token_endpoint"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,6 +27,16 @@ def open_spool(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], S
         return lambda: Spool.open(tmp_path / "spool")
     config = request.getfixturevalue("pg_spool_config")
     return lambda: open_queue(config)  # type: ignore[return-value]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> SpoolConfig:
+    """The test's ``[spool]``, on each backend in turn: a SQLite spool directory, or a fresh
+    migrated PostgreSQL database (``relay_toml`` and ``open_queue`` take either)."""
+    if request.param == "sqlite":
+        return SpoolConfig(path=tmp_path / "spool")
+    config: SpoolConfig = request.getfixturevalue("pg_spool_config")
+    return config
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 from cdomail.testing.token_endpoint import TokenEndpoint
 
 
+# Once, not per backend: `relay check` tests the upstream and never opens the queue.
 def write_config(tmp_path: Path, upstream: str) -> Path:
     path = tmp_path / "relay.toml"
     path.write_text(f'[[listen]]\naddress = "127.0.0.1:0"\n\n[spool]\npath = "{tmp_path}/spool"'

@@ -13,7 +13,8 @@ import pytest
 
 from cdomail.cli import main
 from cdomail.relay._model import ArrivalFacts, AttemptRecord, RecipientOutcome
-from cdomail.relay.spool import Spool
+from cdomail.relay.config import SpoolConfig
+from cdomail.relay.queue import open_queue
 
 from ._relay import RelayProcess, relay_toml
 
@@ -21,14 +22,15 @@ CONTENT = b"Message-ID: <m1@corp.example>\r\nSubject: hi\r\n\r\nbody\r\n"
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(backend: SpoolConfig, tmp_path: Path) -> Path:
+    """A relay.toml naming the test's queue: a SQLite spool, then a PostgreSQL database."""
     path = tmp_path / "relay.toml"
-    path.write_text(relay_toml(tmp_path / "spool", 'address = "127.0.0.1:0"'))
+    path.write_text(relay_toml(backend, 'address = "127.0.0.1:0"'))
     return path
 
 
-def _store(spool_dir: Path, sender: str = "a@corp.example", helo: str = "box") -> str:
-    with Spool.open(spool_dir) as spool:
+def _store(backend: SpoolConfig, sender: str = "a@corp.example", helo: str = "box") -> str:
+    with open_queue(backend) as spool:
         return spool.store(sender, ["b@x.example"], CONTENT,
                            ArrivalFacts("127.0.0.1", helo, None, None, None, time.time(), False))
 
@@ -39,10 +41,10 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
     return json.loads(capsys.readouterr().out)
 
 
-def test_status_list_show_as_json(config: Path, tmp_path: Path,
+def test_status_list_show_as_json(config: Path, backend: SpoolConfig,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    message_id = _store(tmp_path / "spool")
-    with Spool.open(tmp_path / "spool") as spool:
+    message_id = _store(backend)
+    with open_queue(backend) as spool:
         spool.set_health("upstream", '{"ok": false, "last_error": "421 busy"}')
     status = _json(capsys, "relay", "status", "--config", str(config), "--json")
     assert isinstance(status, dict)
@@ -59,10 +61,10 @@ def test_status_list_show_as_json(config: Path, tmp_path: Path,
     assert shown["arrival"]["helo"] == "box"
 
 
-def test_show_in_words_escapes_sender_controlled_text(config: Path, tmp_path: Path,
+def test_show_in_words_escapes_sender_controlled_text(config: Path, backend: SpoolConfig,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    message_id = _store(tmp_path / "spool", helo="evil\x1b[2Jbox")
-    with Spool.open(tmp_path / "spool") as spool:
+    message_id = _store(backend, helo="evil\x1b[2Jbox")
+    with open_queue(backend) as spool:
         spool.record_attempt(message_id, AttemptRecord(
             time.time(), time.time(), "smtp.example:587", "TLSv1.3", "X", True,
             "451 4.3.0 \x1b[31mred", None), {"b@x.example": RecipientOutcome("queued",
@@ -74,9 +76,9 @@ def test_show_in_words_escapes_sender_controlled_text(config: Path, tmp_path: Pa
     assert "HELO evil" in out and "certificate verified" in out and "451 4.3.0 later" in out
 
 
-def test_hold_release_retry_delete(config: Path, tmp_path: Path,
+def test_hold_release_retry_delete(config: Path, backend: SpoolConfig,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    message_id = _store(tmp_path / "spool")
+    message_id = _store(backend)
     base = ["--config", str(config)]
     assert main(["relay", "hold", *base, message_id, "--reason", "check with sales"]) == 0
     listed = _json(capsys, "relay", "list", *base, "--json", "--state", "held")
@@ -94,8 +96,12 @@ def test_hold_release_retry_delete(config: Path, tmp_path: Path,
     assert f"no message '{message_id}'" in capsys.readouterr().err
 
 
-def test_admin_commands_say_when_there_is_no_spool(config: Path,
+# SQLite only: a spool directory that does not exist yet; a PostgreSQL database that is not
+# there is a connection error, covered in tests/relay_pg/test_connection.py.
+def test_admin_commands_say_when_there_is_no_spool(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "relay.toml"
+    config.write_text(relay_toml(tmp_path / "spool", 'address = "127.0.0.1:0"'))
     assert main(["relay", "status", "--config", str(config)]) == 1
     assert "no spool at" in capsys.readouterr().err
 
@@ -108,7 +114,8 @@ def test_a_bad_config_exits_2_with_the_line(tmp_path: Path,
     assert f"{path}:3: [listen] max_message_size" in capsys.readouterr().err
 
 
-def test_run_stores_mail_and_sigterm_exits_0_promptly(config: Path, tmp_path: Path) -> None:
+def test_run_stores_mail_and_sigterm_exits_0_promptly(config: Path,
+                                                      backend: SpoolConfig) -> None:
     relay = RelayProcess(config)
     try:
         with smtplib.SMTP("127.0.0.1", relay.port) as client:
@@ -121,7 +128,7 @@ def test_run_stores_mail_and_sigterm_exits_0_promptly(config: Path, tmp_path: Pa
         idle.close()
     finally:
         relay.close()
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_queue(backend) as spool:
         assert len(spool.list()) == 1
 
 

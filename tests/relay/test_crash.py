@@ -4,6 +4,9 @@ its full content; none whose final dot was never sent is there.
 A message whose final dot was sent but whose reply never arrived (the relay died in between) may
 or may not be in the spool: that is the window RFC 1047 describes, and why the Message-ID is kept
 stable. The test counts those separately and prints every count.
+
+SQLite only: file-level durability of the local spool under kill -9; the PostgreSQL
+counterpart is the three-node kill test, tests/relay_pg/test_cluster.py.
 """
 
 from __future__ import annotations

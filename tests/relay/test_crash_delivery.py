@@ -7,6 +7,9 @@ may have stored them: the client cannot know). Duplicates are counted: they can 
 come from deliveries in flight when the relay was killed (the upstream had said 250,
 the relay died before recording it); the relay records those as status unknown when
 it restarts, and the stable Message-ID shows them.
+
+SQLite only: one node's restart finds its own interrupted sends; on PostgreSQL another
+node takes them over by lease expiry (tests/relay_pg/test_cluster.py, test_leases.py).
 """
 
 from __future__ import annotations

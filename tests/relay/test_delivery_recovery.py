@@ -13,9 +13,11 @@ from cdomail.relay.delivery import DeliveryWorker
 from cdomail.relay.spool import Spool
 from cdomail.testing.token_endpoint import TokenEndpoint
 
-from ._helpers import START, FakeClock, fill, relay_config, states
+from ._helpers import START, FakeClock, SpoolOpener, fill, relay_config, states
 
 
+# SQLite only: a restarted PostgreSQL node is a new node that finds a dead node's sends by
+# lease expiry instead (tests/relay_pg/test_leases.py covers that takeover).
 @pytest.mark.parametrize(("at_least_once", "expected"), [(True, "queued"), (False, "unknown")])
 def test_deliveries_left_in_flight_are_recorded_unknown_on_restart(
     tmp_path: Path, at_least_once: bool, expected: str
@@ -42,7 +44,7 @@ def test_deliveries_left_in_flight_are_recorded_unknown_on_restart(
 
 def test_busy_token_endpoint_keeps_mail_queued_until_it_answers(
     token_endpoint: TokenEndpoint, lab_certs_dir: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    open_spool: SpoolOpener, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token_endpoint.add_client("app", "app-secret")
     monkeypatch.setenv("CLIENT_SECRET", "app-secret")
@@ -56,7 +58,7 @@ def test_busy_token_endpoint_keeps_mail_queued_until_it_answers(
                               tls="implicit", cafile=lab.ca_path, auth="xoauth2",
                               username="s@example.test", oauth2=oauth2,
                               delivery=DeliveryConfig(retry=(30.0,)))
-        with Spool.open(tmp_path / "spool") as spool:
+        with open_spool() as spool:
             (message_id,) = fill(spool, 1)
             worker = DeliveryWorker(config, spool, clock=clock)
             asyncio.run(worker.deliver_due())

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import time
-from pathlib import Path
 
 import pytest
 
 from cdomail.lab import Lab
-from cdomail.relay.config import parse_config
+from cdomail.relay.config import SpoolConfig, parse_config
+from cdomail.relay.queue import open_queue
 from cdomail.relay.service import run_relay
-from cdomail.relay.spool import Spool
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
+
+from ._relay import spool_table
 
 
 class NeverPollingClock:
@@ -72,15 +73,13 @@ async def _serve_and_send(config_text: str, lab: Lab) -> list[int]:
 
 
 def test_a_stored_message_is_delivered_without_waiting_for_a_poll(
-        lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        lab: Lab, backend: SpoolConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UPSTREAM_PASSWORD", LAB_PASSWORD)
     config = f"""
 [[listen]]
 address = "127.0.0.1:0"
 
-[spool]
-path = "{tmp_path / 'spool'}"
-
+{spool_table(backend)}
 [upstream]
 host = "{lab.host}"
 port = {lab.port("starttls-required")}
@@ -91,5 +90,5 @@ username = "{LAB_USER}"
 password = "env:UPSTREAM_PASSWORD"
 """
     assert asyncio.run(_serve_and_send(config, lab)) == [0, 1]
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_queue(backend) as spool:
         assert spool.counts()["delivered"] == 2

@@ -3,6 +3,9 @@
 The spool lives on a 1 MB tmpfs mounted in the relay's own mount namespace (``unshare -m``),
 so the test fills a real file system without touching the machine's. It needs root;
 test_listener.py also covers the same answer with SQLite's own size cap, without root.
+
+SQLite only: the spool file on a tmpfs of its own; a full PostgreSQL disk (SQLSTATE 53100)
+is the database server's, not the relay's.
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from cdomail.lab import Lab, xoauth2
+from cdomail.relay.config import SpoolConfig
 from cdomail.testing.token_endpoint import TokenEndpoint
 
-from ._relay import running_relay
+from ._relay import running_relay, spool_table
 
 MAILBOX = "sender@contoso.test"
 RECIPIENTS = ["a@example.test", "b@example.test", "c@example.test"]
@@ -27,7 +28,7 @@ def wait_until(condition: object, timeout: float = 20.0) -> None:
 
 def test_helo_sender_through_the_relay_to_an_oauth2_upstream(
     token_endpoint: TokenEndpoint, lab_certs_dir: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    backend: SpoolConfig, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token_endpoint.add_client("relay-app", "app-secret")
     token_endpoint.lifetime = 3600
@@ -38,9 +39,7 @@ def test_helo_sender_through_the_relay_to_an_oauth2_upstream(
 [[listen]]
 address = "127.0.0.1:0"
 
-[spool]
-path = "{tmp_path / 'spool'}"
-
+{spool_table(backend)}
 [upstream]
 host = "{lab.host}"
 port = {lab.port("smtps")}

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 
 from cdomail.relay._group_commit import MAX_BATCH_MESSAGES, GroupCommitter
 from cdomail.relay._model import ArrivalFacts
 from cdomail.relay.spool import Spool, SpoolError, Submission
+
+from ._helpers import SpoolOpener
+from ._relay import refuse_recipient
 
 ARRIVAL = ArrivalFacts("127.0.0.1", "box", None, None, None, 1_800_000_000.0, False)
 
@@ -20,28 +23,30 @@ def _submission(number: int, recipient: str = "r@x.example") -> Submission:
                       f"Message-ID: <g{number}@t>\r\n\r\nbody {number}\r\n".encode(), ARRIVAL)
 
 
-class CountingSpool(Spool):
-    """A real spool that also notes the size of each group commit."""
+class CountingSpool:
+    """A real queue (either backend) that also notes the size of each group commit."""
 
-    batches: list[int]
+    def __init__(self, queue: Spool) -> None:
+        self.queue = queue
+        self.batches: list[int] = []
 
     def store_many(self, submissions: Sequence[Submission]) -> list[str | SpoolError]:
         self.batches.append(len(submissions))
-        return super().store_many(submissions)
+        return self.queue.store_many(submissions)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.queue, name)
 
 
 @pytest.fixture
-def spool(tmp_path: Path) -> CountingSpool:
-    opened = CountingSpool.open(tmp_path)
-    assert isinstance(opened, CountingSpool)
-    opened.batches = []
-    yield opened  # type: ignore[misc]
-    opened.close()
+def spool(open_spool: SpoolOpener) -> Iterator[CountingSpool]:
+    opened = CountingSpool(open_spool())
+    yield opened
+    opened.queue.close()
 
 
-def test_store_many_returns_ids_in_order_and_isolates_a_failure(spool: Spool) -> None:
-    spool._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON recipients WHEN"
-                      " NEW.address = 'poison@x.example' BEGIN SELECT RAISE(ABORT, 'no'); END")
+def test_store_many_returns_ids_in_order_and_isolates_a_failure(spool: CountingSpool) -> None:
+    refuse_recipient(spool.queue, "poison@x.example")
     results = spool.store_many([_submission(1), _submission(2, "poison@x.example"),
                                 _submission(3)])
     assert isinstance(results[1], SpoolError)
@@ -56,7 +61,7 @@ def test_store_many_returns_ids_in_order_and_isolates_a_failure(spool: Spool) ->
 
 def test_messages_arriving_together_share_one_commit(spool: CountingSpool) -> None:
     async def main() -> list[str]:
-        committer = GroupCommitter(spool)
+        committer = GroupCommitter(spool)  # type: ignore[arg-type]
         futures = [committer.submit(_submission(n)) for n in range(MAX_BATCH_MESSAGES + 10)]
         return list(await asyncio.gather(*futures))
 
@@ -68,11 +73,10 @@ def test_messages_arriving_together_share_one_commit(spool: CountingSpool) -> No
 
 
 def test_a_message_that_fails_does_not_fail_its_batch(spool: CountingSpool) -> None:
-    spool._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON recipients WHEN"
-                      " NEW.address = 'poison@x.example' BEGIN SELECT RAISE(ABORT, 'no'); END")
+    refuse_recipient(spool.queue, "poison@x.example")
 
     async def main() -> list[str | BaseException]:
-        committer = GroupCommitter(spool)
+        committer = GroupCommitter(spool)  # type: ignore[arg-type]
         futures = [committer.submit(_submission(1)),
                    committer.submit(_submission(2, "poison@x.example")),
                    committer.submit(_submission(3))]

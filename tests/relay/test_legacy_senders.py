@@ -20,6 +20,7 @@ from cdomail.cdo import (
     cdoSMTPServerPort,
     cdoSMTPUseSSL,
 )
+from cdomail.relay.config import SpoolConfig
 
 from ..interop._programs import require_program
 from ._relay import Certificates, RelayThread, relay_toml, running_relay
@@ -65,10 +66,10 @@ def _cdo_message(relay: RelayThread, *, port: int, use_ssl: bool, cafile: Path) 
     (465, True, "implicit", True),   # ... and on any other port, TLS from the first byte
 ])
 def test_cdo_port_25_and_465_scripts_reach_the_spool(
-        tmp_path: Path, certificates: Certificates, port: int, use_ssl: bool,
+        backend: SpoolConfig, certificates: Certificates, port: int, use_ssl: bool,
         listener_tls: str, encrypted: bool) -> None:
     tls = certificates.tls_lines(listener_tls) if listener_tls != "none" else ""
-    text = relay_toml(tmp_path, f'address = "127.0.0.1:0"\n{tls}{PRINTER}')
+    text = relay_toml(backend, f'address = "127.0.0.1:0"\n{tls}{PRINTER}')
     with running_relay(text) as relay:
         message = _cdo_message(relay, port=port, use_ssl=use_ssl, cafile=certificates.ca_path)
         if use_ssl:
@@ -89,10 +90,11 @@ def _sample(marker: str) -> bytes:
             f"body of {marker}\r\n").encode()
 
 
-def test_swaks_with_auth_login_over_starttls(tmp_path: Path, certificates: Certificates) -> None:
+def test_swaks_with_auth_login_over_starttls(backend: SpoolConfig,
+                                            certificates: Certificates) -> None:
     swaks = require_program("swaks")
     listen = f'address = "127.0.0.1:0"\n{certificates.tls_lines("starttls")}{PRINTER}'
-    with running_relay(relay_toml(tmp_path, listen)) as relay:
+    with running_relay(relay_toml(backend, listen)) as relay:
         result = subprocess.run(
             [swaks, "--server", "127.0.0.1", "--port", str(relay.port), "--from",
              "swaks@corp.example", "--to", "boss@x.example", "--tls", "--tls-verify",
@@ -107,9 +109,9 @@ def test_swaks_with_auth_login_over_starttls(tmp_path: Path, certificates: Certi
     assert detail.arrival.authenticated_user == "printer"  # type: ignore[attr-defined]
 
 
-def test_swaks_is_refused_without_auth(tmp_path: Path) -> None:
+def test_swaks_is_refused_without_auth(backend: SpoolConfig) -> None:
     swaks = require_program("swaks")
-    with running_relay(relay_toml(tmp_path, f'address = "127.0.0.1:0"\n{PRINTER}')) as relay:
+    with running_relay(relay_toml(backend, f'address = "127.0.0.1:0"\n{PRINTER}')) as relay:
         result = subprocess.run(
             [swaks, "--server", "127.0.0.1", "--port", str(relay.port), "--from",
              "swaks@corp.example", "--to", "boss@x.example", "--data", "-"],
@@ -119,11 +121,11 @@ def test_swaks_is_refused_without_auth(tmp_path: Path) -> None:
     assert result.returncode != 0 and b"530 5.7.0 Authentication required" in result.stdout
 
 
-def test_msmtp_over_implicit_tls_with_auth_plain(tmp_path: Path,
+def test_msmtp_over_implicit_tls_with_auth_plain(tmp_path: Path, backend: SpoolConfig,
                                                  certificates: Certificates) -> None:
     msmtp = require_program("msmtp")
     listen = f'address = "127.0.0.1:0"\n{certificates.tls_lines("implicit")}{PRINTER}'
-    with running_relay(relay_toml(tmp_path, listen)) as relay:
+    with running_relay(relay_toml(backend, listen)) as relay:
         rc = tmp_path / "msmtprc"
         rc.write_text("\n".join([
             "account default", "host localhost", f"port {relay.port}",

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from cdomail.relay.config import SpoolConfig
+from cdomail.relay.queue import open_queue
 from cdomail.relay.spool import Spool
 
-from ._relay import Certificates, RelayThread, relay_toml, running_relay
+from ._relay import Certificates, RelayThread, refuse_recipient, relay_toml, running_relay
 
 PRINTER = 'users = { printer = "env:RELAY_TEST_PRINTER" }'
 BODY = b"Subject: scan\r\nMessage-ID: <scan-1@printer.example>\r\n\r\nhello\r\n"
@@ -26,8 +28,8 @@ def _stored(relay: RelayThread) -> list[tuple[str, bytes]]:
         return [(s.id, spool.content(s.id)) for s in spool.list()]
 
 
-def test_helo_without_auth_is_stored_with_its_arrival_facts(tmp_path: Path) -> None:
-    with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"')) as relay:
+def test_helo_without_auth_is_stored_with_its_arrival_facts(backend: SpoolConfig) -> None:
+    with running_relay(relay_toml(backend, 'address = "127.0.0.1:0"')) as relay:
         client = smtplib.SMTP("127.0.0.1", relay.port)
         assert client.helo("oldbox")[0] == 250
         refused = client.sendmail("app@corp.example", ["a@x.example", "b@y.example"], BODY)
@@ -45,8 +47,8 @@ def test_helo_without_auth_is_stored_with_its_arrival_facts(tmp_path: Path) -> N
     assert detail.summary.sender == "app@corp.example" and detail.summary.state == "queued"
 
 
-def test_auth_login_then_send_records_the_user(tmp_path: Path) -> None:
-    with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"\n' + PRINTER)) as relay:
+def test_auth_login_then_send_records_the_user(backend: SpoolConfig) -> None:
+    with running_relay(relay_toml(backend, 'address = "127.0.0.1:0"\n' + PRINTER)) as relay:
         client = smtplib.SMTP("127.0.0.1", relay.port)
         client.ehlo("scanner")
         assert "LOGIN" in client.esmtp_features["auth"]
@@ -60,8 +62,8 @@ def test_auth_login_then_send_records_the_user(tmp_path: Path) -> None:
     assert arrival.authenticated_user == "printer" and b"with ESMTPA;" in content
 
 
-def test_a_missing_message_id_is_added_so_duplicates_are_recognisable(tmp_path: Path) -> None:
-    with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"')) as relay:
+def test_a_missing_message_id_is_added_so_duplicates_are_recognisable(backend: SpoolConfig) -> None:
+    with running_relay(relay_toml(backend, 'address = "127.0.0.1:0"')) as relay:
         with smtplib.SMTP("127.0.0.1", relay.port) as client:
             client.sendmail("a@corp.example", ["b@x.example"], b"Subject: no id\r\n\r\nhi\r\n")
         [(message_id, content)] = _stored(relay)
@@ -70,9 +72,9 @@ def test_a_missing_message_id_is_added_so_duplicates_are_recognisable(tmp_path: 
     assert header is not None and f"Message-ID: {header}\r\n".encode() in content
 
 
-def test_bare_lf_is_normalised_and_recorded_8bit_kept(tmp_path: Path) -> None:
+def test_bare_lf_is_normalised_and_recorded_8bit_kept(backend: SpoolConfig) -> None:
     body = b"Subject: caf\xc3\xa9\nContent-Type: text/plain; charset=latin-1\n\n\xe9t\xe9\nend\n"
-    with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"')) as relay:
+    with running_relay(relay_toml(backend, 'address = "127.0.0.1:0"')) as relay:
         with smtplib.SMTP("127.0.0.1", relay.port) as client:
             client.ehlo("old")
             # smtplib itself turns bare LF into CRLF; send the raw DATA as a legacy client would
@@ -91,8 +93,8 @@ def test_bare_lf_is_normalised_and_recorded_8bit_kept(tmp_path: Path) -> None:
     assert b"\xe9t\xe9\r\nend\r\n" in content
 
 
-def test_outside_the_allow_list_nobody_relays(tmp_path: Path) -> None:
-    text = relay_toml(tmp_path, f'address = "127.0.0.1:0"\nallow = ["10.0.0.0/8"]\n{PRINTER}')
+def test_outside_the_allow_list_nobody_relays(backend: SpoolConfig) -> None:
+    text = relay_toml(backend, f'address = "127.0.0.1:0"\nallow = ["10.0.0.0/8"]\n{PRINTER}')
     with running_relay(text) as relay:
         with smtplib.SMTP("127.0.0.1", relay.port) as client:
             client.login("printer", "printer-pw")  # even authenticated
@@ -103,8 +105,8 @@ def test_outside_the_allow_list_nobody_relays(tmp_path: Path) -> None:
     assert code == 550 and b"127.0.0.1 is not in this relay's allow list" in reply
 
 
-def test_without_auth_nobody_relays_when_users_are_configured(tmp_path: Path) -> None:
-    with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"\n' + PRINTER)) as relay:
+def test_without_auth_nobody_relays_when_users_are_configured(backend: SpoolConfig) -> None:
+    with running_relay(relay_toml(backend, 'address = "127.0.0.1:0"\n' + PRINTER)) as relay:
         with smtplib.SMTP("127.0.0.1", relay.port) as client:
             with pytest.raises(smtplib.SMTPSenderRefused) as refused:
                 client.sendmail("a@corp.example", ["b@x.example"], BODY)
@@ -117,9 +119,9 @@ def test_without_auth_nobody_relays_when_users_are_configured(tmp_path: Path) ->
         assert _stored(relay) == []
 
 
-def test_auth_over_plaintext_is_refused_on_a_non_loopback_listener(tmp_path: Path) -> None:
+def test_auth_over_plaintext_is_refused_on_a_non_loopback_listener(backend: SpoolConfig) -> None:
     # 0.0.0.0 listens on every interface: passwords could cross a network in clear.
-    with running_relay(relay_toml(tmp_path, 'address = "0.0.0.0:0"\n' + PRINTER)) as relay:
+    with running_relay(relay_toml(backend, 'address = "0.0.0.0:0"\n' + PRINTER)) as relay:
         with smtplib.SMTP("127.0.0.1", relay.port) as client:
             client.ehlo("printer")
             assert not client.has_extn("auth")
@@ -130,11 +132,11 @@ def test_auth_over_plaintext_is_refused_on_a_non_loopback_listener(tmp_path: Pat
         assert _stored(relay) == []
 
 
-def test_starttls_then_auth_on_a_non_loopback_listener(tmp_path: Path,
+def test_starttls_then_auth_on_a_non_loopback_listener(backend: SpoolConfig,
                                                        certificates: Certificates) -> None:
     listen = f'address = "0.0.0.0:0"\n{certificates.tls_lines("starttls")}{PRINTER}'
     context = ssl.create_default_context(cafile=str(certificates.ca_path))
-    with running_relay(relay_toml(tmp_path, listen)) as relay:
+    with running_relay(relay_toml(backend, listen)) as relay:
         with smtplib.SMTP("localhost", relay.port) as client:
             client.starttls(context=context)
             client.login("printer", "printer-pw")
@@ -147,10 +149,10 @@ def test_starttls_then_auth_on_a_non_loopback_listener(tmp_path: Path,
 
 
 def test_implicit_tls_with_auth_works_despite_aiosmtpd_issue_274(
-        tmp_path: Path, certificates: Certificates) -> None:
+        backend: SpoolConfig, certificates: Certificates) -> None:
     listen = f'address = "0.0.0.0:0"\n{certificates.tls_lines("implicit")}{PRINTER}'
     context = ssl.create_default_context(cafile=str(certificates.ca_path))
-    with running_relay(relay_toml(tmp_path, listen)) as relay:
+    with running_relay(relay_toml(backend, listen)) as relay:
         with smtplib.SMTP_SSL("localhost", relay.port, context=context) as client:
             client.ehlo("scanner")
             assert "PLAIN" in client.esmtp_features["auth"]
@@ -162,9 +164,9 @@ def test_implicit_tls_with_auth_works_despite_aiosmtpd_issue_274(
     assert arrival.tls_version is not None and arrival.authenticated_user == "printer"
 
 
-def test_max_message_size_is_advertised_and_enforced(tmp_path: Path) -> None:
+def test_max_message_size_is_advertised_and_enforced(backend: SpoolConfig) -> None:
     listen = 'address = "127.0.0.1:0"\nmax_message_size = 2000'
-    with running_relay(relay_toml(tmp_path, listen)) as relay:
+    with running_relay(relay_toml(backend, listen)) as relay:
         with smtplib.SMTP("127.0.0.1", relay.port) as client:
             client.ehlo("x")
             assert client.esmtp_features["size"] == "2000"
@@ -180,12 +182,10 @@ def test_max_message_size_is_advertised_and_enforced(tmp_path: Path) -> None:
         assert len(_stored(relay)) == 1  # only the small one
 
 
-def test_a_spool_failure_answers_451_and_keeps_nothing(tmp_path: Path) -> None:
-    with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"')) as relay:
+def test_a_spool_failure_answers_451_and_keeps_nothing(backend: SpoolConfig) -> None:
+    with running_relay(relay_toml(backend, 'address = "127.0.0.1:0"')) as relay:
         with relay.spool() as spool:  # a real failure inside the real database
-            spool._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON recipients WHEN"
-                              " NEW.address = 'poison@x.example' BEGIN SELECT RAISE(ABORT,"
-                              " 'injected'); END")
+            refuse_recipient(spool, "poison@x.example")
         with smtplib.SMTP("127.0.0.1", relay.port) as client:
             with pytest.raises(smtplib.SMTPDataError) as failed:
                 client.sendmail("a@corp.example", ["ok@x.example", "poison@x.example"], BODY)
@@ -193,10 +193,11 @@ def test_a_spool_failure_answers_451_and_keeps_nothing(tmp_path: Path) -> None:
             assert client.sendmail("a@corp.example", ["ok@x.example"], BODY) == {}
         stored = _stored(relay)
     assert len(stored) == 1
-    with Spool.open(tmp_path) as spool:
+    with open_queue(backend) as spool:
         assert [r.address for r in spool.show(stored[0][0]).recipients] == ["ok@x.example"]
 
 
+# SQLite only: the injected SQLITE_FULL (max_page_count) has no PostgreSQL counterpart here.
 def test_database_full_answers_452_and_keeps_earlier_mail(tmp_path: Path) -> None:
     """Injected: SQLite's own size cap (max_page_count) gives the real SQLITE_FULL error."""
     with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"')) as relay:
@@ -215,8 +216,8 @@ def test_database_full_answers_452_and_keeps_earlier_mail(tmp_path: Path) -> Non
         assert len(_stored(relay)) == 3
 
 
-def test_two_listeners_with_their_own_rules_share_one_spool(tmp_path: Path) -> None:
-    text = relay_toml(tmp_path, 'address = "127.0.0.1:0"', f'address = "[::1]:0"\n{PRINTER}')
+def test_two_listeners_with_their_own_rules_share_one_spool(backend: SpoolConfig) -> None:
+    text = relay_toml(backend, 'address = "127.0.0.1:0"', f'address = "[::1]:0"\n{PRINTER}')
     with running_relay(text) as relay:
         (_, open_port), (v6_host, v6_port) = relay.addresses
         assert v6_host == "::1"
@@ -232,6 +233,7 @@ def test_two_listeners_with_their_own_rules_share_one_spool(tmp_path: Path) -> N
     assert clients == ["127.0.0.1", "::1"]
 
 
+# Once, not per backend: the intake's password check never touches the queue.
 def test_resolved_passwords_never_show_in_a_repr(tmp_path: Path) -> None:
     from cdomail.relay._group_commit import GroupCommitter
     from cdomail.relay.config import parse_config
@@ -247,6 +249,7 @@ def test_resolved_passwords_never_show_in_a_repr(tmp_path: Path) -> None:
 
 
 
+# Once, not per backend: the allow list is decided before the queue is involved.
 def test_allow_list_matches_ipv4_mapped_and_scoped_addresses(tmp_path: Path) -> None:
     from cdomail.relay._group_commit import GroupCommitter
     from cdomail.relay.config import parse_config
@@ -261,8 +264,8 @@ def test_allow_list_matches_ipv4_mapped_and_scoped_addresses(tmp_path: Path) -> 
     assert not intake.allowed("unknown")
 
 
-def test_a_sender_that_hangs_up_mid_data_leaves_nothing(tmp_path: Path) -> None:
-    with running_relay(relay_toml(tmp_path, 'address = "127.0.0.1:0"')) as relay:
+def test_a_sender_that_hangs_up_mid_data_leaves_nothing(backend: SpoolConfig) -> None:
+    with running_relay(relay_toml(backend, 'address = "127.0.0.1:0"')) as relay:
         client = smtplib.SMTP("127.0.0.1", relay.port)
         client.ehlo("flaky")
         client.docmd("MAIL FROM:<a@corp.example>")

@@ -8,6 +8,7 @@ it are atomic under the GIL, so readers take snapshots with ``list(...)``.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -80,6 +81,10 @@ class SessionRecord:
     tls_version: str | None = None
     authenticated_as: str | None = None
     closed: threading.Event = field(default_factory=threading.Event, repr=False)
+    #: When the lab saw the connection open and close (``time.monotonic()``; None while
+    #: open), so a test can count simultaneous sessions over time.
+    opened_at: float = field(default_factory=time.monotonic)
+    closed_at: float | None = None
 
     def lines(self, direction: Literal["C", "S"] | None = None) -> list[TranscriptLine]:
         """A snapshot of the transcript, optionally of one direction only."""

@@ -121,6 +121,7 @@ class SessionBook:
     def close(self, server: LabSMTP, record: SessionRecord) -> None:
         """Mark a connection as finished."""
         self._live.discard(server)
+        record.closed_at = time.monotonic()
         record.closed.set()
 
     @property
