@@ -35,14 +35,12 @@ from ..errors import CdoMailError
 from ._model import (
     ArrivalFacts,
     AttemptRecord,
-    MessageDetail,
     MessageSummary,
     QueuedMessage,
-    RecipientDetail,
     RecipientOutcome,
     RecipientState,
-    RecipientStateName,
 )
+from ._reads import QueueReads, overall_state
 from ._schema import SCHEMA, SCHEMA_VERSION, UPGRADE_FROM_1
 
 __all__ = [
@@ -97,7 +95,7 @@ def extract_message_id(content: bytes) -> str | None:
     return value.decode("utf-8", "replace") or None
 
 
-class Spool:
+class Spool(QueueReads):
     """The durable queue. Open it with :meth:`Spool.open`; close it with :meth:`close`."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
@@ -290,49 +288,6 @@ class Spool:
         oldest = rows[0][0]
         return None if oldest is None else max(0.0, now - oldest)
 
-    def list(self, state: str | None = None, limit: int = 100) -> list[MessageSummary]:
-        """Messages, newest first; *state* keeps those with a recipient in that state
-        (``held``: held messages)."""
-        parameters: tuple[str, ...] = ()
-        if state == RecipientState.HELD:
-            where = "WHERE held_reason IS NOT NULL"
-        elif state is not None:
-            where = ("WHERE EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND"
-                     " r.state = ?)")
-            parameters = (state,)
-        else:
-            where = ""
-        rows = self._read(f"SELECT id FROM messages m {where} ORDER BY received_at DESC, id"
-                          " LIMIT ?", (*parameters, limit))
-        return [self._summary(row[0]) for row in rows]
-
-    def show(self, message_id: str) -> MessageDetail:
-        """Everything known about one message: arrival, recipients, every attempt."""
-        summary = self._summary(message_id)
-        (header, received_at, client, helo, tls_version, tls_cipher, user, bare_lf), = self._read(
-            "SELECT message_id_header, received_at, client_address, helo, tls_version,"
-            " tls_cipher, authenticated_user, bare_lf_normalised FROM messages WHERE id = ?",
-            (message_id,))
-        arrival = ArrivalFacts(client, helo, tls_version, tls_cipher, user, received_at,
-                               bool(bare_lf))
-        recipients = tuple(
-            RecipientDetail(address, cast(RecipientStateName, state), reply, updated_at)
-            for address, state, reply, updated_at in self._read(
-                "SELECT address, state, reply, updated_at FROM recipients WHERE message_id = ?"
-                " ORDER BY position", (message_id,)))
-        attempts, outcomes = [], []
-        for row in self._read("SELECT started_at, finished_at, upstream, tls_version, tls_cipher,"
-                              " cert_verified, reply, error, outcomes FROM attempts WHERE"
-                              " message_id = ? ORDER BY number", (message_id,)):
-            *fields, outcomes_json = row
-            verified = fields[5]
-            fields[5] = None if verified is None else bool(verified)
-            attempts.append(AttemptRecord(*fields))
-            outcomes.append({address: RecipientOutcome(state, reply)
-                             for address, (state, reply) in json.loads(outcomes_json).items()})
-        return MessageDetail(summary, header, arrival, recipients, tuple(attempts),
-                             tuple(outcomes))
-
     def content(self, message_id: str) -> bytes:
         """The stored message as received (after bare-LF normalisation)."""
         rows = self._read("SELECT content FROM messages WHERE id = ?", (message_id,))
@@ -459,7 +414,7 @@ class Spool:
         mid, sender, received_at, attempts, next_at, size, held = rows[0]
         states = [row[0] for row in self._read(
             "SELECT state FROM recipients WHERE message_id = ?", (message_id,))]
-        return MessageSummary(mid, sender, len(states), _overall(states, held), received_at,
+        return MessageSummary(mid, sender, len(states), overall_state(states, held), received_at,
                               attempts, next_at, size, held)
 
 
@@ -479,13 +434,6 @@ def _insert(db: sqlite3.Connection, submission: Submission) -> str:
         (message_id, position, address, RecipientState.QUEUED, arrival.received_at)
         for position, address in enumerate(recipients)])
     return message_id
-
-
-def _overall(states: Sequence[str], held_reason: str | None) -> str:
-    """One word for a message: held, queued, or its recipients' final states joined by '+'."""
-    if RecipientState.QUEUED in states:
-        return RecipientState.HELD if held_reason is not None else RecipientState.QUEUED
-    return "+".join(sorted(set(states)))
 
 
 def _optional_int(value: bool | None) -> int | None:

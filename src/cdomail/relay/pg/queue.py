@@ -35,14 +35,12 @@ import psycopg
 from .._model import (
     ArrivalFacts,
     AttemptRecord,
-    MessageDetail,
     MessageSummary,
     QueuedMessage,
-    RecipientDetail,
     RecipientOutcome,
     RecipientState,
-    RecipientStateName,
 )
+from .._reads import QueueReads, overall_state
 from ..config import SpoolConfig
 from ..queue import NodeIdentity, NodeInfo
 from ..spool import MessageNotFound, SpoolError, Submission, extract_message_id
@@ -61,8 +59,10 @@ _TAKEN_OVER = ("status unknown: node {owner} stopped renewing its lease after ha
                " message to the upstream and before recording the verdict")
 
 
-class PostgresQueue:
+class PostgresQueue(QueueReads):
     """The shared queue. Open with :meth:`open`; :meth:`close` when done."""
+
+    MARK = "%s"  # psycopg's parameter mark (QueueReads writes its SQL with "?")
 
     def __init__(self, pool: ConnectionPool, *, lease_seconds: float, at_least_once: bool,
                  upstream: str = "") -> None:
@@ -285,44 +285,6 @@ class PostgresQueue:
         oldest = rows[0][0]
         return None if oldest is None else max(0.0, now - oldest)
 
-    def list(self, state: str | None = None, limit: int = 100) -> list[MessageSummary]:
-        parameters: tuple[str, ...] = ()
-        if state == RecipientState.HELD:
-            where = "WHERE held_reason IS NOT NULL"
-        elif state is not None:
-            where = ("WHERE EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND"
-                     " r.state = %s)")
-            parameters = (state,)
-        else:
-            where = ""
-        rows = self._read(f"SELECT id FROM messages m {where} ORDER BY received_at DESC, id"
-                          " LIMIT %s", (*parameters, limit))
-        return [self._summary(row[0]) for row in rows]
-
-    def show(self, message_id: str) -> MessageDetail:
-        summary = self._summary(message_id)
-        (header, received_at, client, helo, tls_version, tls_cipher, user, bare_lf), = self._read(
-            "SELECT message_id_header, received_at, client_address, helo, tls_version,"
-            " tls_cipher, authenticated_user, bare_lf_normalised FROM messages WHERE id = %s",
-            (message_id,))
-        arrival = ArrivalFacts(client, helo, tls_version, tls_cipher, user, received_at,
-                               bool(bare_lf))
-        recipients = tuple(
-            RecipientDetail(address, cast(RecipientStateName, state), reply, updated_at)
-            for address, state, reply, updated_at in self._read(
-                "SELECT address, state, reply, updated_at FROM recipients WHERE message_id = %s"
-                " ORDER BY position", (message_id,)))
-        attempts, outcomes = [], []
-        for *fields, outcomes_json in self._read(
-                "SELECT started_at, finished_at, upstream, tls_version, tls_cipher,"
-                " cert_verified, reply, error, outcomes FROM attempts WHERE message_id = %s"
-                " ORDER BY number", (message_id,)):
-            attempts.append(AttemptRecord(*fields))
-            outcomes.append({address: RecipientOutcome(state, reply)
-                             for address, (state, reply) in outcomes_json.items()})
-        return MessageDetail(summary, header, arrival, recipients, tuple(attempts),
-                             tuple(outcomes))
-
     def content(self, message_id: str) -> bytes:
         rows = self._read("SELECT content FROM messages WHERE id = %s", (message_id,))
         if not rows:
@@ -395,7 +357,7 @@ class PostgresQueue:
             raise MessageNotFound(message_id)
         mid, sender, received_at, attempts, next_at, size, held, states = rows[0]
         states = states or []
-        return MessageSummary(mid, sender, len(states), _overall(states, held), received_at,
+        return MessageSummary(mid, sender, len(states), overall_state(states, held), received_at,
                               attempts, next_at, size, held)
 
 
@@ -451,9 +413,3 @@ def _require(cursor: psycopg.Cursor[Any], message_id: str) -> None:
     cursor.execute("SELECT 1 FROM messages WHERE id = %s", (message_id,))
     if cursor.fetchone() is None:
         raise MessageNotFound(message_id)
-
-
-def _overall(states: Sequence[str], held_reason: str | None) -> str:
-    if RecipientState.QUEUED in states:
-        return RecipientState.HELD if held_reason is not None else RecipientState.QUEUED
-    return "+".join(sorted(set(states)))
