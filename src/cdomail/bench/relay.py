@@ -86,6 +86,13 @@ def _cdomail_relay(workdir: Path, sink: SmtpSink, concurrency: int) -> Iterator[
         f'[[listen]]\naddress = "127.0.0.1:0"\n\n[spool]\npath = "{workdir / "spool"}"\n\n'
         f'[upstream]\nhost = "{sink.host}"\nport = {sink.port}\ntls = "none"\n'
         f"allow_plaintext = true\n\n[delivery]\nconcurrency = {concurrency}\n")
+    with relay_node(config) as entry:
+        yield entry
+
+
+@contextmanager
+def relay_node(config: Path) -> Iterator[Endpoint]:
+    """``cdomail relay run --config CONFIG`` as a child process, until the block ends (SIGTERM)."""
     process = subprocess.Popen([sys.executable, "-m", "cdomail", "relay", "run", "--config",
                                 str(config)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)

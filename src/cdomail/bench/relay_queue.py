@@ -16,24 +16,22 @@ keeps the numbers of one run. Needs Postfix's ``smtp-source``/``smtp-sink`` and 
 from __future__ import annotations
 
 import argparse
-import re
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from cdomail.bench._contestants import Endpoint, make_messages, run_smtp_source
 from cdomail.bench._sink import PostfixToolMissing, SmtpSink
+from cdomail.bench.relay import relay_node
 
 __all__ = ["QueueMeasurement", "main"]
 
-_READY = re.compile(r"ready: accepting on (\S+):(\d+)")
 
 
 @dataclass
@@ -53,36 +51,6 @@ class QueueMeasurement:
         syncs = "-" if self.wal_syncs is None else f"{self.wal_syncs / self.messages:.3f}"
         return (f"{self.name:<26} {self.messages:>8} {self.messages / self.intake_seconds:>10.0f}"
                 f" {self.messages / self.seconds:>12.0f} {commits:>15} {syncs:>15}")
-
-
-@contextmanager
-def _node(config: Path) -> Iterator[Endpoint]:
-    process = subprocess.Popen([sys.executable, "-m", "cdomail", "relay", "run", "--config",
-                                str(config)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None
-    drainer: threading.Thread | None = None
-    try:
-        for line in process.stderr:
-            found = _READY.search(line)
-            if found:
-                break
-        else:
-            raise RuntimeError(f"cdomail relay run exited {process.wait()} before it was ready")
-        drainer = threading.Thread(target=process.stderr.read, daemon=True)
-        drainer.start()
-        yield Endpoint(found.group(1), int(found.group(2)))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if drainer is not None:
-            drainer.join(5)
-        process.stderr.close()
-
 
 def _config(path: Path, spool: str, sink: SmtpSink, concurrency: int) -> Path:
     path.write_text(
@@ -130,7 +98,7 @@ def _measure(name: str, configs: Sequence[Path], sink: SmtpSink, count: int, ses
     result = QueueMeasurement(name, count - count % len(configs))
     try:
         with ExitStack() as nodes:
-            entries = [nodes.enter_context(_node(config)) for config in configs]
+            entries = [nodes.enter_context(relay_node(config)) for config in configs]
             time.sleep(1.0)  # let the nodes settle (first heartbeat, pools filled)
             before = None if url is None else _counters(url)
             result.intake_seconds, result.seconds = _run(sink, entries, count, sessions,
