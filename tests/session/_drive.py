@@ -1,12 +1,15 @@
-"""Run a session plan with no socket: scripted server replies in, the client's bytes out."""
+"""Run a session plan with no socket: scripted server replies in, the client's bytes out
+(the connect and observe plans: ``run_plan``; the batch plan: ``run_batch``)."""
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cdomail.errors import CdoMailError
-from cdomail.protocol import NEED_DATA, Reply
+from cdomail.errors import CdoMailError, ServerDisconnected
+from cdomail.protocol import NEED_DATA, ClientConnection, ConnectionClosed, Ehlo, Reply
+from cdomail.result import SendResult
 from cdomail.session import (
     Close,
     ConnectPlan,
@@ -17,7 +20,9 @@ from cdomail.session import (
     Send,
     Step,
     UpgradeTLS,
+    Write,
 )
+from cdomail.session._batch_plan import BatchPlan
 
 
 @dataclass
@@ -65,3 +70,103 @@ def run_plan(plan: ConnectPlan | ObservePlan, server: list[bytes | CdoMailError]
         run.error = exc
     assert not script, f"replies never read: {list(script)}"
     return run
+
+
+@dataclass(frozen=True)
+class Early:
+    """Bytes already waiting when a guarded write (the end of a content) is about to go
+    out: a reply that answers nothing yet (``b""``: the server closed)."""
+
+    data: bytes
+
+
+@dataclass
+class BatchRun:
+    """What a batch plan did: its steps, each write's bytes (a ``Send`` included, as the
+    driver would serialise it), the results or the error it raised."""
+
+    steps: list[Step] = field(default_factory=list)
+    writes: list[bytes] = field(default_factory=list)
+    results: list[SendResult] | None = None
+    error: BaseException | None = None
+
+    def count(self, kind: type) -> int:
+        return sum(isinstance(step, kind) for step in self.steps)
+
+
+def session(ehlo: bytes, *, pipelining: bool = True) -> ClientConnection:
+    """A connection past its EHLO (``ehlo``: the server's whole reply)."""
+    conn = ClientConnection(allow_pipelining=pipelining)
+    conn.receive_data(b"220 mx.test ESMTP\r\n")
+    assert isinstance(conn.next_event(), Reply)
+    conn.send(Ehlo("client.test"))
+    conn.receive_data(ehlo)
+    assert isinstance(conn.next_event(), Reply)
+    return conn
+
+
+def run_batch(
+    plan: BatchPlan,
+    conn: ClientConnection,
+    server: Sequence[bytes | Early | CdoMailError],
+    *,
+    chunking: bool = True,
+    bdat_trusted: bool = False,
+) -> BatchRun:
+    """Perform ``plan`` as the drivers do. A ``Receive`` with no reply buffered takes the
+    next scripted chunk (one or several replies) or has the scripted error thrown into
+    the plan there; a guarded ``Write`` finds an ``Early`` at the head of the script."""
+    script = deque(server)
+    run = BatchRun()
+    if plan.first_message(None) is None:
+        run.results = plan.results()
+        return run
+    assert conn.extensions is not None
+    steps = plan.steps(conn, conn.extensions, None, chunking=chunking, transcript=None,
+                       bdat_trusted=bdat_trusted)
+    outcome: Reply | bytes | None = None
+    failure: BaseException | None = None
+    while True:
+        try:
+            step = steps.send(outcome) if failure is None else steps.throw(failure)
+        except StopIteration as finished:
+            run.results = finished.value
+            break
+        except BaseException as exc:
+            run.error = exc
+            break
+        run.steps.append(step)
+        outcome, failure = None, None
+        if isinstance(step, Write):
+            if step.guard and script and isinstance(script[0], Early):
+                outcome = script.popleft().data  # type: ignore[union-attr]
+            else:
+                run.writes.append(bytes(step.data))
+        elif isinstance(step, Send):
+            try:
+                run.writes.append(conn.send(step.command))
+            except CdoMailError as exc:  # the driver throws it into the plan at its step
+                failure = exc
+        elif isinstance(step, Receive):
+            outcome, failure = _receive(conn, script)
+        else:
+            assert isinstance(step, Close | Note), step
+    assert not [s for s in script if not isinstance(s, bytes)], f"never used: {list(script)}"
+    return run
+
+
+def _receive(
+    conn: ClientConnection, script: deque[bytes | Early | CdoMailError]
+) -> tuple[Reply | None, CdoMailError | None]:
+    event = conn.next_event()
+    if event is NEED_DATA:
+        chunk = script.popleft()
+        assert not isinstance(chunk, Early), "an early reply where a reply was awaited"
+        if isinstance(chunk, CdoMailError):
+            return None, chunk
+        conn.receive_data(chunk)
+        event = conn.next_event()
+    if isinstance(event, ConnectionClosed):
+        return None, ServerDisconnected("mx.test:25 closed the connection")
+    assert isinstance(event, Reply), event
+    return event, None

@@ -17,7 +17,7 @@ IO_MODULES = {"socket", "ssl", "asyncio", "selectors", "threading", "anyio", "tr
 LAYERS = {
     "protocol": 0,
     "session": 1,
-    "_async": 2, "_sync": 2, "_backends": 2,
+    "_async": 2, "_sync": 2, "_backends": 2, "_client_base": 2,
     "pool": 3, "_pool_rules": 3, "process_pool": 3, "probe": 3, "cdo": 3, "cli": 3,
     "relay": 3, "web": 3, "bench": 3, "django": 3, "log_handler": 3, "lab": 3,
     "testing": 3, "demo": 3,
@@ -135,3 +135,20 @@ def test_tls_and_auth_policy_is_decided_only_in_the_connect_plan() -> None:
         assert found == [], f"{driver} decides policy itself: {found}"
     plan = (PACKAGE / "session" / "_connect.py").read_text()
     assert all(name in plan for name in decisions[:6])
+
+
+def test_batch_scheduling_is_decided_only_in_the_batch_plan() -> None:
+    # Pipelining windows, BDAT trust, RSET insertion and the verdict rules live in
+    # session/_batch_plan.py; a driver that names them has grown its own copy.
+    decisions = ("Rset", "MailFrom", "RcptTo", "BDAT_CHUNK", "TRANSACTION_WINDOW", "WRITE_SIZE",
+                 "Transaction", "failure_after", "unwritten_end", "envelope_answered",
+                 "settle_results", "hand_over", "interrupted_results", "send_bdat",
+                 "end_content")
+    for driver in ("_async/client.py", "_sync/client.py", "_async/_sending.py",
+                   "_sync/_sending.py", "_client_base.py"):
+        source = (PACKAGE / driver).read_text()
+        found = [name for name in decisions if name in source]
+        assert found == [], f"{driver} schedules the batch itself: {found}"
+    plan = (PACKAGE / "session" / "_batch_plan.py").read_text()
+    missing = [name for name in decisions if name.split(" ")[0] not in plan]
+    assert missing == []

@@ -14,10 +14,10 @@ from ._clock import Clock
 from ._config import ClientConfig, effective_tls_mode, hide_secrets
 from ._connect import ConnectPlan
 from ._observe import Observation, ObservePlan
-from ._steps import Close, Note, Open, Plan, Receive, Send, Step, UpgradeTLS
+from ._steps import Close, Note, Open, Plan, Receive, Send, Step, UpgradeTLS, Write
 from ._transaction import SessionFeatures, Transaction, unsent_result
 
 __all__ = ["ClientConfig", "Clock", "Close", "ConnectPlan", "Note", "Observation", "ObservePlan",
            "Open", "Plan", "Receive", "Send", "SessionFeatures", "Step", "Transaction",
-           "UpgradeTLS", "check_ehlo_name", "effective_tls_mode", "hide_secrets", "sasl_steps",
-           "unsent_result"]
+           "UpgradeTLS", "Write", "check_ehlo_name", "effective_tls_mode", "hide_secrets",
+           "sasl_steps", "unsent_result"]

@@ -1,17 +1,15 @@
-"""The pure part of sending a batch: options, feature checks, results, chunking.
-
-Used by the drivers' batch loop (``_async/client.py``, generated ``_sync/client.py``) so
-none of it is written twice; no I/O here.
+"""The pure helpers of the batch plan (``_batch_plan``): options, feature checks,
+results, chunking; no I/O here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from ..batch import BatchResult, interrupted
-from ..errors import InputError
+from ..batch import BatchResult, CompactResult, compact, interrupted
+from ..errors import InputError, ServerDisconnected
 from ..message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
-from ..protocol import ClientConnection
+from ..protocol import ClientConnection, ConnectionClosed
 from ..result import SendResult
 from ..tls import TLSInfo
 from ._transaction import SessionFeatures, Transaction, unsent_result
@@ -106,6 +104,29 @@ def prepared_items(
             yield prepare_outgoing(message)
         except InputError as exc:
             yield exc
+
+
+def compact_receiver(
+    on_result: Callable[[CompactResult], object] | None,
+) -> tuple[list[CompactResult], Callable[[SendResult], None]]:
+    """``send_many(compact=True)``: where the compact results go (``on_result``, else the
+    returned list) and the ``on_settled`` that shrinks each result as its verdict arrives,
+    so the full ones never pile up."""
+    kept: list[CompactResult] = []
+    receiver = kept.append if on_result is None else on_result
+
+    def shrink_and_hand_over(result: SendResult) -> None:
+        receiver(compact(result))
+
+    return kept, shrink_and_hand_over
+
+
+def disconnected(peer: str, event: ConnectionClosed) -> ServerDisconnected:
+    """The error for a connection the server (``peer``, "host:port") closed."""
+    return ServerDisconnected(
+        f"{peer} closed the connection"
+        + (f" while {event.pending[0].verb} awaited its reply" if event.pending else "")
+    )
 
 
 def check_features(prepared: PreparedMessage, features: SessionFeatures) -> None:

@@ -35,7 +35,8 @@ class Send:
 @dataclass(frozen=True, slots=True)
 class Receive:
     """Read the next reply within the timeout named ``timeout`` (RFC 5321 §4.5.3.2 keys,
-    plus "CONNECT" and "AUTO_GREETING")."""
+    plus "CONNECT" and "AUTO_GREETING"; empty: the key of the oldest command awaiting its
+    reply, worked out only when the reply has not already arrived)."""
 
     timeout: str
 
@@ -45,6 +46,21 @@ class UpgradeTLS:
     """Run the TLS handshake on the open connection (RFC 3207 §4, after a 220 to STARTTLS)."""
 
     mode: TLSMode
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Write ``data`` as it is (a pipelined group: commands already serialised, content).
+
+    ``guard``: these bytes carry the end of a message's content, and nothing may have
+    arrived before them (RFC 5321 §4.1.1.4: the verdict follows the end of the data).
+    The driver then first takes what has already arrived, without waiting: when there
+    is something (``b""``: the server closed), it writes nothing and that is the
+    outcome, for the plan to judge; otherwise the outcome is ``None``.
+    """
+
+    data: bytes | bytearray
+    guard: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +78,7 @@ class Close:
     polite: bool
 
 
-Step = Open | Send | Receive | UpgradeTLS | Note | Close
+Step = Open | Send | Receive | Write | UpgradeTLS | Note | Close
 _Outcome = TypeVar("_Outcome")
 #: A plan yields steps, receives each step's reply (or ``None``) and returns its outcome.
 Plan = Generator[Step, Reply | None, _Outcome]
