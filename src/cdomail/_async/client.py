@@ -221,8 +221,8 @@ class AsyncSMTPClient(AsyncSending, ClientBase):
                     continue
                 return self._reply_from(event)
         except CdoMailError:
-            # After a timeout or a broken reply the connection is never reused: the next
-            # reply could answer an earlier command (RFC 5321 §4.5.3.2.7).
+            # After a timeout or a broken reply the connection is never reused: a late reply
+            # would be taken as the answer to the next command.
             await self._abort()
             raise
 

@@ -222,8 +222,8 @@ class SMTPClient(Sending, ClientBase):
                     continue
                 return self._reply_from(event)
         except CdoMailError:
-            # After a timeout or a broken reply the connection is never reused: the next
-            # reply could answer an earlier command (RFC 5321 §4.5.3.2.7).
+            # After a timeout or a broken reply the connection is never reused: a late reply
+            # would be taken as the answer to the next command.
             self._abort()
             raise
 
