@@ -12,6 +12,7 @@ import pytest
 from cdomail.batch import partial_results
 from cdomail.errors import (
     DataRefused,
+    InputError,
     RecipientsRefused,
     RemoteProtocolError,
     SendInterrupted,
@@ -249,6 +250,27 @@ def test_interruption_before_any_content_says_not_sent() -> None:
     partial = partial_results(run.error) if run.error else None
     assert partial is not None
     assert [type(r.error) for r in partial] == [SendInterrupted]
+
+
+def test_interruption_after_bad_input_reports_each_message_once() -> None:
+    def items() -> Iterator[PreparedMessage | InputError]:
+        yield InputError("no recipient", field="recipient")
+        raise KeyboardInterrupt
+
+    plan = BatchPlan(items(), "starttls", "mx.test:25")
+    with pytest.raises(KeyboardInterrupt) as caught:
+        plan.first_message(None)
+    partial = partial_results(caught.value)
+    assert partial is not None
+    assert [type(r.error) for r in partial] == [InputError]
+
+
+def test_batch_of_bad_input_only_needs_no_session() -> None:
+    bad = InputError("no recipient", field="recipient")
+    plan = BatchPlan(iter([bad]), "starttls", "mx.test:25")
+    assert plan.first_message(None) is None  # the driver then connects to nothing
+    [result] = plan.results()
+    assert result.error is bad
 
 
 def test_on_settled_gets_each_result_in_order_as_soon_as_it_is_final() -> None:

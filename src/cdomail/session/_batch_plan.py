@@ -120,6 +120,7 @@ class BatchPlan:
             item = self.item = next(self.items, None)
             while isinstance(item, InputError):
                 self.slots.append(unsent_result(None, item, self.mode, tls))
+                self.item = None  # reported: an interruption in next() must not repeat it
                 item = self.item = next(self.items, None)
         except BaseException as caught:
             self.interrupted_by(caught, tls)
