@@ -4,14 +4,17 @@ connect plan against the lab: TLS decided by the plan, failures named at the bac
 from __future__ import annotations
 
 import asyncio
+import time
 from email.message import EmailMessage
 
 import pytest
 
 from cdomail import AsyncSMTPClient
+from cdomail.batch import BatchResult, CompactResult, partial_results
 from cdomail.errors import (
     AuthenticationRefusedLocally,
     CertificateVerifyFailed,
+    InputError,
     TLSHandshakeError,
     TLSRequired,
 )
@@ -99,3 +102,48 @@ def test_send_prepared_keeps_each_message_envelope(lab: Lab) -> None:
     assert asyncio.run(main()) == [True, True, True]
     assert [(m.mail_from, m.rcpt_tos) for m in lab.messages] == [
         (f"s{i}@example.test", [f"r{i}@example.test"]) for i in range(3)]
+
+
+def test_async_batch_hands_compact_results_over_in_order(lab: Lab) -> None:
+    # The batch plan performed by the async driver: bad input is reported in its place,
+    # never sent, and every result reaches on_result in input order.
+    items: list[EmailMessage | bytes] = [message(f"batch {i}") for i in range(4)]
+    items.insert(2, b"Subject: no envelope\r\n\r\nbody\r\n")
+    got: list[CompactResult] = []
+
+    async def main() -> list[CompactResult]:
+        async with AsyncSMTPClient("localhost", lab.port("plain"), tls="none") as smtp:
+            return await smtp.send_many(items, compact=True, on_result=got.append)
+
+    assert asyncio.run(main()) == []
+    assert [result.ok for result in got] == [True, True, False, True, True]
+    assert isinstance(got[2].error, InputError)
+    assert [m.data.count(b"Subject: batch") for m in lab.messages] == [1, 1, 1, 1]
+
+
+@pytest.mark.lab(latency_ms=5)
+def test_cancelled_async_batch_carries_what_is_known(lab: Lab) -> None:
+    async def main() -> tuple[list[BatchResult] | None, bool]:
+        smtp = AsyncSMTPClient("localhost", lab.port("plain"), tls="none")
+        task = asyncio.create_task(smtp.send_many(message(f"c {i}") for i in range(2000)))
+        while len(lab.messages) < 5:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError as exc:
+            return partial_results(exc), smtp.is_connected
+        raise AssertionError("the batch finished before it was cancelled")
+
+    partial, connected = asyncio.run(main())
+    assert not connected  # possibly mid-content: closed, never reused
+    assert partial is not None and len(partial) >= 5
+    time.sleep(0.5)  # a message whose final dot arrived may still be being stored
+    stored = {m.data.split(b"Subject: c ")[1].split(b"\r\n")[0].decode() for m in lab.messages}
+    for index, result in enumerate(partial):
+        status = "ok" if result.ok else type(result.error).__name__
+        if str(index) in stored:  # stored: never reported "not sent"
+            assert status in ("ok", "StatusUnknown"), (index, status)
+        else:  # not stored: never reported delivered
+            assert status in ("StatusUnknown", "SendInterrupted"), (index, status)
+    assert any(result.ok for result in partial)
