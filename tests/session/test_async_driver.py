@@ -1,5 +1,6 @@
 """The async client (the source the blocking one is generated from) performing the
-connect plan against the lab: TLS decided by the plan, failures named at the backend."""
+connect and batch plans against the lab: TLS decided by the plan, failures named at the
+backend, results and interruptions as the batch plan reports them."""
 
 from __future__ import annotations
 
