@@ -15,13 +15,25 @@ from ._backends._tls_errors import TLSPeer
 from .batch import BatchResult
 from .errors import InputError, LocalProtocolError, RemoteProtocolError
 from .message import PreparedMessage
-from .protocol import ClientConnection, ConnectionClosed, Extensions, Reply
+from .protocol import (
+    ClientConnection,
+    ClientState,
+    Command,
+    ConnectionClosed,
+    Extensions,
+    Quit,
+    Reply,
+)
 from .result import SendResult
 from .session import ClientConfig, Clock, hide_secrets
 from .session._batch import disconnected
 from .session._batch_plan import BatchPlan, BatchSteps
 from .tls import TLSInfo, TLSMode, check_pin, shared_ssl_context, tls_info
 from .transcript import Transcript
+
+#: A QUIT here would be read as message text (mid-content) or cannot be sent at all.
+_NO_QUIT_STATES = (ClientState.CONTENT, ClientState.BDAT, ClientState.TLS_HANDSHAKE,
+                   ClientState.CLOSED)
 
 
 class ClientBase:
@@ -88,6 +100,22 @@ class ClientBase:
 
     def _tls_peer(self, mode: TLSMode) -> TLSPeer:
         return TLSPeer(self.config.host, self.config.port, mode)
+
+    def _encode(self, command: Command) -> bytes:
+        """The bytes for ``command``, queued in the core (and shown in the transcript)."""
+        conn = self._require_conn()
+        data = conn.send(command)
+        if self.transcript is not None:
+            self.transcript.client(command.redacted(), tls=conn.tls_active)
+        return data
+
+    def _quit_bytes(self) -> bytes | None:
+        """QUIT's bytes, or None when the session cannot take one now (not connected, a
+        reply pending, mid-content, mid-handshake, closed)."""
+        conn = self._conn
+        if conn is None or conn.state in _NO_QUIT_STATES or conn.pending:
+            return None
+        return self._encode(Quit())
 
     def _event(self, text: str, *, tls: bool = False) -> None:
         if self.transcript is not None:

@@ -24,10 +24,8 @@ from ..message import PreparedMessage
 from ..protocol import (
     NEED_DATA,
     ClientConnection,
-    ClientState,
     Command,
     ConnectionClosed,
-    Quit,
     Reply,
 )
 from ..result import SendResult
@@ -38,9 +36,6 @@ from ..transcript import log_only
 from ._sending import AsyncSending
 
 READ_SIZE = 64 * 1024
-#: A QUIT here would be read as message text (mid-content) or cannot be sent at all.
-_NO_QUIT_STATES = (ClientState.CONTENT, ClientState.BDAT, ClientState.TLS_HANDSHAKE,
-                   ClientState.CLOSED)
 _T = TypeVar("_T")
 
 
@@ -173,12 +168,8 @@ class AsyncSMTPClient(AsyncSending, ClientBase):
             raise
 
     async def _send_command(self, command: Command) -> None:
-        conn = self._require_conn()
         await self._refuse_idle_input()
-        data = conn.send(command)
-        if self.transcript is not None:
-            self.transcript.client(command.redacted(), tls=conn.tls_active)
-        await self._write(data, command.verb)
+        await self._write(self._encode(command), command.verb)
 
     async def _write(self, data: bytes | bytearray, what: str, *, guard: bool = False
                      ) -> bytes | None:
@@ -234,16 +225,10 @@ class AsyncSMTPClient(AsyncSending, ClientBase):
     # -- closing ------------------------------------------------------------------------
 
     async def _quit_quietly(self) -> None:
-        """QUIT and close, ignoring failures: used on the way out of an error."""
+        """QUIT (when the session can take one) and close, ignoring failures."""
         try:
-            conn = self._require_conn()
-            if conn.state in _NO_QUIT_STATES:
-                # Mid-content QUIT would be read as message text: just close.
-                raise LocalProtocolError("no QUIT in this state")
-            if not conn.pending:
-                data = conn.send(Quit())
-                if self.transcript is not None:
-                    self.transcript.client(data, tls=conn.tls_active)
+            data = self._quit_bytes()
+            if data is not None:
                 await self._require_stream().write(data, 5.0)
                 await self._read_reply("QUIT")
         except (CdoMailError, OSError):
