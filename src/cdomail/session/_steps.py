@@ -1,11 +1,12 @@
 """The steps a session plan asks its driver to perform.
 
-A plan (``_connect``) is a generator: it yields one of these, the driver performs it
-over its stream and sends back what the step produced (a :class:`~cdomail.protocol.Reply`
-for :class:`Receive`, ``None`` otherwise). A transport failure is thrown into the plan
-at the step that met it, so the plan can say what the failure means there (no greeting:
-probably an implicit-TLS port). Steps are values: a test runs a plan against scripted
-replies and reads the steps back, with no socket (like h11's ``ConnectionPair``).
+A plan (``_connect``, ``_batch_plan``) is a generator: it yields one of these, the driver
+performs it over its stream and sends back what the step produced (a
+:class:`~cdomail.protocol.Reply` for :class:`Receive`, what a guarded :class:`Write` found
+waiting, ``None`` otherwise). A failure is thrown into the plan at the step that met it,
+so the plan can say what the failure means there (no greeting: probably an implicit-TLS
+port). Steps are values: a test runs a plan against scripted replies and reads the steps
+back, with no socket (like h11's ``ConnectionPair``).
 """
 
 from __future__ import annotations
