@@ -170,6 +170,7 @@ class BatchPlan:
 
     def _send_all(self) -> BatchSteps[None]:
         slots, items = self.slots, self.items
+        pipelined_data = self.features.pipelining and not self.features.chunking
         last: Transaction | None = None
         tail: bytearray | None = bytearray()
         while self.item is not None:
@@ -179,14 +180,23 @@ class BatchPlan:
                 self.item = next(items, None)
                 continue
             last = tx
-            tail = yield from self._begin_transaction(tx, tail or bytearray())
+            if pipelined_data:
+                # The hot path spelled out here (no generator of its own), RFC 2920 §3.1:
+                # the previous content's end, MAIL, every RCPT and DATA in one write.
+                group = self._envelope(tx, tail or bytearray())
+                group += self._encode(_DATA, tx.number)
+                yield from self._write(group)
+                self.outstanding.append(tx)
+                tail = None
+            else:
+                tail = yield from self._begin_transaction(tx, tail or bytearray())
             self.item = next(items, None)  # prepared while the server answers
             if tail is None:
                 tail = yield from self._finish_transaction(tx)
             self.settled = settle_results(slots, self.settled, self.mode)
             if self.on_settled is not None:
                 self.handed = hand_over(slots, self.handed, self.settled, self.on_settled)
-        yield from self._flush(tail or b"")
+        yield from self._write(tail or b"")
         while self.outstanding:
             yield from self._collect()
         if last is not None and last.final_reply is not None and last.final_reply.code >= 400:
@@ -238,14 +248,12 @@ class BatchPlan:
             # The previous transaction's verdict is not known yet: if it failed half-way
             # the server may still hold its transaction open (RFC 3030 §2), so reset first.
             group += yield from self._queue(Rset(), None, group)
-        mail = MailFrom(prepared.sender, mail_options(prepared, features))
-        recipients = [RcptTo(r, prepared.rcpt_options) for r in prepared.recipients]
         if features.pipelining:
             # RFC 2920 §3.1: MAIL and every RCPT go out in one group (with DATA below).
-            group += self._encode(mail, tx.number)
-            for rcpt in recipients:
-                group += self._encode(rcpt, tx.number)
+            group = self._envelope(tx, group)
         else:
+            mail = MailFrom(prepared.sender, mail_options(prepared, features))
+            recipients = [RcptTo(r, prepared.rcpt_options) for r in prepared.recipients]
             group += yield from self._queue(mail, tx.number, group)
             if (yield from self._refused_in_lock_step(tx, group)):
                 return bytearray((yield from self._queue(Rset(), None, group)))
@@ -258,9 +266,18 @@ class BatchPlan:
             return (yield from self._begin_bdat(tx, group))
         group += (self._encode(_DATA, tx.number) if features.pipelining
                   else (yield from self._queue(_DATA, tx.number, group)))
-        yield from self._flush(group)
+        yield from self._write(group)
         self.outstanding.append(tx)
         return None
+
+    def _envelope(self, tx: Transaction, group: bytearray) -> bytearray:
+        """With PIPELINING: MAIL and every RCPT of ``tx`` added to ``group``."""
+        prepared = tx.prepared
+        group += self._encode(MailFrom(prepared.sender, mail_options(prepared, self.features)),
+                              tx.number)
+        for address in prepared.recipients:
+            group += self._encode(RcptTo(address, prepared.rcpt_options), tx.number)
+        return group
 
     def _begin_bdat(self, tx: Transaction, group: bytearray) -> BatchSteps[bytearray]:
         """The BDAT part of ``_begin_transaction``: the content, once it may go out."""
@@ -269,7 +286,7 @@ class BatchPlan:
             # Until one transaction has gone through, or when the content is large,
             # learn the MAIL/RCPT verdicts before sending content: a server that
             # refuses MAIL may not consume the chunk (RFC 3030 §2 says it must).
-            yield from self._flush(group)
+            yield from self._write(group)
             group = bytearray()
             self.outstanding.append(tx)
             while not tx.envelope_answered:
@@ -290,7 +307,7 @@ class BatchPlan:
     def _finish_transaction(self, tx: Transaction) -> BatchSteps[bytearray]:
         """After DATA: the content on a 354; return what must precede the next transaction."""
         while tx.data_reply is None:
-            yield from self._dispatch_next()
+            self._dispatch(cast(Reply, (yield _NEXT_REPLY)))
         self._forget_finished()
         tail = bytearray()
         if tx.data_reply.code != 354:
@@ -322,38 +339,41 @@ class BatchPlan:
     def _write_content(self, tx: Transaction, buffer: bytearray) -> BatchSteps[None]:
         """Encode the content and its end into ``buffer``, writing out each full
         WRITE_SIZE; the rest stays in ``buffer`` (it goes out with the next group)."""
-        conn = self.conn
         checked = tx.prepared.checked
-        if checked is not None:
+        if checked is None:
+            yield from self._write_chunks(tx, buffer)
+        else:
             # Checked by the core when the message was prepared: dot-stuffing is all
             # that is left, and it is one C-level replace.
             tx.size = len(checked.data)
-            wire = conn.send_checked_content(checked)
-            if len(buffer) + len(wire) >= WRITE_SIZE:
+            wire = self.conn.send_checked_content(checked)
+            if len(buffer) + len(wire) < WRITE_SIZE:
+                buffer += wire  # the common case: no write here, no step
+            else:
                 # A big message goes out now, not with the next group: all but its ".CRLF",
                 # which waits for the early-reply check of the next write.
                 buffer += memoryview(wire)[:-3]
                 yield from self._write(buffer)
                 buffer.clear()
                 buffer += b".\r\n"
-            else:
-                buffer += wire
-        else:
-            # Whole messages were checked for 8-bit content before the transaction began.
-            scan_8bit = tx.prepared.eight_bit is None
-            for chunk in tx.prepared.chunks():
-                if scan_8bit:
-                    self._refuse_8bit(chunk)
-                tx.size += len(chunk)
-                buffer += conn.send_content(chunk)
-                if len(buffer) >= WRITE_SIZE:
-                    yield from self._write(buffer)
-                    buffer.clear()
-            buffer += conn.end_content()
         self.unwritten_end = tx
         tx.content_sent = True
         if self.transcript is not None:
             self._event(f"[{tx.size} bytes of message content]")
+
+    def _write_chunks(self, tx: Transaction, buffer: bytearray) -> BatchSteps[None]:
+        """Content not checked as a whole: each chunk checked and encoded as it comes."""
+        # Whole messages were checked for 8-bit content before the transaction began.
+        scan_8bit = tx.prepared.eight_bit is None
+        for chunk in tx.prepared.chunks():
+            if scan_8bit:
+                self._refuse_8bit(chunk)
+            tx.size += len(chunk)
+            buffer += self.conn.send_content(chunk)
+            if len(buffer) >= WRITE_SIZE:
+                yield from self._write(buffer)
+                buffer.clear()
+        buffer += self.conn.end_content()
 
     def _write_bdat(self, tx: Transaction, group: bytearray) -> BatchSteps[None]:
         conn = self.conn
@@ -367,7 +387,7 @@ class BatchPlan:
                 self._refuse_8bit(chunk)
             if pending:
                 group += conn.send_bdat(pending, last=False, tag=tx.number)
-                yield from self._flush(group)
+                yield from self._write(group)
                 group.clear()
                 yield from self._settle(group)
                 if tx.final_reply is not None:
@@ -381,7 +401,7 @@ class BatchPlan:
         group += conn.send_bdat(pending, last=True, tag=tx.number)
         tx.content_sent = True
         self._event(f"[{tx.size} bytes of message content in BDAT chunks]")
-        yield from self._flush(group)
+        yield from self._write(group)
 
     def _refuse_8bit(self, chunk: bytes) -> None:
         if not self.features.eight_bit_mime and not chunk.isascii():
@@ -428,16 +448,15 @@ class BatchPlan:
         reply before the next command (strict lock-step: never a command ahead of a reply)."""
         if self.conn.pipelining:
             return
-        yield from self._flush(group)
+        yield from self._write(group)
         group.clear()
         while self.conn.pending:
             yield from self._dispatch_next()
 
-    def _flush(self, data: bytearray | bytes) -> BatchSteps[None]:
-        if data:
-            yield from self._write(data)
-
     def _write(self, data: bytearray | bytes) -> BatchSteps[None]:
+        """Write ``data`` (nothing when empty); guarded when it carries a content's end."""
+        if not data:
+            return
         tx = self.unwritten_end
         if tx is None:
             yield Write(data)
@@ -461,7 +480,7 @@ class BatchPlan:
         """Read replies until the oldest outstanding transaction has its verdict."""
         oldest = self.outstanding[0]
         while not oldest.done:
-            yield from self._dispatch_next()
+            self._dispatch(cast(Reply, (yield _NEXT_REPLY)))
         self._forget_finished()
 
     def _forget_finished(self) -> None:
@@ -473,9 +492,12 @@ class BatchPlan:
                 self.bdat_trusted = True
 
     def _dispatch_next(self) -> BatchSteps[None]:
-        """Hand the next reply, and every reply already received after it, to its
-        transaction (one wait at most; a pipelined group's replies usually come together)."""
-        reply = cast(Reply, (yield _NEXT_REPLY))
+        """Wait for the next reply and dispatch it (``_dispatch``)."""
+        self._dispatch(cast(Reply, (yield _NEXT_REPLY)))
+
+    def _dispatch(self, reply: Reply) -> None:
+        """Hand ``reply``, and every reply already received after it, to its transaction
+        (one wait at most: a pipelined group's replies usually come together)."""
         conn, slots = self.conn, self.slots
         while True:
             tx = slots[reply.tag] if type(reply.tag) is int else None
