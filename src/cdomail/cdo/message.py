@@ -14,7 +14,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from email.utils import formataddr, formatdate, getaddresses
+from email.utils import formatdate, getaddresses
 from typing import Any
 
 from cdomail.cdo import _build, _mime
@@ -24,7 +24,12 @@ from cdomail.cdo import constants as c
 from cdomail.cdo import fields as _fields
 from cdomail.cdo._headers import header_line, header_name
 from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel
-from cdomail.cdo._text import addr_specs, html_resources, html_to_text, split_addresses
+from cdomail.cdo._text import (
+    addr_specs,
+    formatted_addresses,
+    html_resources,
+    html_to_text,
+)
 from cdomail.cdo.bodypart import Attachment, Attachments, BodyPart
 from cdomail.cdo.configuration import (
     Configuration,
@@ -289,7 +294,7 @@ class Message(CaseInsensitiveMembers):
             values["reply-to"] = settings.reply_email_address
         for name in ("from", "to", "cc", "sender", "reply-to"):
             if name in values:  # one canonical list separator, whatever the caller used
-                values[name] = ", ".join(_format_addresses(values[name]))
+                values[name] = ", ".join(formatted_addresses(values[name]))
         if self.MDNRequested and "disposition-notification-to" not in values:
             values["disposition-notification-to"] = values.get("from", "")
         values.setdefault("date", formatdate(time.time(), localtime=True))
@@ -392,7 +397,7 @@ class Message(CaseInsensitiveMembers):
         reply = self.Reply()
         target = {a.lower() for a in addr_specs(reply.To, field="To")}
         others = [
-            item for item in _format_addresses(", ".join(filter(None, [self.To, self.CC])))
+            item for item in formatted_addresses(", ".join(filter(None, [self.To, self.CC])))
             if getaddresses([item])[0][1].lower() not in target
         ]
         reply.CC = ", ".join(others)
@@ -495,14 +500,6 @@ def _render_header_value(key: str, value: Any) -> str:
         except (KeyError, TypeError, ValueError):
             return str(value)
     return str(value)
-
-
-def _format_addresses(value: str) -> list[str]:
-    formatted = []
-    for item in split_addresses(value):
-        name, address = getaddresses([item])[0]
-        formatted.append(formataddr((name, address)) if address else item)
-    return formatted
 
 
 def _resolve_reference(kind: str, base: str, reference: str) -> str:
