@@ -283,11 +283,11 @@ class Message(CaseInsensitiveMembers):
 
     def _header_values(self, settings: TransportSettings) -> dict[str, str]:
         values: dict[str, str] = {}
-        for item in self.Fields:
-            key = _message_field_key(item.Name)
-            if not key.startswith("header:") or item.UnderlyingValue in (None, ""):
+        # The collection's keys are already _message_field_key of the names.
+        for key, value in self.Fields.committed_by_key().items():
+            if not key.startswith("header:") or value in (None, ""):
                 continue
-            values[key[len("header:") :]] = _render_header_value(key[7:], item.UnderlyingValue)
+            values[key[len("header:") :]] = _render_header_value(key[7:], value)
         if "from" not in values and settings.send_email_address:
             values["from"] = settings.send_email_address
         if "reply-to" not in values and settings.reply_email_address:
