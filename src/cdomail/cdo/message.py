@@ -9,6 +9,7 @@ multipart/mixed. Serialisation is lazy (see :mod:`cdomail.cdo._mime`): attachmen
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
@@ -297,7 +298,7 @@ class Message(CaseInsensitiveMembers):
                 values[name] = ", ".join(formatted_addresses(values[name]))
         if self.MDNRequested and "disposition-notification-to" not in values:
             values["disposition-notification-to"] = values.get("from", "")
-        values.setdefault("date", formatdate(time.time(), localtime=True))
+        values.setdefault("date", _date_header(int(time.time())))
         if self._message_id is None:
             self._message_id = f"<{uuid.uuid4().hex}@{local_fqdn()}>"
         values.setdefault("message-id", self._message_id)
@@ -490,6 +491,13 @@ def _warn_uncommitted(what: str, fields: Fields) -> None:
             CdoCompatibilityWarning,
             stacklevel=caller_stacklevel(),
         )
+
+
+@functools.lru_cache(maxsize=2)
+def _date_header(second: int) -> str:
+    """The Date header value (RFC 5322 §3.3, local time): written once per second, not per
+    message (it has no finer resolution)."""
+    return formatdate(second, localtime=True)
 
 
 def _render_header_value(key: str, value: Any) -> str:
