@@ -4,6 +4,7 @@ secret, an authenticator or the caller's SSL context is never shared."""
 
 from __future__ import annotations
 
+import inspect
 import ssl
 
 import pytest
@@ -52,3 +53,10 @@ def test_configs_with_secrets_or_objects_are_never_shared(options: dict[str, obj
     second = ClientConfig.build("mail.example.com", 587, **options)  # type: ignore[arg-type]
     assert first is not second
     assert first == second
+
+
+def test_build_keeps_its_documented_keywords() -> None:
+    # SMTPClient's docstring sends readers to ClientConfig.build for every keyword.
+    parameters = inspect.signature(ClientConfig.build).parameters
+    assert {"tls", "cafile", "fingerprint", "connect_timeout"} <= set(parameters)
+    assert ClientConfig.build.__doc__ is not None and "SMTPClient" in ClientConfig.build.__doc__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec
@@ -41,6 +42,7 @@ def _shared_for_same_arguments(
     """
     shared: dict[tuple[Any, ...], ClientConfig] = {}
 
+    @functools.wraps(build)  # keeps build's signature and documentation for help() and docs
     def build_or_reuse(*args: _P.args, **options: _P.kwargs) -> ClientConfig:
         if any(options.get(name) is not None for name in _UNSHARED_OPTIONS):
             return build(*args, **options)
