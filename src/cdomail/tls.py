@@ -18,6 +18,8 @@ import hashlib
 import os
 import ssl
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -220,9 +222,66 @@ def shared_ssl_context(settings: TLSSettings) -> ssl.SSLContext:
 
 
 def clear_ssl_context_cache() -> None:
-    """Forget every shared context (the next connection builds a fresh one)."""
+    """Forget every shared context and every TLS session kept for resumption."""
     with _CONTEXTS_LOCK:
         _CONTEXTS.clear()
+    with _SESSIONS_LOCK:
+        _SESSIONS.clear()
+
+
+# TLS session resumption (RFC 8446 §2.2 tickets; RFC 5077 for TLS 1.2). A resumed handshake
+# skips the certificate exchange and the server's signature: on a one-shot send that is most
+# of the handshake's cost. A session is offered again only through the context that made it
+# (the shared cache keeps one context per TLSSettings and unchanged trust files, so the same
+# verification settings; OpenSSL itself refuses a session from another context), to the same
+# server name (the name the certificate was verified for) and the same address and port. A
+# resumed session thus carries the verification of the full handshake that created it, and
+# the server proves it holds that session's secret; the certificate stays available for a
+# fingerprint pin (``getpeercert`` returns the session's certificate).
+_SessionKey = tuple[str | None, str, int]
+_SESSIONS: weakref.WeakKeyDictionary[ssl.SSLContext, OrderedDict[_SessionKey, ssl.SSLSession]]
+_SESSIONS = weakref.WeakKeyDictionary()
+_SESSIONS_LOCK = threading.Lock()
+#: Servers remembered per context; the least recently stored is dropped first.
+_SESSIONS_PER_CONTEXT = 64
+
+
+def take_session(
+    context: ssl.SSLContext, server_hostname: str | None, address: tuple[str, int]
+) -> ssl.SSLSession | None:
+    """The session to resume with ``context`` for this server name and address, or ``None``.
+
+    The session is taken out, not copied: RFC 8446 §C.4 says a client SHOULD NOT use a ticket
+    twice (two connections could be linked by it). The connection that resumes it keeps the
+    fresh one the server sends (:func:`keep_session`); connections running at once to the same
+    server therefore resume at most one of them and the others do a full handshake.
+    """
+    key = (server_hostname, address[0], address[1])
+    with _SESSIONS_LOCK:
+        sessions = _SESSIONS.get(context)
+        session = sessions.pop(key, None) if sessions is not None else None
+    if session is None or session.time + session.timeout <= time.time():
+        return None  # expired by its own lifetime (RFC 8446 §4.6.1 ticket_lifetime)
+    return session
+
+
+def keep_session(
+    context: ssl.SSLContext,
+    server_hostname: str | None,
+    address: tuple[str, int],
+    session: ssl.SSLSession | None,
+) -> None:
+    """Remember a connection's session for the next connection to the same server."""
+    # Without a ticket (TLS 1.3 before the server sent one) there is nothing to resume.
+    if session is None or not session.has_ticket:
+        return
+    key = (server_hostname, address[0], address[1])
+    with _SESSIONS_LOCK:
+        sessions = _SESSIONS.setdefault(context, OrderedDict())
+        sessions.pop(key, None)
+        sessions[key] = session
+        if len(sessions) > _SESSIONS_PER_CONTEXT:
+            sessions.popitem(last=False)
 
 
 def _unusable_file(what: str, path: str | None, exc: OSError, field: str) -> ConfigurationError:
@@ -267,6 +326,9 @@ class TLSInfo:
     verify_error: str | None = None
     #: OpenSSL's words for the failure (set by the probe).
     verify_message: str | None = None
+    #: The handshake resumed an earlier session with the same server (no certificate was
+    #: sent again; it was verified when that session was made, with the same settings).
+    resumed: bool = False
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -294,6 +356,7 @@ def tls_info(
         verified=verified_by != "none",
         fingerprint=certificate_fingerprint(der) if der else None,
         verified_by=verified_by,
+        resumed=bool(sslobj.session_reused),
     )
 
 

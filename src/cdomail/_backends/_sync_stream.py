@@ -15,6 +15,7 @@ from ..errors import (
     ServerDisconnected,
     WriteTimeout,
 )
+from ..tls import keep_session, take_session
 from ._hostname import default_local_hostname
 from ._tls_errors import TLSPeer, handshake_failure
 
@@ -34,6 +35,8 @@ class NetworkStream:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         sock.setblocking(False)
+        #: Where this connection's TLS session is kept for resumption when it closes.
+        self._session_slot: tuple[ssl.SSLContext, str | None, tuple[str, int]] | None = None
 
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
         """Up to ``max_bytes``; ``b""`` at EOF."""
@@ -101,8 +104,12 @@ class NetworkStream:
         """Upgrade in place; raises ``ReadTimeout`` or, on a TLS failure, ``ssl.SSLError``
         (diagnosed as a cdomail error with ``tls_peer``)."""
         self._sock.settimeout(timeout)  # the handshake itself runs blocking, with a timeout
+        address = _peer_address(self._sock)
+        session = None if address is None else take_session(context, server_hostname, address)
         try:
-            self._sock = context.wrap_socket(self._sock, server_hostname=server_hostname)
+            self._sock = context.wrap_socket(
+                self._sock, server_hostname=server_hostname, session=session
+            )
         except TimeoutError:
             raise ReadTimeout(f"TLS handshake did not complete within {timeout:.3g} s") from None
         except ssl.SSLError as exc:
@@ -111,6 +118,8 @@ class NetworkStream:
             raise HandshakeDisconnected(
                 f"the connection was lost during the TLS handshake: {exc}") from exc
         self._sock.setblocking(False)
+        if address is not None:
+            self._session_slot = (context, server_hostname, address)
 
     def read_available(self, max_bytes: int) -> bytes | None:
         """What already arrived, without waiting: ``None`` if nothing, ``b""`` at EOF."""
@@ -129,11 +138,23 @@ class NetworkStream:
         return self._sock if isinstance(self._sock, ssl.SSLSocket) else None
 
     def close(self) -> None:
-        """Close without waiting."""
+        """Close without waiting; keep the TLS session for the next connection to the server."""
+        slot, self._session_slot = self._session_slot, None
+        if slot is not None and isinstance(self._sock, ssl.SSLSocket):
+            # Read at the close, not after the handshake: TLS 1.3 tickets arrive after it.
+            keep_session(*slot, self._sock.session)
         try:
             self._sock.close()
         except OSError:
             pass
+
+
+def _peer_address(sock: socket.socket) -> tuple[str, int] | None:
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        return None
+    return (peer[0], peer[1]) if isinstance(peer, tuple) else None
 
 
 def resolve_local_hostname() -> str:

@@ -13,6 +13,7 @@ replace that part's headers -- the way CDO scripts set ``Content-ID`` on a relat
 from __future__ import annotations
 
 import email.charset
+import functools
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -103,16 +104,21 @@ def text_part(text: str, subtype: str, charset: str, owner: BodyPart | None = No
     """A text/plain or text/html part: 7bit when short-lined ASCII, else quoted-printable."""
     cte, body = _encode_text(text, charset)
     media_type = f"text/{subtype}"
-    line = content_type_line(
-        "Content-Type", media_type, [("charset", email.charset.ALIASES.get(charset, charset))]
-    )
-    assert line is not None  # a validated charset name is a short ASCII token
-    lines = [line, header_line("Content-Transfer-Encoding", cte)]
+    lines = list(_text_part_lines(media_type, charset, cte))
     if owner is not None:
         extra = field_headers(owner)
         _refuse_structural(extra, cte, "a text body part", allow_type=False)
         lines += [header_line(header_name(n), v) for n, v in extra.items()]
     return Part(lines, media_type, body=lambda: iter((body,)))
+
+
+@functools.lru_cache(maxsize=64)  # the same few (type, charset, encoding) on every message
+def _text_part_lines(media_type: str, charset: str, cte: str) -> tuple[bytes, bytes]:
+    line = content_type_line(
+        "Content-Type", media_type, [("charset", email.charset.ALIASES.get(charset, charset))]
+    )
+    assert line is not None  # a validated charset name is a short ASCII token
+    return line, header_line("Content-Transfer-Encoding", cte)
 
 
 def field_headers(part: BodyPart) -> dict[str, str]:

@@ -14,6 +14,7 @@ with a non-ASCII local part), a word too long to fit a line -- is handed to the 
 from __future__ import annotations
 
 import base64
+import functools
 from email import policy
 
 __all__ = [
@@ -46,6 +47,7 @@ _SPECIAL_NAMES = {
 }
 
 
+@functools.lru_cache(maxsize=256)  # a few names, written on every message
 def header_name(key: str) -> str:
     """The conventional spelling of a lower-case header name (``reply-to`` -> ``Reply-To``)."""
     return _SPECIAL_NAMES.get(key, "-".join(word.capitalize() for word in key.split("-")))

@@ -16,6 +16,7 @@ import difflib
 import functools
 import socket
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,13 +223,33 @@ def _parse_connect_to(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+#: The settings last read from each configuration, and the commit they were read at.
+_SETTINGS: weakref.WeakKeyDictionary[Fields, tuple[int, TransportSettings]]
+_SETTINGS = weakref.WeakKeyDictionary()
+#: Values that cannot change without a commit: settings read from them can be kept.
+_IMMUTABLE = (str, int, float, Secret, type(None))
+
+
 def read_settings(fields: Fields) -> TransportSettings:
     """Read the *committed* values of a configuration's fields into :class:`TransportSettings`.
+
+    A script sends many messages with one configuration: the settings are read again only
+    after a commit changed the fields (or when a value is an object that could change alone).
 
     Raises:
         ConfigurationError: a value cannot be what its field needs (e.g. a port of ``"abc"``).
     """
+    commit = fields.commit_count
+    cached = _SETTINGS.get(fields)
+    if cached is not None and cached[0] == commit:
+        return cached[1]
+    settings = _read_settings(fields)
+    if all(isinstance(value, _IMMUTABLE) for value in fields.committed_by_key().values()):
+        _SETTINGS[fields] = (commit, settings)
+    return settings
 
+
+def _read_settings(fields: Fields) -> TransportSettings:
     def get(name: str) -> Any:
         return fields.committed(name)
 

@@ -117,6 +117,7 @@ class Fields(CaseInsensitiveMembers):
         self._validator = validator
         self._key = key
         self._write_only = frozenset(key(name) for name in write_only)
+        self._commits = 0
         for name, value in (defaults or {}).items():
             self._names[key(name)] = name
             self._committed[key(name)] = value
@@ -154,6 +155,7 @@ class Fields(CaseInsensitiveMembers):
             self._committed.pop(key, None)
         else:
             self._committed[key] = self._protect(key, value)
+        self._commits += 1
 
     # --- ADO / CDO API ------------------------------------------------------------------
     def Item(self, name: str, value: Any = ..., /) -> Field:
@@ -169,6 +171,7 @@ class Fields(CaseInsensitiveMembers):
         """Commit every staged change (ADO ``Fields.Update``)."""
         self._committed.update(self._staged)
         self._staged.clear()
+        self._commits += 1
 
     def Resync(self, *_args: Any) -> None:
         """Discard pending changes, keeping the committed values."""
@@ -182,6 +185,7 @@ class Fields(CaseInsensitiveMembers):
         self._committed.pop(key, None)
         self._staged.pop(key, None)
         self._names.pop(key, None)
+        self._commits += 1
 
     @property
     def Count(self) -> int:
@@ -237,6 +241,20 @@ class Fields(CaseInsensitiveMembers):
             self._names.get(k, k): "" if k in self._write_only else v
             for k, v in self._committed.items()
         }
+
+    def committed_by_key(self) -> dict[str, Any]:
+        """Every committed value under its key (the collection's key function of the name).
+
+        For readers that match keys, not spellings (no Field object per entry); write-only
+        fields read ``""``, as everywhere else.
+        """
+        return {k: "" if k in self._write_only else v for k, v in self._committed.items()}
+
+    @property
+    def commit_count(self) -> int:
+        """Changes with each commit (``Update``, a property set, ``Delete``): a reader may keep
+        what it derived from the committed values while this stays the same."""
+        return self._commits
 
     def pending_names(self) -> list[str]:
         """Names with staged changes that ``Update`` has not committed yet."""

@@ -9,12 +9,13 @@ multipart/mixed. Serialisation is lazy (see :mod:`cdomail.cdo._mime`): attachmen
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from email.utils import formataddr, formatdate, getaddresses
+from email.utils import formatdate, getaddresses
 from typing import Any
 
 from cdomail.cdo import _build, _mime
@@ -24,7 +25,12 @@ from cdomail.cdo import constants as c
 from cdomail.cdo import fields as _fields
 from cdomail.cdo._headers import header_line, header_name
 from cdomail.cdo._members import CaseInsensitiveMembers, caller_stacklevel
-from cdomail.cdo._text import addr_specs, html_resources, html_to_text, split_addresses
+from cdomail.cdo._text import (
+    addr_specs,
+    formatted_addresses,
+    html_resources,
+    html_to_text,
+)
 from cdomail.cdo.bodypart import Attachment, Attachments, BodyPart
 from cdomail.cdo.configuration import (
     Configuration,
@@ -278,21 +284,21 @@ class Message(CaseInsensitiveMembers):
 
     def _header_values(self, settings: TransportSettings) -> dict[str, str]:
         values: dict[str, str] = {}
-        for item in self.Fields:
-            key = _message_field_key(item.Name)
-            if not key.startswith("header:") or item.UnderlyingValue in (None, ""):
+        # The collection's keys are already _message_field_key of the names.
+        for key, value in self.Fields.committed_by_key().items():
+            if not key.startswith("header:") or value in (None, ""):
                 continue
-            values[key[len("header:") :]] = _render_header_value(key[7:], item.UnderlyingValue)
+            values[key[len("header:") :]] = _render_header_value(key[7:], value)
         if "from" not in values and settings.send_email_address:
             values["from"] = settings.send_email_address
         if "reply-to" not in values and settings.reply_email_address:
             values["reply-to"] = settings.reply_email_address
         for name in ("from", "to", "cc", "sender", "reply-to"):
             if name in values:  # one canonical list separator, whatever the caller used
-                values[name] = ", ".join(_format_addresses(values[name]))
+                values[name] = ", ".join(formatted_addresses(values[name]))
         if self.MDNRequested and "disposition-notification-to" not in values:
             values["disposition-notification-to"] = values.get("from", "")
-        values.setdefault("date", formatdate(time.time(), localtime=True))
+        values.setdefault("date", _date_header(int(time.time())))
         if self._message_id is None:
             self._message_id = f"<{uuid.uuid4().hex}@{local_fqdn()}>"
         values.setdefault("message-id", self._message_id)
@@ -392,7 +398,7 @@ class Message(CaseInsensitiveMembers):
         reply = self.Reply()
         target = {a.lower() for a in addr_specs(reply.To, field="To")}
         others = [
-            item for item in _format_addresses(", ".join(filter(None, [self.To, self.CC])))
+            item for item in formatted_addresses(", ".join(filter(None, [self.To, self.CC])))
             if getaddresses([item])[0][1].lower() not in target
         ]
         reply.CC = ", ".join(others)
@@ -487,6 +493,13 @@ def _warn_uncommitted(what: str, fields: Fields) -> None:
         )
 
 
+@functools.lru_cache(maxsize=2)
+def _date_header(second: int) -> str:
+    """The Date header value (RFC 5322 §3.3, local time): written once per second, not per
+    message (it has no finer resolution)."""
+    return formatdate(second, localtime=True)
+
+
 def _render_header_value(key: str, value: Any) -> str:
     if key in ("importance", "priority"):
         table = _IMPORTANCE if key == "importance" else _PRIORITY
@@ -495,14 +508,6 @@ def _render_header_value(key: str, value: Any) -> str:
         except (KeyError, TypeError, ValueError):
             return str(value)
     return str(value)
-
-
-def _format_addresses(value: str) -> list[str]:
-    formatted = []
-    for item in split_addresses(value):
-        name, address = getaddresses([item])[0]
-        formatted.append(formataddr((name, address)) if address else item)
-    return formatted
 
 
 def _resolve_reference(kind: str, base: str, reference: str) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from ..protocol import Authenticator, Secret
 from ..tls import TLSMode, TLSSettings, default_port
@@ -20,6 +21,53 @@ from ._sasl_choice import choose_authenticator
 
 if TYPE_CHECKING:  # the type only: the session layer opens no TLS itself
     from ssl import SSLContext
+
+
+_P = ParamSpec("_P")
+#: Options that keep a secret or a stateful object: a config holding one is never shared.
+_UNSHARED_OPTIONS = ("username", "password", "oauth2_token", "authenticator", "ssl_context")
+_SHARED_MAX = 64
+
+
+def _shared_for_same_arguments(
+    build: Callable[_P, ClientConfig],
+) -> Callable[_P, ClientConfig]:
+    """Give clients built with the same arguments the same (immutable) config.
+
+    A one-shot send or a CDO ``Send()`` builds a client, so a config, per message: validating
+    two dozen arguments again was a twentieth of a plaintext send. Only configs without
+    credentials, an authenticator or a caller's SSL context are kept (no secret and no object
+    with a state outlives its clients here), at most ``_SHARED_MAX`` of them; bad arguments
+    raise every time, as they are never kept.
+    """
+    shared: dict[tuple[Any, ...], ClientConfig] = {}
+
+    @functools.wraps(build)  # keeps build's signature and documentation for help() and docs
+    def build_or_reuse(*args: _P.args, **options: _P.kwargs) -> ClientConfig:
+        if any(options.get(name) is not None for name in _UNSHARED_OPTIONS):
+            return build(*args, **options)
+        key = (_typed(args), tuple((name, _typed(options[name])) for name in sorted(options)))
+        try:
+            return shared[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable argument (a list of mechanisms): build it
+            return build(*args, **options)
+        config = build(*args, **options)
+        if len(shared) >= _SHARED_MAX:
+            shared.clear()
+        shared[key] = config
+        return config
+
+    return build_or_reuse
+
+
+def _typed(value: Any) -> Any:
+    """*value* with the type of every part: ``25`` and ``25.0`` are equal but not the same
+    argument (the float is refused), so they must not share a config."""
+    if isinstance(value, tuple):
+        return tuple(_typed(item) for item in value)
+    return (type(value), value)
 
 
 def effective_tls_mode(tls: TLSMode | str, port: int) -> TLSMode:
@@ -58,6 +106,7 @@ class ClientConfig:
     ssl_context: SSLContext | None = field(default=None, repr=False)
 
     @classmethod
+    @_shared_for_same_arguments
     def build(
         cls,
         host: str,
