@@ -2,8 +2,10 @@
 
 One Python process sending over many connections is bound by one core: preparing
 and framing messages, and reading replies, is Python work. A ``ProcessPool``
-starts ``processes`` workers; each runs an :class:`~cdomail.AsyncPool` on its own
-event loop with its share of ``max_connections``. The caller's process takes the
+starts ``processes`` workers, each with its share of ``max_connections``: a worker
+with one connection runs the blocking :class:`~cdomail.Pool` (no event loop: less CPU
+per message), a worker with several an :class:`~cdomail.AsyncPool` on its own event
+loop (see :mod:`cdomail._process_worker`). The caller's process takes the
 messages lazily, serialises ``EmailMessage`` objects (so bad input is refused
 here, before any byte is sent), and hands the bytes out in batches, at most two
 batches ahead per worker (memory stays bounded). Results come back in small
