@@ -15,8 +15,9 @@ A worker that dies never takes a message with it silently: the messages of its
 unfinished batches whose results had not come back are reported as
 :class:`~cdomail.StatusUnknown` (the worker may have sent them), and none of them
 is sent again. Workers ignore SIGINT: on Ctrl-C the caller's process tells them to
-stop, they finish the messages already on a connection (see :mod:`cdomail.batch`)
-and report, and the ``KeyboardInterrupt`` carries ``partial_results``.
+stop, they finish the messages already on a connection (a one-connection worker: those
+its pool has taken; see :mod:`cdomail.batch`) and report the rest as not sent, and the
+``KeyboardInterrupt`` carries ``partial_results``.
 
 Only whole messages can cross to another process: ``bytes``, ``EmailMessage``, or
 an :class:`~cdomail.OutgoingMessage` holding one. A file or a stream of chunks gets
