@@ -2,8 +2,10 @@
 
 One Python process sending over many connections is bound by one core: preparing
 and framing messages, and reading replies, is Python work. A ``ProcessPool``
-starts ``processes`` workers; each runs an :class:`~cdomail.AsyncPool` on its own
-event loop with its share of ``max_connections``. The caller's process takes the
+starts ``processes`` workers, each with its share of ``max_connections``: a worker
+with one connection runs the blocking :class:`~cdomail.Pool` (no event loop: less CPU
+per message), a worker with several an :class:`~cdomail.AsyncPool` on its own event
+loop (see :mod:`cdomail._process_worker`). The caller's process takes the
 messages lazily, serialises ``EmailMessage`` objects (so bad input is refused
 here, before any byte is sent), and hands the bytes out in batches, at most two
 batches ahead per worker (memory stays bounded). Results come back in small
@@ -13,8 +15,9 @@ A worker that dies never takes a message with it silently: the messages of its
 unfinished batches whose results had not come back are reported as
 :class:`~cdomail.StatusUnknown` (the worker may have sent them), and none of them
 is sent again. Workers ignore SIGINT: on Ctrl-C the caller's process tells them to
-stop, they finish the messages already on a connection (see :mod:`cdomail.batch`)
-and report, and the ``KeyboardInterrupt`` carries ``partial_results``.
+stop, they finish the messages already on a connection (a one-connection worker: those
+its pool has taken; see :mod:`cdomail.batch`) and report the rest as not sent, and the
+``KeyboardInterrupt`` carries ``partial_results``.
 
 Only whole messages can cross to another process: ``bytes``, ``EmailMessage``, or
 an :class:`~cdomail.OutgoingMessage` holding one. A file or a stream of chunks gets
@@ -23,16 +26,11 @@ an :class:`~cdomail.InputError` result (use :class:`~cdomail.Pool` for those).
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import multiprocessing
 import os
 import pickle
-import signal
-import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from email.message import EmailMessage
+from collections.abc import Iterable, Iterator
 from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
@@ -41,10 +39,11 @@ from typing import Any
 
 from ._async.pool import AsyncPool
 from ._pool_rules import count
+from ._process_worker import STOP_ORDER, Portable, Settings, from_wire, portable, worker_main
 from ._sync.client import SMTPClient
-from .batch import BatchResult, CompactResult, attach, partial_results
+from .batch import BatchResult, attach
 from .errors import CdoMailError, InputError, LocalProtocolError, StatusUnknown
-from .message import MessageInput, OutgoingMessage, prepare_outgoing
+from .message import MessageInput, OutgoingMessage
 from .result import SendResult
 
 __all__ = ["ProcessPool"]
@@ -52,19 +51,15 @@ __all__ = ["ProcessPool"]
 #: Messages handed to a worker at once, and batches a worker may hold at once.
 BATCH_SIZE = 256
 BATCHES_PER_WORKER = 2
-#: A worker reports results in groups of this many (fewer pickles, steady flow).
-REPORT_EVERY = 64
 #: How often the caller checks that its workers are alive while it waits (seconds).
 LIVENESS_POLL = 0.1
-
-_STOP = "stop"
 
 
 class _Worker:
     """The caller's handle on one worker process."""
 
     def __init__(self, context: BaseContext, number: int,
-                 settings: tuple[str, int | None, int, dict[str, Any]]) -> None:
+                 settings: Settings) -> None:
         self.number = number
         self.orders: Any = context.Queue()
         # Each worker reports on a pipe of its own, not on one queue shared by all: a
@@ -72,7 +67,7 @@ class _Worker:
         # it would leave every other worker unable to report (and unable to exit).
         self.reports, sending_end = context.Pipe(duplex=False)
         self.process: BaseProcess = context.Process(  # type: ignore[attr-defined]
-            target=_worker_main, args=(self.orders, sending_end, number, settings),
+            target=worker_main, args=(self.orders, sending_end, number, settings),
             name=f"cdomail-pool-{number}", daemon=True)
         self.batches: set[int] = set()
         self.process.start()
@@ -282,10 +277,10 @@ class ProcessPool:
     def _hand_out(self, source: Iterator[MessageInput | OutgoingMessage], worker: _Worker,
                   pending: deque[_Batch], compact: bool) -> bool:
         """Send the next batch to ``worker``; False when the messages are exhausted."""
-        items: list[_Portable] = []
+        items: list[Portable] = []
         for message in source:
             try:
-                items.append(_portable(message))
+                items.append(portable(message))
             except InputError as exc:
                 # Refused here: its own one-message batch keeps the input order.
                 self._dispatch(items, worker, pending, compact)
@@ -303,7 +298,7 @@ class ProcessPool:
         self._dispatch(items, worker, pending, compact)
         return True
 
-    def _dispatch(self, items: list[_Portable], worker: _Worker,
+    def _dispatch(self, items: list[Portable], worker: _Worker,
                   pending: deque[_Batch], compact: bool) -> None:
         if not items:
             return
@@ -331,7 +326,7 @@ class ProcessPool:
 
     def _apply(self, report: bytes) -> None:
         number, wire, finished = pickle.loads(report)
-        results = [_from_wire(item) for item in wire]
+        results = [from_wire(item) for item in wire]
         batch = self._batches.get(number)
         if batch is None or batch.worker is None:
             return
@@ -365,7 +360,7 @@ class ProcessPool:
     def _stop(self, pending: deque[_Batch]) -> None:
         """Ctrl-C: every worker stops taking messages and reports what it knows."""
         for worker in self._workers:
-            worker.orders.put(pickle.dumps(_STOP))
+            worker.orders.put(STOP_ORDER)
         try:
             while any(w.batches for w in self._workers):
                 self._receive(timeout=LIVENESS_POLL)
@@ -375,122 +370,3 @@ class ProcessPool:
             self._settle_unknown(batch, "the batch was interrupted and the worker process"
                                         " did not report")
         self.close()
-
-
-#: What crosses to a worker: raw bytes, or (content, sender, recipients, mail options,
-#: rcpt options). Plain tuples and bytes pickle a hundred times faster than dataclasses.
-_Portable = bytes | tuple[bytes, str | None, Sequence[str] | None, Sequence[str], Sequence[str]]
-
-
-def _portable(message: MessageInput | OutgoingMessage) -> _Portable:
-    """The message as bytes another process can send (EmailMessage serialised here)."""
-    if type(message) is bytes:
-        return message
-    item = message if isinstance(message, OutgoingMessage) else OutgoingMessage(message)
-    if isinstance(item.message, bytes | bytearray | memoryview):
-        return (bytes(item.message), item.sender, item.recipients, tuple(item.mail_options),
-                tuple(item.rcpt_options))
-    if isinstance(item.message, EmailMessage):
-        prepared = prepare_outgoing(item)  # bad input is refused here, before anything
-        assert prepared.content is not None  # a whole message is kept whole
-        return (prepared.content, prepared.sender, prepared.recipients,
-                prepared.mail_options, prepared.rcpt_options)
-    raise InputError("a ProcessPool sends bytes or EmailMessage objects; a file or a stream"
-                     " of chunks cannot be handed to another process (use Pool)",
-                     field="message")
-
-
-def _outgoing(item: _Portable) -> bytes | OutgoingMessage:
-    return item if isinstance(item, bytes) else OutgoingMessage(*item)
-
-
-def _to_wire(result: BatchResult) -> object:
-    # A CompactResult travels as a tuple of its fields (pickling the slots dataclass
-    # costs more than sending the message did).
-    if type(result) is CompactResult:
-        return (result.sender, result.recipients, result.tls_mode, result.tls, result.accepted,
-                dict(result.refused), result.reply_code, result.error, result.size)
-    return result
-
-
-def _from_wire(item: Any) -> BatchResult:
-    return CompactResult(*item) if type(item) is tuple else item
-
-
-# -- the worker process ---------------------------------------------------------------------
-
-
-def _worker_main(orders: Any, results: Any, number: int,
-                 settings: tuple[str, int | None, int, dict[str, Any]]) -> None:
-    # The caller's process decides what Ctrl-C means, and tells the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    asyncio.run(_serve(orders, results, settings))
-
-
-async def _serve(orders: Any, results: Any,
-                 settings: tuple[str, int | None, int, dict[str, Any]]) -> None:
-    host, port, connections, options = settings
-    loop = asyncio.get_running_loop()
-    inbox: asyncio.Queue[Any] = asyncio.Queue()
-
-    def read_orders() -> None:
-        # A thread: the queue's get() blocks, and the loop must keep sending meanwhile.
-        while True:
-            order = orders.get()
-            try:
-                loop.call_soon_threadsafe(inbox.put_nowait, order)
-            except RuntimeError:  # the loop has ended (stopped or interrupted): no one listens
-                return
-            if order is None:
-                return
-
-    threading.Thread(target=read_orders, daemon=True).start()
-    running: set[asyncio.Task[None]] = set()
-    async with AsyncPool(host, port, max_connections=connections, **options) as pool:
-        while (order := await inbox.get()) is not None:
-            decoded = pickle.loads(order)
-            if decoded == _STOP:
-                for task in running:
-                    task.cancel()
-                break
-            task = loop.create_task(_send_batch(pool, results, *decoded))
-            running.add(task)
-            task.add_done_callback(running.discard)
-        await asyncio.gather(*running, return_exceptions=True)
-
-
-async def _send_batch(pool: AsyncPool, results: Any, number: int,
-                      items: list[_Portable], compact: bool) -> None:
-    reported = 0
-    report: list[BatchResult] = []
-    why = "the worker process was stopped before its verdict"
-    try:
-        outgoing = [_outgoing(item) for item in items]
-        async for result in pool.send_iter(outgoing, compact=compact):  # type: ignore[call-overload]
-            report.append(result)
-            if len(report) >= REPORT_EVERY:
-                results.send_bytes(_encode(number, report, finished=False))
-                reported += len(report)
-                report = []
-    except asyncio.CancelledError as exc:
-        report += partial_results(exc) or []
-    except Exception as exc:  # a bug: the caller must still hear about every message
-        why = f"the worker process failed ({exc!r})"
-    missing = len(items) - reported - len(report)
-    # Whatever is not accounted for may have gone out: never reported as "not sent".
-    report += [SendResult(sender="", recipients=[], tls_mode="", tls=None,
-                          error=StatusUnknown(f"{why}: the server may or may not have"
-                                              " accepted it; not resent"))] * max(0, missing)
-    results.send_bytes(_encode(number, report, finished=True))
-
-
-def _encode(number: int, report: list[BatchResult], *, finished: bool) -> bytes:
-    try:
-        return pickle.dumps((number, [_to_wire(r) for r in report], finished),
-                            protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        # An error object that does not pickle: keep its type name and text.
-        portable = [r if r.error is None else dataclasses.replace(
-            r, error=CdoMailError(f"{type(r.error).__name__}: {r.error}")) for r in report]
-        return pickle.dumps((number, [_to_wire(r) for r in portable], finished),
-                            protocol=pickle.HIGHEST_PROTOCOL)

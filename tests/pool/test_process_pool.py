@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
@@ -12,18 +13,28 @@ import pytest
 
 import cdomail
 from cdomail import ProcessPool
+from cdomail.batch import BatchResult
 from cdomail.lab import Lab
 
+from ._fault_server import FaultServer
 from .test_pool import make_message, raw_message, stored_subjects
 
+# Four connections over two processes: each worker runs an AsyncPool with two
+# connections. Over four processes: each worker runs the blocking Pool on one.
+WORKER_KINDS = pytest.mark.parametrize("processes", [2, 4],
+                                       ids=["AsyncPool workers", "one-connection workers"])
 
-def test_messages_go_out_once_each_and_results_keep_the_input_order(lab: Lab) -> None:
+
+@WORKER_KINDS
+def test_messages_go_out_once_each_and_results_keep_the_input_order(
+    lab: Lab, processes: int
+) -> None:
     items: list[object] = []
     for i in range(300):
         items.append(make_message(f"pp {i}") if i % 2 else raw_message(f"pp {i}"))
     items.insert(7, io.BytesIO(raw_message("a stream")))  # cannot cross to another process
     items.insert(100, b"From: x@cdomail.test\r\n\r\nno recipients\r\n")
-    with ProcessPool("127.0.0.1", lab.port("plain"), tls="none", processes=2,
+    with ProcessPool("127.0.0.1", lab.port("plain"), tls="none", processes=processes,
                      max_connections=4, batch_size=32) as pool:
         results = pool.send_many(items)  # type: ignore[arg-type]
     assert len(results) == 302
@@ -42,8 +53,10 @@ def test_messages_go_out_once_each_and_results_keep_the_input_order(lab: Lab) ->
     assert 2 <= len(lab.sessions) <= 4
 
 
-def test_compact_results_cross_the_process_boundary(lab: Lab) -> None:
-    with ProcessPool("127.0.0.1", lab.port("plain"), tls="none", processes=2) as pool:
+@WORKER_KINDS
+def test_compact_results_cross_the_process_boundary(lab: Lab, processes: int) -> None:
+    with ProcessPool("127.0.0.1", lab.port("plain"), tls="none", processes=processes,
+                     max_connections=4) as pool:
         results = pool.send_many((raw_message(f"c {i}") for i in range(50)), compact=True)
     assert all(isinstance(r, cdomail.CompactResult) and r.ok for r in results)
     assert [r.accepted for r in results] == [("r@cdomail.test",)] * 50
@@ -87,3 +100,41 @@ def test_settings_are_checked_before_any_process_starts() -> None:
     pool.close()
     with pytest.raises(cdomail.ProtocolError, match="closed"):
         pool.send_many([raw_message("late")])
+
+
+def test_one_connection_workers_follow_the_pool_rules_after_421() -> None:
+    # The server ends every session with 421 after three messages (RFC 5321 §3.8: the
+    # message refused by it was certainly not accepted): each worker reconnects and sends
+    # it again, and no message is stored or even received twice.
+    subjects = [f"limited {i}" for i in range(40)]
+
+    def send(port: int) -> list[BatchResult]:
+        with ProcessPool("127.0.0.1", port, tls="none", processes=2, max_connections=2,
+                         batch_size=8) as pool:
+            return pool.send_many(raw_message(s) for s in subjects)
+
+    async def main() -> tuple[list[BatchResult], FaultServer]:
+        async with FaultServer(close_after=3) as server:
+            # The server's loop runs here while the pool's caller blocks in a thread.
+            return await asyncio.to_thread(send, server.port), server
+
+    results, server = asyncio.run(main())
+    assert all(r.ok for r in results), [r.error for r in results if r.error]
+    assert Counter(s for _, s in server.stored) == Counter(subjects)
+    assert Counter(server.received) == Counter(subjects)
+    assert all(n <= 3 for n in Counter(session for session, _ in server.stored).values())
+    assert len({session for session, _ in server.stored}) >= len(subjects) // 3
+
+
+def test_one_connection_workers_send_a_queue_of_email_messages_with_their_envelopes(
+    lab: Lab
+) -> None:
+    items = [cdomail.OutgoingMessage(make_message(f"env {i}"), sender="bounce@cdomail.test",
+                                     recipients=[f"r{i % 3}@cdomail.test"])
+             for i in range(90)]
+    with ProcessPool("127.0.0.1", lab.port("plain"), tls="none", processes=3,
+                     max_connections=3, batch_size=10) as pool:
+        results = list(pool.send_iter(items, compact=True))
+    assert [r.accepted for r in results] == [(f"r{i % 3}@cdomail.test",) for i in range(90)]
+    assert stored_subjects(lab) == Counter(f"env {i}" for i in range(90))
+    assert {m.mail_from for m in lab.messages} == {"bounce@cdomail.test"}
