@@ -18,7 +18,8 @@ LAYERS = {
     "protocol": 0,
     "session": 1,
     "_async": 2, "_sync": 2, "_backends": 2, "_client_base": 2,
-    "pool": 3, "_pool_rules": 3, "process_pool": 3, "probe": 3, "cdo": 3, "cli": 3,
+    "pool": 3, "_pool_rules": 3, "process_pool": 3, "_process_worker": 3,
+    "probe": 3, "cdo": 3, "cli": 3,
     "relay": 3, "web": 3, "bench": 3, "django": 3, "log_handler": 3, "lab": 3,
     "testing": 3, "demo": 3,
 }
