@@ -71,7 +71,7 @@ from cdomail.relay.config import RelayConfig, UpstreamConfig
 from cdomail.relay.dsn import EXPIRED_STATUS, FailedRecipient, build_dsn
 from cdomail.relay.oauth2 import CredentialsRejected, TokenProvider, TokenUnavailable
 from cdomail.relay.schedule import RetrySchedule
-from cdomail.relay.spool import MessageNotFound, Spool
+from cdomail.relay.spool import MessageNotFound, Spool, SpoolError
 from cdomail.result import SendResult
 
 __all__ = ["DeliveryWorker", "upstream_client_options"]
@@ -90,8 +90,9 @@ SEND_CHUNK = 20
 #: client that requires TLS must not go on without it). A TLS handshake cut by the network,
 #: or a 454 to STARTTLS ("TLS not available due to temporary reason"), is retried instead.
 _TLS_POLICY_FAILURES = (CertificateVerifyFailed, FingerprintMismatch, TLSRequired)
-_INTERRUPTED = ("status unknown: the relay stopped after handing the message to the upstream"
-                " and before recording its verdict")
+_INTERRUPTED = ("status unknown: the delivery was interrupted (the relay stopped, or lost its"
+                " queue or its connection slot) after handing the message to the upstream and"
+                " before recording its verdict")
 
 
 class _RateLimiter:
@@ -119,7 +120,7 @@ class _RateLimiter:
                 return taken
             await self._clock.sleep(min(slot[0] for slot in self._slots) + self._seconds - now)
 
-    def finished(self, slots: list[list[float]]) -> None:
+    async def finished(self, slots: list[list[float]]) -> None:
         """The messages of ``slots`` got their verdict: count their window from now."""
         now = self._clock.now()
         for slot in slots:
@@ -199,9 +200,16 @@ class DeliveryWorker:
         groups = [messages[i::concurrency] for i in range(min(concurrency, len(messages)))]
         self._in_flight.update(m.id for m in messages)
         try:
-            await asyncio.gather(*(self._deliver_group(group) for group in groups))
+            # Every connection finishes (and is closed) before a failure goes up: a pass
+            # that returned while others still sent would leave them running unsupervised,
+            # and the next pass would claim their messages again.
+            outcomes = await asyncio.gather(*(self._deliver_group(group) for group in groups),
+                                            return_exceptions=True)
         finally:
             self._in_flight.difference_update(m.id for m in messages)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(messages)
 
     # -- one connection ------------------------------------------------------------------------
@@ -217,14 +225,16 @@ class DeliveryWorker:
         started = self.clock.now()
         try:
             client, token = await self._connect()
+        except SpoolError:
+            raise  # the queue failed (noting the token's health), not the upstream
         except CdoMailError as error:
             await self._connection_failed(group, error, started)
             return
-        try:
+        try:  # from here on, whatever fails (the queue too) closes the connection
+            await self._note_health(_HEALTH_UPSTREAM, {"ok": True, "tls": _tls_summary(client)})
             await self._send_over(client, token, list(group))
         finally:
-            with contextlib.suppress(CdoMailError, OSError):
-                await client.aclose()
+            await _close(client)
 
     async def _connect(self) -> tuple[AsyncSMTPClient, str | None]:
         options, token = await self._client_options()
@@ -235,7 +245,6 @@ class DeliveryWorker:
             if token is not None and credentials_refused(error) and self.token_provider:
                 self.token_provider.invalidate(token)
             raise
-        await self._note_health(_HEALTH_UPSTREAM, {"ok": True, "tls": _tls_summary(client)})
         return client, token
 
     async def _client_options(self) -> tuple[dict[str, Any], str | None]:
@@ -262,7 +271,7 @@ class DeliveryWorker:
                     OutgoingMessage(m.content, m.sender, m.recipients_pending) for m in chunk)
             finally:
                 if self._limiter is not None:
-                    self._limiter.finished(slots)
+                    await self._limiter.finished(slots)
             for message, result in zip(chunk, results, strict=True):
                 if result.error is not None and credentials_refused(result.error):
                     if token is not None and self.token_provider is not None:
@@ -278,8 +287,10 @@ class DeliveryWorker:
     async def recover_interrupted(self) -> int:
         """Record ``unknown`` for deliveries the last run left on the wire; return how many.
 
-        The previous process died (kill -9, power loss) after handing these messages to
-        the upstream and before recording the verdict: the upstream may have them
+        The previous process died (kill -9, power loss), or this worker's previous run
+        ended when the queue failed under it or a cluster connection slot was lost, after
+        handing these messages to the upstream and before recording the verdict: the
+        upstream may have them
         (RFC 5321 section 4.5.3.2.6). They are retried now with ``at_least_once`` (a duplicate
         then has this record), else their recipients stay ``unknown`` for good.
         """
@@ -438,6 +449,22 @@ async def upstream_client_options(upstream: UpstreamConfig, token: str | None
         options["username"] = upstream.username
         options["oauth2_token"] = token
     return options
+
+
+async def _close(client: AsyncSMTPClient) -> None:
+    """QUIT and close; when the delivery is being cancelled, close without the QUIT.
+
+    Cancelled means a stop past its grace time, or a cluster connection slot whose lease ran
+    out: the connection must be gone before the lease is (cdomail.relay.pg.slots), and a QUIT
+    to a slow upstream could take a whole command time-out.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        with contextlib.suppress(OSError):
+            await client._abort()  # no public close-without-QUIT yet (send_many's own way)
+        return
+    with contextlib.suppress(CdoMailError, OSError):
+        await client.aclose()
 
 
 def _tls_summary(client: AsyncSMTPClient) -> dict[str, object] | None:

@@ -218,9 +218,18 @@ class PostgresQueue(QueueReads):
                            " lease_owner = %s", (list(message_ids), self.owner))
 
     def interrupted_sends(self) -> list[str]:
-        """None to recover at start: a restarted node is a new node, and the claims its last
-        run left ``sending`` are recorded ``unknown`` by whichever node takes them over."""
-        return []
+        """This node's claims still flagged ``sending``, when its delivery worker (re)starts.
+
+        A restarted process is a new node and holds nothing: what its previous run left on
+        the wire is recorded ``unknown`` by whichever node takes the expired claims over. A
+        worker restarted inside a running node (the queue failed under it, or a connection
+        slot's lease ran out and cut a connection) finds here the messages it had handed to
+        the upstream without a verdict recorded; the worker records them ``unknown`` before
+        claiming anything (otherwise its next claim would send them again without a word).
+        """
+        rows = self._read("SELECT id FROM messages WHERE lease_owner = %s AND sending ORDER BY"
+                          " id", (self.owner,))
+        return [row[0] for row in rows]
 
     # -- nodes -----------------------------------------------------------------------------
 
