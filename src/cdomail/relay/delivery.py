@@ -53,6 +53,7 @@ from cdomail.message import OutgoingMessage
 from cdomail.relay._model import (
     ArrivalFacts,
     AttemptRecord,
+    AttemptResult,
     Clock,
     QueuedMessage,
     RecipientOutcome,
@@ -90,6 +91,8 @@ SEND_CHUNK = 20
 #: client that requires TLS must not go on without it). A TLS handshake cut by the network,
 #: or a 454 to STARTTLS ("TLS not available due to temporary reason"), is retried instead.
 _TLS_POLICY_FAILURES = (CertificateVerifyFailed, FingerprintMismatch, TLSRequired)
+#: A message with its verdict per recipient and its attempt, ready to be recorded.
+_Judged = tuple[QueuedMessage, Mapping[str, RecipientVerdict], AttemptRecord]
 _INTERRUPTED = ("status unknown: the delivery was interrupted (the relay stopped, or lost its"
                 " queue or its connection slot) after handing the message to the upstream and"
                 " before recording its verdict")
@@ -272,15 +275,18 @@ class DeliveryWorker:
             finally:
                 if self._limiter is not None:
                     await self._limiter.finished(slots)
+            judged: list[_Judged] = []
             for message, result in zip(chunk, results, strict=True):
                 if result.error is not None and credentials_refused(result.error):
+                    await self._settle(judged)
                     if token is not None and self.token_provider is not None:
                         self.token_provider.invalidate(token)
                     await self._hold_queue(chunk[chunk.index(message):] + pending,
                                            result.error, started)
                     return
-                await self._settle(message, verdicts_of(result, message.recipients_pending),
-                                   self._attempt(started, client, result))
+                judged.append((message, verdicts_of(result, message.recipients_pending),
+                               self._attempt(started, client, result)))
+            await self._settle(judged)
 
     # -- deliveries a crash or a kill interrupted ------------------------------------------------
 
@@ -349,9 +355,9 @@ class DeliveryWorker:
         verdict = RecipientVerdict(Verdict.RETRY, None)
         not_before = (self.clock.now() + error.retry_after
                       if isinstance(error, TokenUnavailable) and error.retry_after else None)
-        for message in group:
-            await self._settle(message, dict.fromkeys(message.recipients_pending, verdict),
-                               self._attempt(started, None, error=error), not_before=not_before)
+        attempt = self._attempt(started, None, error=error)
+        await self._settle([(message, dict.fromkeys(message.recipients_pending, verdict), attempt)
+                            for message in group], not_before=not_before)
 
     async def _hold_queue(self, messages: Sequence[QueuedMessage], error: BaseException,
                           started: float, *, why: str = "upstream credentials refused"
@@ -364,15 +370,38 @@ class DeliveryWorker:
                                       "queue_held": True})
         now = self.clock.now()
         attempt = self._attempt(started, None, error=error)
-        for message in messages:
-            outcomes = {a: RecipientOutcome(RecipientState.QUEUED, None)
-                        for a in message.recipients_pending}
-            await asyncio.to_thread(self.spool.record_attempt, message.id, attempt, outcomes, now)
+        await asyncio.to_thread(self.spool.record_attempts, [
+            AttemptResult(message.id, attempt, {a: RecipientOutcome(RecipientState.QUEUED, None)
+                                                for a in message.recipients_pending}, now)
+            for message in messages])
 
-    async def _settle(self, message: QueuedMessage, verdicts: Mapping[str, RecipientVerdict],
-                      attempt: AttemptRecord, *, not_before: float | None = None) -> None:
-        """Record one attempt's outcome per recipient, queue a DSN for those given up on."""
+    async def _settle(self, judged: Sequence[_Judged], *, not_before: float | None = None
+                      ) -> None:
+        """Record each message's attempt (the outcome per recipient), all in one commit, after
+        queueing a DSN for the recipients given up on.
+
+        One commit per connection's chunk, not per message, is as truthful: until it commits,
+        the chunk's messages are still flagged ``sending`` (see :meth:`Queue.mark_sending`),
+        so a crash before it has each of them recorded ``unknown`` and sent again, never a
+        verdict lost or a delivery taken for a failure. Each DSN is stored before its bounce
+        is recorded: a crash in between can repeat a DSN but never lose one.
+        """
+        if not judged:
+            return
         now = self.clock.now()
+        results = []
+        for message, verdicts, attempt in judged:
+            outcomes, retry_at, failed = self._outcomes(message, verdicts, now, not_before)
+            if failed and message.sender:
+                await asyncio.to_thread(self._queue_dsn, message, failed, now)
+            results.append(AttemptResult(message.id, attempt, outcomes, retry_at))
+        await asyncio.to_thread(self.spool.record_attempts, results)
+
+    def _outcomes(self, message: QueuedMessage, verdicts: Mapping[str, RecipientVerdict],
+                  now: float, not_before: float | None
+                  ) -> tuple[dict[str, RecipientOutcome], float | None, list[FailedRecipient]]:
+        """Each recipient's outcome, the next attempt (None: nothing stays queued), and the
+        recipients a DSN must report."""
         retry_at = self.schedule.next_attempt(failed_attempts=message.attempts + 1,
                                               received_at=message.received_at, now=now)
         if retry_at is not None and not_before is not None:
@@ -384,15 +413,10 @@ class DeliveryWorker:
             outcomes[address] = outcome
             if failure is not None:
                 failed.append(failure)
-        if failed and message.sender:
-            # The DSN is stored before the bounce is recorded: a crash in between can
-            # repeat a DSN but never lose one.
-            await asyncio.to_thread(self._queue_dsn, message, failed, now)
         stays_queued = any(o.state == RecipientState.QUEUED for o in outcomes.values()) or any(
             o.state == RecipientState.UNKNOWN and self.config.delivery.at_least_once
             for o in outcomes.values())
-        await asyncio.to_thread(self.spool.record_attempt, message.id, attempt, outcomes,
-                                retry_at if stays_queued else None)
+        return outcomes, retry_at if stays_queued else None, failed
 
     def _judge(self, address: str, verdict: RecipientVerdict, retry_at: float | None
                ) -> tuple[RecipientOutcome, FailedRecipient | None]:

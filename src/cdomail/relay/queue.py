@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from ._model import (
     ArrivalFacts,
     AttemptRecord,
+    AttemptResult,
     MessageDetail,
     MessageSummary,
     QueuedMessage,
@@ -97,6 +98,8 @@ class Queue(Protocol):
     def record_attempt(self, message_id: str, attempt: AttemptRecord,
                        outcomes: Mapping[str, RecipientOutcome],
                        next_attempt_at: float | None) -> None: ...
+
+    def record_attempts(self, results: Sequence[AttemptResult]) -> list[str]: ...
 
     # nodes
     def register_node(self, node: NodeIdentity) -> None: ...

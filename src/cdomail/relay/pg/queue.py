@@ -35,6 +35,7 @@ import psycopg
 from .._model import (
     ArrivalFacts,
     AttemptRecord,
+    AttemptResult,
     MessageSummary,
     QueuedMessage,
     RecipientOutcome,
@@ -201,10 +202,37 @@ class PostgresQueue(QueueReads):
         with transaction(self._pool, "cannot record the delivery attempt",
                          durable=False) as cursor:
             _require(cursor, message_id)
-            _record(cursor, message_id, attempt, outcomes, next_attempt_at)
-            cursor.execute("UPDATE messages SET lease_owner = NULL, lease_expires_at = NULL,"
-                           " sending = false WHERE id = %s AND lease_owner = %s",
-                           (message_id, self.owner))
+            self._record_and_release(cursor, message_id, attempt, outcomes, next_attempt_at)
+
+    def record_attempts(self, results: Sequence[AttemptResult]) -> list[str]:
+        """Several attempts (one upstream connection's verdicts) in one commit; a message no
+        longer in the queue (deleted meanwhile) is skipped and its id returned.
+
+        One commit instead of one per message is as truthful: until it commits, every one of
+        these messages is still flagged ``sending`` (durably, before it went), so a crash
+        before the commit has each of them recorded ``unknown`` and delivered again (a
+        duplicate on record), never a verdict lost or a delivery taken for a failure.
+        """
+        if not results:
+            return []
+        with transaction(self._pool, "cannot record the delivery attempts",
+                         durable=False) as cursor:
+            cursor.execute("SELECT id FROM messages WHERE id = ANY(%s)",
+                           ([result.message_id for result in results],))
+            present = {row[0] for row in cursor.fetchall()}
+            for result in results:
+                if result.message_id in present:
+                    self._record_and_release(cursor, result.message_id, result.attempt,
+                                             result.outcomes, result.next_attempt_at)
+        return [result.message_id for result in results if result.message_id not in present]
+
+    def _record_and_release(self, cursor: psycopg.Cursor[Any], message_id: str,
+                            attempt: AttemptRecord, outcomes: Mapping[str, RecipientOutcome],
+                            next_attempt_at: float | None) -> None:
+        _record(cursor, message_id, attempt, outcomes, next_attempt_at)
+        cursor.execute("UPDATE messages SET lease_owner = NULL, lease_expires_at = NULL,"
+                       " sending = false WHERE id = %s AND lease_owner = %s",
+                       (message_id, self.owner))
 
     def mark_sending(self, message_ids: Sequence[str]) -> None:
         """These claims are being handed to the upstream now: a takeover records ``unknown``.
