@@ -24,27 +24,19 @@ from pathlib import Path
 import pytest
 
 from cdomail.lab import Lab
-from cdomail.lab._records import SessionRecord
 from cdomail.relay.config import SpoolConfig
 from cdomail.relay.pg import PostgresQueue
 from tests.relay._relay import RelayProcess
 from tests.relay.test_crash_delivery import message_ids
 
-from ._nodes import free_port, node_config, start_node, wait_for
+from ._nodes import DRAINED_CLOSE_WAIT, free_port, node_config, peak_sessions, start_node, wait_for
 from .cluster import PrivateCluster
 from .test_database_outage import _send
 
 CONCURRENCY = 2
-#: The lab notes a session's end when it reads the relay's close, which can come a moment
-#: after the relay released its cluster slot and another node opened a connection: overlaps
-#: shorter than this are that observation delay, not a second connection in use.
-CLOSE_OBSERVATION_SLACK = 0.05
 #: The lab's delay before each reply: a chunk of messages handed to one upstream connection
 #: takes several seconds, so connections are open and busy while the database is down.
 UPSTREAM_LATENCY_MS = 100
-#: How long an upstream session may stay open once the queue has drained (the worker closes
-#: its connections when a pass ends; this is only the slack of a loaded machine).
-DRAINED_CLOSE_WAIT = 30.0
 
 
 @pytest.fixture(params=["2s", "30s"], ids=["lease-shorter-than-outage", "lease-outlasts-it"])
@@ -77,23 +69,6 @@ def _send_until_accepted(relay: RelayProcess, numbers: Iterator[int], deadline: 
         assert time.monotonic() < deadline, "a node did not recover:\n" + "".join(relay.log)
         time.sleep(0.2)
     raise AssertionError("ran out of message numbers")
-
-
-def _peak_sessions(sessions: list[SessionRecord], now: float) -> int:
-    """The most upstream sessions open at one moment, from the lab's open/close times.
-
-    Each session counts from its opening to its observed close less the observation slack
-    (never before its own opening: a session shorter than the slack still counts at its
-    opening), so the peak is at least 1 whenever there was a session. A session still open
-    counts until *now*.
-    """
-    spans = [(session.opened_at,
-              max(session.opened_at, (now if session.closed_at is None else session.closed_at)
-                  - CLOSE_OBSERVATION_SLACK))
-             for session in sessions]
-    return max((1 + sum(1 for other, (opened, closed) in enumerate(spans)
-                        if other != index and opened <= start < closed)
-                for index, (start, _) in enumerate(spans)), default=0)
 
 
 def _open_sessions(lab: Lab) -> int:
@@ -145,7 +120,7 @@ def test_three_nodes_answer_451_during_a_postgresql_restart_and_recover(
     assert duplicated <= unknown_recorded  # a connection cut mid-send is on record
     # Drained: every upstream connection is closed within a bounded wait, none left open.
     closed = lab.wait_sessions_closed(DRAINED_CLOSE_WAIT)
-    peak = _peak_sessions(lab.sessions, time.monotonic())
+    peak = peak_sessions(lab.sessions, time.monotonic())
     assert closed and 1 <= peak <= CONCURRENCY, (
         f"peak {peak}, sessions left open after the queue drained: {not closed}; "
         + _describe(lab, restart))
