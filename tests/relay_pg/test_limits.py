@@ -20,7 +20,6 @@ from cdomail.relay.pg.limits import ClusterRateLimiter
 from cdomail.relay.pg.slots import ConnectionSlots, SlotLost
 
 from ._queues import open_node
-from .cluster import PrivateCluster
 
 ACCOUNT = "relay@smtp.example:587"
 #: The slot lease of these tests: the holder gives up a quarter of it before it expires.
@@ -149,7 +148,7 @@ def test_a_killed_holders_slot_comes_back_after_its_lease_and_not_before(
 
 
 @pytest.fixture
-def cut_off_role(pg_spool_config: SpoolConfig, pg_cluster: PrivateCluster) -> Iterator[str]:
+def cut_off_role(pg_spool_config: SpoolConfig) -> Iterator[str]:
     """A URL for a login role of its own, so one node's database access can be cut."""
     url = pg_spool_config.url
     assert url is not None

@@ -94,8 +94,8 @@ class ConnectionSlots:
             if not expiry.expired():
                 raise  # the block's own time-out, not the lease
             raise SlotLost(f"upstream connection slot {slot}: its lease could not be renewed"
-                           " in time (the queue database is unreachable); the connection was"
-                           " closed") from None
+                           " in time (the queue database did not answer, or had let the lease"
+                           " expire); the connection was closed") from None
         finally:
             await self._release(token)
 
