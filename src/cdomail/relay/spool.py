@@ -273,17 +273,22 @@ class Spool(QueueReads):
         db.execute("UPDATE messages SET attempts = ?, next_attempt_at = ?, sending = 0 WHERE"
                    " id = ?", (number, next_attempt_at, message_id))
 
-    def mark_sending(self, message_ids: Sequence[str]) -> None:
+    def mark_sending(self, message_ids: Sequence[str]) -> builtins.list[str]:
         """These messages are being handed to the upstream now (durable before a byte goes).
 
         :meth:`record_attempt` ends it. A message still flagged when the relay starts was on
-        the wire when the last run died: :meth:`interrupted_sends` names it.
+        the wire when the last run died: :meth:`interrupted_sends` names it. Returns the ids
+        marked (those still in the spool), the ones the worker may send.
         """
+        marked: builtins.list[str] = []
         if not message_ids:
-            return
+            return marked
         with self._transaction("cannot mark the messages being sent") as db:
-            db.executemany("UPDATE messages SET sending = 1 WHERE id = ?",
-                           [(message_id,) for message_id in message_ids])
+            for message_id in message_ids:
+                if db.execute("UPDATE messages SET sending = 1 WHERE id = ?",
+                              (message_id,)).rowcount:
+                    marked.append(message_id)
+        return marked
 
     def interrupted_sends(self) -> builtins.list[str]:
         """Messages the last run handed to the upstream without recording a verdict (one

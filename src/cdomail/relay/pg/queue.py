@@ -234,16 +234,21 @@ class PostgresQueue(QueueReads):
                        " sending = false WHERE id = %s AND lease_owner = %s",
                        (message_id, self.owner))
 
-    def mark_sending(self, message_ids: Sequence[str]) -> None:
+    def mark_sending(self, message_ids: Sequence[str]) -> list[str]:
         """These claims are being handed to the upstream now: a takeover records ``unknown``.
 
         Durable (the takeover's judgement depends on it); :meth:`record_attempt` ends it.
+        Returns the ids still claimed by this node, the only ones it may send: a claim whose
+        lease expired while it waited here (another node took it over, unflagged, and may
+        be delivering it) is no longer this node's to send.
         """
         if not message_ids:
-            return
+            return []
         with transaction(self._pool, "cannot mark the messages being sent") as cursor:
             cursor.execute("UPDATE messages SET sending = true WHERE id = ANY(%s) AND"
-                           " lease_owner = %s", (list(message_ids), self.owner))
+                           " lease_owner = %s RETURNING id", (list(message_ids), self.owner))
+            marked = {row[0] for row in cursor.fetchall()}
+        return [message_id for message_id in message_ids if message_id in marked]
 
     def interrupted_sends(self) -> list[str]:
         """This node's claims still flagged ``sending``, when its delivery worker (re)starts.
