@@ -60,6 +60,21 @@ def refuse_recipient(queue: Any, address: str) -> None:
                            " FOR EACH ROW EXECUTE FUNCTION refuse()")
 
 
+def refuse_health_notes(queue: Any) -> None:
+    """Make the queue's own database refuse every health note (a real trigger, as above):
+    the queue fails under the delivery worker right after it connected upstream."""
+    if hasattr(queue, "_db"):  # the SQLite spool
+        for event in ("INSERT", "UPDATE"):
+            queue._db.execute(f"CREATE TRIGGER refuse_health_{event.lower()} BEFORE {event} ON"
+                              " health BEGIN SELECT RAISE(ABORT, 'injected'); END")
+        return
+    with queue.pool.connection() as connection:
+        connection.execute("CREATE FUNCTION refuse_health() RETURNS trigger LANGUAGE plpgsql AS"
+                           " $$ BEGIN RAISE EXCEPTION 'injected'; END $$")
+        connection.execute("CREATE TRIGGER refuse_health BEFORE INSERT OR UPDATE ON health"
+                           " FOR EACH ROW EXECUTE FUNCTION refuse_health()")
+
+
 class Certificates:
     """A private CA and a server certificate for localhost/127.0.0.1, as files."""
 

@@ -12,11 +12,12 @@ import pytest
 from cdomail.lab import Lab, StoredMessage, xoauth2
 from cdomail.relay.config import DeliveryConfig, OAuth2Config
 from cdomail.relay.delivery import DeliveryWorker
+from cdomail.relay.spool import SpoolError
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 from cdomail.testing.token_endpoint import TokenEndpoint
 
 from ._helpers import FakeClock, SpoolOpener, fill, relay_config, states
-from ._relay import Certificates
+from ._relay import Certificates, refuse_health_notes
 
 MAILBOX = "relay@example.test"
 
@@ -44,6 +45,27 @@ def test_starttls_required_with_password(lab: Lab, tmp_path: Path, open_spool: S
     sent_ids = {m.data.split(b"Message-ID: ")[1].split(b"\r\n")[0] for m in lab.messages}
     assert sent_ids == {f"<m{n}@legacy.test>".encode() for n in range(5)}
     assert LAB_PASSWORD not in lab.transcripts_text()
+
+
+def test_a_queue_failure_after_connecting_closes_the_upstream_connection(
+        lab: Lab, tmp_path: Path, open_spool: SpoolOpener) -> None:
+    """The queue fails (here: it refuses the health note written right after the upstream
+    connection opened): the pass fails, and the connection is closed, not left open."""
+    config = relay_config(tmp_path / "spool", host=lab.host, port=lab.port("smtps"),
+                          tls="implicit", cafile=lab.ca_path)
+    with open_spool() as spool:
+        (message_id,) = fill(spool, 1)
+        refuse_health_notes(spool)
+
+        async def deliver() -> bool:
+            with pytest.raises(SpoolError, match="cannot record health"):
+                await DeliveryWorker(config, spool, clock=FakeClock()).deliver_due()
+            # Still inside the event loop, the failure's traceback alive: closed by now.
+            return await asyncio.to_thread(lab.wait_sessions_closed, 10)
+
+        assert asyncio.run(deliver())
+        assert states(spool, message_id) == {"a@example.test": "queued"}  # nothing judged
+    assert len(lab.sessions) == 1 and lab.messages == []
 
 
 def test_no_tls_no_delivery_when_starttls_is_required_of_us(tmp_path: Path,

@@ -10,30 +10,31 @@ import pytest
 from cdomail.lab import Lab, xoauth2
 from cdomail.relay.config import DeliveryConfig, OAuth2Config
 from cdomail.relay.delivery import DeliveryWorker
-from cdomail.relay.spool import Spool
 from cdomail.testing.token_endpoint import TokenEndpoint
 
 from ._helpers import START, FakeClock, SpoolOpener, fill, relay_config, states
 
 
-# SQLite only: a restarted PostgreSQL node is a new node that finds a dead node's sends by
-# lease expiry instead (tests/relay_pg/test_leases.py covers that takeover).
+# Both backends: SQLite when `relay run` restarts; PostgreSQL when the worker restarts inside
+# a running node (a restarted process is a new node that finds a dead node's sends by lease
+# expiry instead: tests/relay_pg/test_leases.py covers that takeover).
 @pytest.mark.parametrize(("at_least_once", "expected"), [(True, "queued"), (False, "unknown")])
 def test_deliveries_left_in_flight_are_recorded_unknown_on_restart(
-    tmp_path: Path, at_least_once: bool, expected: str
+    tmp_path: Path, open_spool: SpoolOpener, at_least_once: bool, expected: str
 ) -> None:
     config = relay_config(tmp_path / "spool", host="127.0.0.1", port=9, tls="implicit",
                           delivery=DeliveryConfig(at_least_once=at_least_once))
-    with Spool.open(tmp_path / "spool") as spool:
+    with open_spool() as spool:
         in_flight, untouched = fill(spool, 2, ("a@example.test", "b@example.test"))
-        # What a killed worker leaves behind: the messages it had handed to the upstream.
+        assert len(spool.due(START + 1, 10)) == 2  # claimed (PostgreSQL: by this queue)
+        # What an interrupted worker leaves behind: the messages it had handed upstream.
         spool.mark_sending([in_flight, "gone-since"])
         assert spool.interrupted_sends() == [in_flight]
         worker = DeliveryWorker(config, spool, clock=FakeClock())
         assert asyncio.run(worker.recover_interrupted()) == 1
         assert set(states(spool, in_flight).values()) == {expected}
         detail = spool.show(in_flight)
-        assert "relay stopped" in (detail.attempts[0].error or "")
+        assert "delivery was interrupted" in (detail.attempts[0].error or "")
         assert {o.state for o in detail.attempt_outcomes[0].values()} == {"unknown"}
         assert spool.show(untouched).attempts == ()
         assert spool.interrupted_sends() == []  # the record ended the flag

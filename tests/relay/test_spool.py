@@ -11,7 +11,7 @@ from typing import cast
 
 import pytest
 
-from cdomail.relay._model import ArrivalFacts, AttemptRecord, RecipientOutcome
+from cdomail.relay._model import ArrivalFacts, AttemptRecord, AttemptResult, RecipientOutcome
 from cdomail.relay._schema import SCHEMA_VERSION
 from cdomail.relay.queue import open_queue
 from cdomail.relay.spool import (
@@ -144,6 +144,33 @@ def test_record_attempt_partial_delivery_then_retry(spool: Spool) -> None:
     assert detail.attempts[1].reply == "550 5.1.1 no such user"
     assert detail.summary.state == "bounced+delivered" and detail.summary.attempts == 2
     assert spool.counts()["delivered"] == 1 and spool.counts()["bounced"] == 1
+
+
+def test_record_attempts_is_one_commit_for_a_connections_verdicts(spool: Spool) -> None:
+    ids = [spool.store("a@example.com", [f"r{n}@example.com"], CONTENT, _arrival())
+           for n in range(3)]
+    assert len(spool.due(T0 + 1, 10)) == 3  # claimed (PostgreSQL: by this queue)
+    spool.mark_sending(ids)
+    delivered = RecipientOutcome("delivered", "250 ok")
+    # All or nothing: one record the spool refuses (a recipient left queued without a next
+    # attempt) leaves every message of the batch unrecorded and still flagged on the wire.
+    with pytest.raises(SpoolError, match="no next attempt time"):
+        spool.record_attempts([
+            AttemptResult(ids[0], _attempt(T0 + 2), {"r0@example.com": delivered}, None),
+            AttemptResult(ids[1], _attempt(T0 + 2),
+                          {"r1@example.com": RecipientOutcome("queued", "451 later")}, None)])
+    assert spool.show(ids[0]).attempts == () and sorted(spool.interrupted_sends()) == sorted(ids)
+    spool.delete(ids[1])  # an administrator deleted it while it was on the wire
+    gone = spool.record_attempts([
+        AttemptResult(ids[0], _attempt(T0 + 2), {"r0@example.com": delivered}, None),
+        AttemptResult(ids[1], _attempt(T0 + 2), {"r1@example.com": delivered}, None),
+        AttemptResult(ids[2], _attempt(T0 + 2),
+                      {"r2@example.com": RecipientOutcome("queued", "451 later")}, T0 + 60)])
+    assert gone == [ids[1]]
+    assert spool.show(ids[0]).recipients[0].state == "delivered"
+    assert spool.show(ids[2]).summary.next_attempt_at == T0 + 60
+    assert spool.interrupted_sends() == []  # each record ended its message's flag
+    assert spool.record_attempts([]) == []
 
 
 def test_unknown_status_is_retried_at_least_once_or_final(spool: Spool) -> None:
@@ -281,7 +308,8 @@ def test_a_mark_of_sending_ends_with_the_attempts_record(spool: Spool) -> None:
     spool.mark_sending([on_wire])
     # SQLite: the messages on the wire; PostgreSQL: the claims the node holds.
     assert spool.heartbeat() == (1 if isinstance(spool, Spool) else 2)
-    assert spool.interrupted_sends() == ([on_wire] if isinstance(spool, Spool) else [])
+    # Both: what this node (this spool) left on the wire, for its worker's (re)start.
+    assert spool.interrupted_sends() == [on_wire]
     (node,) = spool.nodes()
     assert node.in_flight == spool.heartbeat()
     spool.record_attempt(on_wire, _attempt(T0), {"x@example.com": RecipientOutcome(

@@ -10,9 +10,17 @@ import time
 from pathlib import Path
 
 from cdomail.lab import Lab
+from cdomail.lab._records import SessionRecord
 from tests.relay._relay import RelayProcess
 
 MAILBOX = "sender@contoso.test"
+#: The lab notes a session's end when it reads the relay's close, which can come a moment
+#: after the relay released its cluster slot and another node opened a connection: overlaps
+#: shorter than this are that observation delay, not a second connection in use.
+CLOSE_OBSERVATION_SLACK = 0.05
+#: How long an upstream session may stay open once the queue has drained (the worker closes
+#: its connections when a pass ends; this is only the slack of a loaded machine).
+DRAINED_CLOSE_WAIT = 30.0
 
 
 def free_port() -> int:
@@ -70,3 +78,20 @@ def wait_for(condition: object, timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def peak_sessions(sessions: list[SessionRecord], now: float) -> int:
+    """The most upstream sessions open at one moment, from the lab's open/close times.
+
+    Each session counts from its opening to its observed close less the observation slack
+    (never before its own opening: a session shorter than the slack still counts at its
+    opening), so the peak is at least 1 whenever there was a session. A session still open
+    counts until *now*.
+    """
+    spans = [(session.opened_at,
+              max(session.opened_at, (now if session.closed_at is None else session.closed_at)
+                  - CLOSE_OBSERVATION_SLACK))
+             for session in sessions]
+    return max((1 + sum(1 for other, (opened, closed) in enumerate(spans)
+                        if other != index and opened <= start < closed)
+                for index, (start, _) in enumerate(spans)), default=0)

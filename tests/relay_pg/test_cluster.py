@@ -25,9 +25,18 @@ from cdomail.testing.token_endpoint import TokenEndpoint
 from tests.relay._relay import RelayProcess
 from tests.relay.test_crash_delivery import Ledger, message_ids, send_one
 
-from ._nodes import free_port, node_config, start_node, status_json, wait_for
+from ._nodes import (
+    DRAINED_CLOSE_WAIT,
+    free_port,
+    node_config,
+    peak_sessions,
+    start_node,
+    status_json,
+    wait_for,
+)
 
 MESSAGES = 2000
+CONCURRENCY = 4
 RATE_COUNT, RATE_SECONDS = 300, 1.0
 #: Access-token lifetime at the test endpoint: the relay refreshes after half of it, so the
 #: cluster may ask once per TOKEN_LIFETIME / 2 seconds of the run, however many nodes ask.
@@ -54,7 +63,8 @@ def test_three_nodes_kill_9_mid_load_and_mid_delivery(
         assert pg_spool_config.url is not None
         configs = [node_config(tmp_path / f"node{n}.toml", url=pg_spool_config.url,
                                port=free_port(), lab=lab, token_url=token_endpoint.url,
-                               delivery=f'concurrency = 4\nrate_limit = "{RATE_COUNT}/1s"')
+                               delivery=f'concurrency = {CONCURRENCY}\n'
+                                        f'rate_limit = "{RATE_COUNT}/1s"')
                    for n in range(3)]
         nodes = [start_node(config) for config in configs]
         try:
@@ -66,6 +76,10 @@ def test_three_nodes_kill_9_mid_load_and_mid_delivery(
                 status = status_json(configs[0])
                 records = {d.message_id_header: d for d in
                            (queue.show(s.id) for s in queue.list(limit=100_000))}
+            # The killed nodes' connections died with them; their slots came back after
+            # their leases, never while a connection could still be open.
+            closed = lab.wait_sessions_closed(DRAINED_CLOSE_WAIT)
+            peak = peak_sessions(lab.sessions, time.monotonic())
             for node in nodes:
                 assert node.terminate() == 0
         finally:
@@ -79,11 +93,13 @@ def test_three_nodes_kill_9_mid_load_and_mid_delivery(
     report = (f"accepted={len(ledger.accepted)} refused={len(ledger.refused)}"
               f" unknown-at-dot={len(ledger.unknown)} delivered={len(delivered)}"
               f" duplicated={len(duplicated)} unknown-recorded={len(unknown_recorded)}"
-              f" kills={kills} token-requests={token_endpoint.requests}")
+              f" kills={kills} token-requests={token_endpoint.requests}"
+              f" upstream-peak={peak} sessions={len(lab.sessions)}")
     print(report)
     assert len(ledger.accepted) + len(ledger.unknown) == MESSAGES, report
     assert not ledger.accepted - set(delivered), report  # nothing that got 250 was lost
     assert not ledger.refused & set(delivered), report
+    assert closed and 1 <= peak <= CONCURRENCY, report  # the cluster's connection limit
     assert set(duplicated) <= unknown_recorded, report  # every duplicate is on record
     assert unknown_recorded, report  # node 1 died with messages on the wire: taken over
     nodes_seen = status["nodes"]

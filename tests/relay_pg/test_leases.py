@@ -120,3 +120,19 @@ def test_a_late_record_does_not_end_the_new_owners_claim(pg_spool_config: SpoolC
         slow.record_attempt(mid, attempt(), {"r0@example.com": RecipientOutcome("queued")},
                             T0 + 1)
         assert third.due(T0 + 1, 10) == []  # still the heir's
+
+
+def test_a_claim_taken_over_while_it_waited_is_not_marked_for_sending(
+        pg_spool_config: SpoolConfig) -> None:
+    """A slow node whose lease expired before it handed the message over must not send it:
+    the heir took it over unflagged (no ``unknown`` on record) and delivers it itself."""
+    waited, fresh = _fill(pg_spool_config, 2)
+    with open_node(pg_spool_config, lease=0.3) as slow, open_node(pg_spool_config) as heir:
+        assert [m.id for m in slow.due(T0 + 1, 1)] == [waited]
+        time.sleep(0.5)  # the slow node's lease ran out while the message waited for a slot
+        assert {m.id for m in heir.due(T0 + 1, 10)} == {waited, fresh}  # taken over
+        assert heir.show(waited).attempts == ()  # never flagged: no unknown on record
+        assert slow.mark_sending([waited]) == []  # so the slow node does not send it
+        assert heir.mark_sending([waited, fresh]) == [waited, fresh]
+        assert slow.interrupted_sends() == [] and sorted(heir.interrupted_sends()) == sorted(
+            [waited, fresh])

@@ -1,17 +1,29 @@
-"""Cluster-wide per-upstream limits: the rate window and the connection slots in PostgreSQL."""
+"""Cluster-wide per-upstream limits: the rate window and the leased connection slots."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
 
 from cdomail.relay._model import SystemClock
 from cdomail.relay.config import SpoolConfig
-from cdomail.relay.pg.limits import ClusterRateLimiter, ConnectionSlots
+from cdomail.relay.pg._db import ConnectionPool, connect_pool
+from cdomail.relay.pg.limits import ClusterRateLimiter
+from cdomail.relay.pg.slots import ConnectionSlots, SlotLost
 
 from ._queues import open_node
 
 ACCOUNT = "relay@smtp.example:587"
+#: The slot lease of these tests: the holder gives up a quarter of it before it expires.
+LEASE = 3.0
 
 
 def test_the_rate_window_holds_across_nodes(pg_spool_config: SpoolConfig) -> None:
@@ -25,7 +37,7 @@ def test_the_rate_window_holds_across_nodes(pg_spool_config: SpoolConfig) -> Non
             slots = await limiter.take(3)
             sent.extend(time.monotonic() for _ in slots)  # "handed to the upstream"
             await asyncio.sleep(0.01)
-            limiter.finished(slots)
+            await limiter.finished(slots)
 
     async def main() -> None:
         await asyncio.gather(*(node_sends(n) for n in range(3)))
@@ -41,40 +53,44 @@ def test_the_rate_window_holds_across_nodes(pg_spool_config: SpoolConfig) -> Non
     assert len(sent) >= 15 and time.monotonic() - started >= (len(sent) // count - 1) * seconds
 
 
-def test_connection_slots_hold_for_the_cluster_and_die_with_their_node(
+def _slots(pool: ConnectionPool, concurrency: int = 2, holder: str = "",
+           lease: float = LEASE) -> ConnectionSlots:
+    return ConnectionSlots(pool, ACCOUNT, concurrency, SystemClock(), lease_seconds=lease,
+                           holder=holder)
+
+
+def _row(url: str, slot: int) -> tuple[str | None, float | None, float]:
+    """(holder, lease_expires_at, the database's clock now) of one slot row."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT holder, lease_expires_at, extract(epoch from clock_timestamp())::float8"
+            " FROM connection_slots WHERE upstream = %s AND slot = %s", (ACCOUNT, slot)
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1], row[2]
+
+
+def test_connection_slots_hold_for_the_cluster_and_outlive_their_lease_while_renewed(
         pg_spool_config: SpoolConfig) -> None:
     a, b = open_node(pg_spool_config), open_node(pg_spool_config)
-    clock = SystemClock()
-    slots_a = ConnectionSlots(a.pool, ACCOUNT, 2, clock)
-    slots_b = ConnectionSlots(b.pool, ACCOUNT, 2, clock)
+    slots_a, slots_b = _slots(a.pool, holder="node-a"), _slots(b.pool, holder="node-b")
     order: list[str] = []
 
     async def main() -> None:
         async with slots_a.hold() as first, slots_b.hold() as second:
             assert {first, second} == {0, 1}
             waiter = asyncio.create_task(_hold_briefly(slots_b, order))
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(LEASE * 1.5)  # renewed meanwhile: still held, never lost
             assert not waiter.done()  # both cluster slots are taken
+            assert pg_spool_config.url is not None
+            assert _row(pg_spool_config.url, first)[0] == "node-a"
             order.append("released")
-        await asyncio.wait_for(waiter, 5)
+        await asyncio.wait_for(waiter, 10)
 
     asyncio.run(main())
     assert order == ["released", "third"]
-    # A node that dies holding a slot (its database session ends) gives it back.
-    connection = a.pool.getconn()
-    connection.autocommit = True
-    assert connection.execute("SELECT pg_try_advisory_lock(%s, 0)",
-                              (_key(),)).fetchone() == (True,)
-    assert connection.execute("SELECT pg_try_advisory_lock(%s, 1)",
-                              (_key(),)).fetchone() == (True,)
-    connection.close()  # the session ends as with kill -9
-    a.pool.putconn(connection)
-
-    async def after() -> int:
-        async with slots_b.hold() as slot:
-            return slot
-
-    assert asyncio.run(asyncio.wait_for(after(), 5)) in (0, 1)
+    assert pg_spool_config.url is not None
+    assert _row(pg_spool_config.url, 0)[0] is None and _row(pg_spool_config.url, 1)[0] is None
     a.close()
     b.close()
 
@@ -84,7 +100,151 @@ async def _hold_briefly(slots: ConnectionSlots, order: list[str]) -> None:
         order.append("third")
 
 
-def _key() -> int:
-    from cdomail.relay.pg.limits import upstream_key
+_HOLDER = """
+import asyncio, sys
+from cdomail.relay._model import SystemClock
+from cdomail.relay.config import SpoolConfig
+from cdomail.relay.pg._db import ConnectionPool, connect_pool
+from cdomail.relay.pg.slots import ConnectionSlots
 
-    return upstream_key(ACCOUNT)
+async def main():
+    pool = connect_pool(SpoolConfig(url=sys.argv[1]), max_size=2, application_name="holder")
+    slots = ConnectionSlots(pool, sys.argv[2], 1, SystemClock(), lease_seconds=float(sys.argv[3]),
+                            holder="doomed")
+    async with slots.hold() as slot:
+        print("holding", slot, flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+def test_a_killed_holders_slot_comes_back_after_its_lease_and_not_before(
+        pg_spool_config: SpoolConfig) -> None:
+    url = pg_spool_config.url
+    assert url is not None
+    with subprocess.Popen([sys.executable, "-c", _HOLDER, url, ACCOUNT, str(LEASE)],
+                          stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().split() == ["holding", "0"]
+            time.sleep(LEASE)  # a while of renewals: the lease is the renewed one
+        finally:
+            os.kill(holder.pid, signal.SIGKILL)
+            holder.wait(30)
+    who, expires_at, now = _row(url, 0)
+    assert who == "doomed" and expires_at is not None and expires_at > now  # still leased
+    node = open_node(pg_spool_config)
+
+    async def take() -> float:
+        async with _slots(node.pool, concurrency=1).hold() as slot:
+            assert slot == 0
+            return _row(url, 0)[1] or 0.0
+
+    new_expiry = asyncio.run(asyncio.wait_for(take(), LEASE * 5))
+    node.close()
+    taken_at = new_expiry - LEASE  # the database stamped the take at taken_at
+    assert taken_at >= expires_at, "the slot was taken before the dead holder's lease expired"
+    assert taken_at - expires_at < LEASE, "the dead holder's slot came back late"
+
+
+@pytest.fixture
+def cut_off_role(pg_spool_config: SpoolConfig) -> Iterator[str]:
+    """A URL for a login role of its own, so one node's database access can be cut."""
+    url = pg_spool_config.url
+    assert url is not None
+    role = f"cut_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN".encode())
+        admin.execute(f"GRANT SELECT, UPDATE, INSERT ON connection_slots TO {role}".encode())
+    try:
+        yield url.replace("postgresql://cdomail@", f"postgresql://{role}@")
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"REVOKE ALL ON connection_slots FROM {role}".encode())
+            admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                          f" usename = '{role}'".encode())
+            admin.execute(f"DROP ROLE {role}".encode())
+
+
+def test_a_holder_cut_off_from_the_database_closes_before_anyone_takes_its_slot(
+        pg_spool_config: SpoolConfig, cut_off_role: str) -> None:
+    """Only this node loses the database (its role may no longer log in, its sessions are
+    ended): its block is cancelled, and the other node gets the slot only afterwards."""
+    url = pg_spool_config.url
+    assert url is not None
+    lonely_pool = connect_pool(SpoolConfig(url=cut_off_role), max_size=2,
+                               application_name="lonely")
+    other = open_node(pg_spool_config)
+    events: dict[str, float] = {}
+
+    async def lonely() -> None:
+        with pytest.raises(SlotLost, match="lease could not be renewed"):
+            async with _slots(lonely_pool, concurrency=1, holder="lonely").hold():
+                events["held"] = time.monotonic()
+                try:
+                    await asyncio.sleep(3600)  # "the upstream connection is open"
+                finally:
+                    events["closed"] = time.monotonic()
+
+    async def rival() -> None:
+        while "held" not in events:
+            await asyncio.sleep(0.01)
+        async with _slots(other.pool, concurrency=1, holder="rival").hold():
+            events["rival"] = time.monotonic()
+
+    async def main() -> None:
+        tasks = [asyncio.create_task(lonely()), asyncio.create_task(rival())]
+        while "held" not in events:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(_cut_off, url, cut_off_role)
+        events["cut"] = time.monotonic()
+        await asyncio.wait_for(asyncio.gather(*tasks), LEASE * 10)
+
+    try:
+        asyncio.run(main())
+    finally:
+        lonely_pool.close()
+        other.close()
+    assert events["closed"] < events["rival"], events  # never two at once
+    # By its own deadline (at most three quarters of a lease after the cut), not when the
+    # pool gave up on the database (5 s): twice the lease is slack for a loaded machine.
+    assert events["closed"] - events["cut"] < 2 * LEASE, events
+
+
+def _cut_off(url: str, role_url: str) -> None:
+    role = role_url.split("://", 1)[1].split("@", 1)[0]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"ALTER ROLE {role} NOLOGIN".encode())
+        admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename ="
+                      f" '{role}'".encode())
+
+
+def test_a_lease_the_database_let_expire_is_given_up_at_once(
+        pg_spool_config: SpoolConfig) -> None:
+    """A renewal that finds the lease gone (taken over after it expired by the database's
+    clock) ends the block at once instead of at the holder's own deadline."""
+    url = pg_spool_config.url
+    assert url is not None
+    node = open_node(pg_spool_config)
+    events: dict[str, float] = {}
+    lease = 8.0  # the first renewal comes after 2 s, the holder's own deadline after 6 s
+
+    async def main() -> None:
+        with pytest.raises(SlotLost):
+            async with _slots(node.pool, concurrency=1, lease=lease).hold():
+                events["held"] = time.monotonic()
+                with psycopg.connect(url) as admin:  # what a rival's takeover leaves behind
+                    admin.execute("UPDATE connection_slots SET token = 'rival', holder ="
+                                  " 'rival' WHERE upstream = %s", (ACCOUNT,))
+                try:
+                    await asyncio.sleep(3600)
+                finally:
+                    events["closed"] = time.monotonic()
+
+    asyncio.run(asyncio.wait_for(main(), lease * 5))
+    node.close()
+    lost_after = events["closed"] - events["held"]
+    # The first renewal (a quarter lease in) finds it gone; the own deadline would be later.
+    assert lost_after < lease * 0.75, lost_after
+    assert _row(url, 0)[0] == "rival"  # the release touched only its own token

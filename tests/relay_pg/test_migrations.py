@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from cdomail.cli import main
+from cdomail.relay._model import SystemClock
 from cdomail.relay.config import SpoolConfig
 from cdomail.relay.pg import SCHEMA_VERSION, PostgresQueue
+from cdomail.relay.pg.slots import ConnectionSlots
 from cdomail.relay.spool import SpoolError
 
 from ._queues import T0, arrival, attempt, content, migrate_to
@@ -22,19 +25,19 @@ def empty(pg_cluster: PrivateCluster) -> SpoolConfig:
 
 
 def test_from_an_empty_database_every_step_once(empty: SpoolConfig) -> None:
-    assert migrate_to(empty) == [1, 2] and SCHEMA_VERSION == 2
+    assert migrate_to(empty) == [1, 2, 3] and SCHEMA_VERSION == 3
     assert migrate_to(empty) == []  # idempotent
     assert empty.url is not None
     with psycopg.connect(empty.url) as connection:
         rows = connection.execute("SELECT version, description FROM schema_migrations ORDER BY"
                                   " version").fetchall()
-    assert [version for version, _ in rows] == [1, 2] and all(text for _, text in rows)
+    assert [version for version, _ in rows] == [1, 2, 3] and all(text for _, text in rows)
     with PostgresQueue.open(empty) as queue:
         mid = queue.store("a@example.com", ["b@example.com"], content(1), arrival())
         assert queue.content(mid) == content(1)
 
 
-def test_from_the_previous_schema_keeps_the_queued_mail(empty: SpoolConfig) -> None:
+def test_from_the_first_schema_keeps_the_queued_mail(empty: SpoolConfig) -> None:
     assert migrate_to(empty, target=1) == [1]
     assert empty.url is not None
     # Mail queued by a version-1 relay (the single-node columns only).
@@ -47,12 +50,38 @@ def test_from_the_previous_schema_keeps_the_queued_mail(empty: SpoolConfig) -> N
                            " NULL, %s)", (T0,))
     with pytest.raises(SpoolError, match=r"schema version 1, older .* relay migrate"):
         PostgresQueue.open(empty)
-    assert migrate_to(empty) == [2]
+    assert migrate_to(empty) == [2, 3]
     with PostgresQueue.open(empty) as queue:
         (due,) = queue.due(T0 + 1, 10)
         assert due.id == "old1" and due.recipients_pending == ("x@example.com",)
         queue.record_attempt("old1", attempt(), {}, T0 + 60)
         assert queue.show("old1").summary.attempts == 1
+
+
+def test_from_the_previous_schema_keeps_claims_and_gains_leased_connection_slots(
+        empty: SpoolConfig) -> None:
+    assert migrate_to(empty, target=2) == [1, 2]
+    with psycopg.connect(empty.url or "") as connection:  # a message a version-2 node claimed
+        connection.execute(
+            "INSERT INTO messages (id, sender, content, size, received_at, client_address,"
+            " bare_lf_normalised, next_attempt_at, lease_owner, lease_expires_at, sending)"
+            " VALUES ('old2', 'a@example.com', %s, 10, %s, '10.0.0.1', false, %s, 'old-node',"
+            " 1, true)", (content(8), T0, T0))
+        connection.execute("INSERT INTO recipients VALUES ('old2', 0, 'y@example.com', 'queued',"
+                           " NULL, %s)", (T0,))
+    with pytest.raises(SpoolError, match=r"schema version 2, older .* relay migrate"):
+        PostgresQueue.open(empty)
+    assert migrate_to(empty) == [3]
+    with PostgresQueue.open(empty) as queue:
+        (due,) = queue.due(T0 + 1, 10)  # the old node's expired claim, taken over
+        assert due.id == "old2" and queue.show("old2").recipients[0].state == "queued"
+        slots = ConnectionSlots(queue.pool, "u@h:25", 1, SystemClock(), lease_seconds=5.0)
+
+        async def take() -> int:
+            async with slots.hold() as slot:
+                return slot
+
+        assert asyncio.run(take()) == 0
 
 
 def test_an_empty_or_newer_schema_is_refused_with_what_to_do(empty: SpoolConfig) -> None:
@@ -85,7 +114,7 @@ def test_relay_migrate_command(empty: SpoolConfig, tmp_path: Path,
     assert main(["relay", "status", "--config", str(config)]) == 1
     assert "relay migrate" in capsys.readouterr().err
     assert main(["relay", "migrate", "--config", str(config)]) == 0
-    assert "applied migration(s) 1, 2" in capsys.readouterr().out
+    assert "applied migration(s) 1, 2, 3" in capsys.readouterr().out
     assert main(["relay", "migrate", "--config", str(config)]) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert main(["relay", "status", "--config", str(config)]) == 0

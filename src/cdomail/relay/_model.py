@@ -101,6 +101,18 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """One message's attempt as the delivery worker records it (``Queue.record_attempts``):
+    the attempt, each recipient's outcome, and when to try again (None: nothing stays queued,
+    or an ``unknown`` is final)."""
+
+    message_id: str
+    attempt: AttemptRecord
+    outcomes: Mapping[str, RecipientOutcome]
+    next_attempt_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class MessageSummary:
     """One line of ``relay list``."""
 

@@ -76,8 +76,8 @@ class ListenerConfig:
 @dataclass(frozen=True, slots=True)
 class SpoolConfig:
     """``path``: the SQLite spool's directory (one node); ``url``: a PostgreSQL queue shared
-    by several nodes (``password``: a secret reference; ``lease_seconds``: how long a claim
-    outlives a node that stopped renewing it)."""
+    by several nodes (``password``: a secret reference; ``lease_seconds``: how long a claim,
+    or an upstream connection slot, outlives a node that stopped renewing it)."""
 
     path: Path | None = None
     url: str | None = None

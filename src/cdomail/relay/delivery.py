@@ -53,6 +53,7 @@ from cdomail.message import OutgoingMessage
 from cdomail.relay._model import (
     ArrivalFacts,
     AttemptRecord,
+    AttemptResult,
     Clock,
     QueuedMessage,
     RecipientOutcome,
@@ -71,7 +72,7 @@ from cdomail.relay.config import RelayConfig, UpstreamConfig
 from cdomail.relay.dsn import EXPIRED_STATUS, FailedRecipient, build_dsn
 from cdomail.relay.oauth2 import CredentialsRejected, TokenProvider, TokenUnavailable
 from cdomail.relay.schedule import RetrySchedule
-from cdomail.relay.spool import MessageNotFound, Spool
+from cdomail.relay.spool import MessageNotFound, Spool, SpoolError
 from cdomail.result import SendResult
 
 __all__ = ["DeliveryWorker", "upstream_client_options"]
@@ -90,8 +91,11 @@ SEND_CHUNK = 20
 #: client that requires TLS must not go on without it). A TLS handshake cut by the network,
 #: or a 454 to STARTTLS ("TLS not available due to temporary reason"), is retried instead.
 _TLS_POLICY_FAILURES = (CertificateVerifyFailed, FingerprintMismatch, TLSRequired)
-_INTERRUPTED = ("status unknown: the relay stopped after handing the message to the upstream"
-                " and before recording its verdict")
+#: A message with its verdict per recipient and its attempt, ready to be recorded.
+_Judged = tuple[QueuedMessage, Mapping[str, RecipientVerdict], AttemptRecord]
+_INTERRUPTED = ("status unknown: the delivery was interrupted (the relay stopped, or lost its"
+                " queue or its connection slot) after handing the message to the upstream and"
+                " before recording its verdict")
 
 
 class _RateLimiter:
@@ -119,7 +123,7 @@ class _RateLimiter:
                 return taken
             await self._clock.sleep(min(slot[0] for slot in self._slots) + self._seconds - now)
 
-    def finished(self, slots: list[list[float]]) -> None:
+    async def finished(self, slots: list[list[float]]) -> None:
         """The messages of ``slots`` got their verdict: count their window from now."""
         now = self._clock.now()
         for slot in slots:
@@ -199,9 +203,16 @@ class DeliveryWorker:
         groups = [messages[i::concurrency] for i in range(min(concurrency, len(messages)))]
         self._in_flight.update(m.id for m in messages)
         try:
-            await asyncio.gather(*(self._deliver_group(group) for group in groups))
+            # Every connection finishes (and is closed) before a failure goes up: a pass
+            # that returned while others still sent would leave them running unsupervised,
+            # and the next pass would claim their messages again.
+            outcomes = await asyncio.gather(*(self._deliver_group(group) for group in groups),
+                                            return_exceptions=True)
         finally:
             self._in_flight.difference_update(m.id for m in messages)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(messages)
 
     # -- one connection ------------------------------------------------------------------------
@@ -217,14 +228,16 @@ class DeliveryWorker:
         started = self.clock.now()
         try:
             client, token = await self._connect()
+        except SpoolError:
+            raise  # the queue failed (noting the token's health), not the upstream
         except CdoMailError as error:
             await self._connection_failed(group, error, started)
             return
-        try:
+        try:  # from here on, whatever fails (the queue too) closes the connection
+            await self._note_health(_HEALTH_UPSTREAM, {"ok": True, "tls": _tls_summary(client)})
             await self._send_over(client, token, list(group))
         finally:
-            with contextlib.suppress(CdoMailError, OSError):
-                await client.aclose()
+            await _close(client)
 
     async def _connect(self) -> tuple[AsyncSMTPClient, str | None]:
         options, token = await self._client_options()
@@ -235,7 +248,6 @@ class DeliveryWorker:
             if token is not None and credentials_refused(error) and self.token_provider:
                 self.token_provider.invalidate(token)
             raise
-        await self._note_health(_HEALTH_UPSTREAM, {"ok": True, "tls": _tls_summary(client)})
         return client, token
 
     async def _client_options(self) -> tuple[dict[str, Any], str | None]:
@@ -256,30 +268,39 @@ class DeliveryWorker:
             started = self.clock.now()
             # Durable before a byte goes: a kill from here to the verdict's record leaves
             # the chunk flagged, and the restart records it unknown. Each record ends it.
-            await asyncio.to_thread(self.spool.mark_sending, [m.id for m in chunk])
+            marked = set(await asyncio.to_thread(self.spool.mark_sending,
+                                                 [m.id for m in chunk]))
+            # A claim that expired while it waited here was taken over by another node,
+            # which may be delivering it: sending it too would be a duplicate on no record.
+            chunk = [m for m in chunk if m.id in marked]
             try:
-                results = await client.send_many(
+                results = [] if not chunk else await client.send_many(
                     OutgoingMessage(m.content, m.sender, m.recipients_pending) for m in chunk)
             finally:
                 if self._limiter is not None:
-                    self._limiter.finished(slots)
+                    await self._limiter.finished(slots)
+            judged: list[_Judged] = []
             for message, result in zip(chunk, results, strict=True):
                 if result.error is not None and credentials_refused(result.error):
+                    await self._settle(judged)
                     if token is not None and self.token_provider is not None:
                         self.token_provider.invalidate(token)
                     await self._hold_queue(chunk[chunk.index(message):] + pending,
                                            result.error, started)
                     return
-                await self._settle(message, verdicts_of(result, message.recipients_pending),
-                                   self._attempt(started, client, result))
+                judged.append((message, verdicts_of(result, message.recipients_pending),
+                               self._attempt(started, client, result)))
+            await self._settle(judged)
 
     # -- deliveries a crash or a kill interrupted ------------------------------------------------
 
     async def recover_interrupted(self) -> int:
         """Record ``unknown`` for deliveries the last run left on the wire; return how many.
 
-        The previous process died (kill -9, power loss) after handing these messages to
-        the upstream and before recording the verdict: the upstream may have them
+        The previous process died (kill -9, power loss), or this worker's previous run
+        ended when the queue failed under it or a cluster connection slot was lost, after
+        handing these messages to the upstream and before recording the verdict: the
+        upstream may have them
         (RFC 5321 section 4.5.3.2.6). They are retried now with ``at_least_once`` (a duplicate
         then has this record), else their recipients stay ``unknown`` for good.
         """
@@ -338,9 +359,9 @@ class DeliveryWorker:
         verdict = RecipientVerdict(Verdict.RETRY, None)
         not_before = (self.clock.now() + error.retry_after
                       if isinstance(error, TokenUnavailable) and error.retry_after else None)
-        for message in group:
-            await self._settle(message, dict.fromkeys(message.recipients_pending, verdict),
-                               self._attempt(started, None, error=error), not_before=not_before)
+        attempt = self._attempt(started, None, error=error)
+        await self._settle([(message, dict.fromkeys(message.recipients_pending, verdict), attempt)
+                            for message in group], not_before=not_before)
 
     async def _hold_queue(self, messages: Sequence[QueuedMessage], error: BaseException,
                           started: float, *, why: str = "upstream credentials refused"
@@ -353,15 +374,38 @@ class DeliveryWorker:
                                       "queue_held": True})
         now = self.clock.now()
         attempt = self._attempt(started, None, error=error)
-        for message in messages:
-            outcomes = {a: RecipientOutcome(RecipientState.QUEUED, None)
-                        for a in message.recipients_pending}
-            await asyncio.to_thread(self.spool.record_attempt, message.id, attempt, outcomes, now)
+        await asyncio.to_thread(self.spool.record_attempts, [
+            AttemptResult(message.id, attempt, {a: RecipientOutcome(RecipientState.QUEUED, None)
+                                                for a in message.recipients_pending}, now)
+            for message in messages])
 
-    async def _settle(self, message: QueuedMessage, verdicts: Mapping[str, RecipientVerdict],
-                      attempt: AttemptRecord, *, not_before: float | None = None) -> None:
-        """Record one attempt's outcome per recipient, queue a DSN for those given up on."""
+    async def _settle(self, judged: Sequence[_Judged], *, not_before: float | None = None
+                      ) -> None:
+        """Record each message's attempt (the outcome per recipient), all in one commit, after
+        queueing a DSN for the recipients given up on.
+
+        One commit per connection's chunk, not per message, is as truthful: until it commits,
+        the chunk's messages are still flagged ``sending`` (see :meth:`Queue.mark_sending`),
+        so a crash before it has each of them recorded ``unknown`` and sent again, never a
+        verdict lost or a delivery taken for a failure. Each DSN is stored before its bounce
+        is recorded: a crash in between can repeat a DSN but never lose one.
+        """
+        if not judged:
+            return
         now = self.clock.now()
+        results = []
+        for message, verdicts, attempt in judged:
+            outcomes, retry_at, failed = self._outcomes(message, verdicts, now, not_before)
+            if failed and message.sender:
+                await asyncio.to_thread(self._queue_dsn, message, failed, now)
+            results.append(AttemptResult(message.id, attempt, outcomes, retry_at))
+        await asyncio.to_thread(self.spool.record_attempts, results)
+
+    def _outcomes(self, message: QueuedMessage, verdicts: Mapping[str, RecipientVerdict],
+                  now: float, not_before: float | None
+                  ) -> tuple[dict[str, RecipientOutcome], float | None, list[FailedRecipient]]:
+        """Each recipient's outcome, the next attempt (None: nothing stays queued), and the
+        recipients a DSN must report."""
         retry_at = self.schedule.next_attempt(failed_attempts=message.attempts + 1,
                                               received_at=message.received_at, now=now)
         if retry_at is not None and not_before is not None:
@@ -373,15 +417,10 @@ class DeliveryWorker:
             outcomes[address] = outcome
             if failure is not None:
                 failed.append(failure)
-        if failed and message.sender:
-            # The DSN is stored before the bounce is recorded: a crash in between can
-            # repeat a DSN but never lose one.
-            await asyncio.to_thread(self._queue_dsn, message, failed, now)
         stays_queued = any(o.state == RecipientState.QUEUED for o in outcomes.values()) or any(
             o.state == RecipientState.UNKNOWN and self.config.delivery.at_least_once
             for o in outcomes.values())
-        await asyncio.to_thread(self.spool.record_attempt, message.id, attempt, outcomes,
-                                retry_at if stays_queued else None)
+        return outcomes, retry_at if stays_queued else None, failed
 
     def _judge(self, address: str, verdict: RecipientVerdict, retry_at: float | None
                ) -> tuple[RecipientOutcome, FailedRecipient | None]:
@@ -438,6 +477,22 @@ async def upstream_client_options(upstream: UpstreamConfig, token: str | None
         options["username"] = upstream.username
         options["oauth2_token"] = token
     return options
+
+
+async def _close(client: AsyncSMTPClient) -> None:
+    """QUIT and close; when the delivery is being cancelled, close without the QUIT.
+
+    Cancelled means a stop past its grace time, or a cluster connection slot whose lease ran
+    out: the connection must be gone before the lease is (cdomail.relay.pg.slots), and a QUIT
+    to a slow upstream could take a whole command time-out.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        with contextlib.suppress(OSError):
+            await client._abort()  # no public close-without-QUIT yet (send_many's own way)
+        return
+    with contextlib.suppress(CdoMailError, OSError):
+        await client.aclose()
 
 
 def _tls_summary(client: AsyncSMTPClient) -> dict[str, object] | None:

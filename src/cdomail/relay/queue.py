@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from ._model import (
     ArrivalFacts,
     AttemptRecord,
+    AttemptResult,
     MessageDetail,
     MessageSummary,
     QueuedMessage,
@@ -90,13 +91,15 @@ class Queue(Protocol):
     # delivery: claim, mark as on the wire, record (ends the claim and the mark)
     def due(self, now: float, limit: int) -> list[QueuedMessage]: ...
 
-    def mark_sending(self, message_ids: Sequence[str]) -> None: ...
+    def mark_sending(self, message_ids: Sequence[str]) -> list[str]: ...
 
     def interrupted_sends(self) -> list[str]: ...
 
     def record_attempt(self, message_id: str, attempt: AttemptRecord,
                        outcomes: Mapping[str, RecipientOutcome],
                        next_attempt_at: float | None) -> None: ...
+
+    def record_attempts(self, results: Sequence[AttemptResult]) -> list[str]: ...
 
     # nodes
     def register_node(self, node: NodeIdentity) -> None: ...

@@ -112,7 +112,7 @@ def _open_for_run(config: RelayConfig) -> Queue:
     from .pg import PostgresQueue
 
     # Pooled connections: the listeners' group commits, the worker's claims and records,
-    # one per upstream connection slot, and the heartbeat.
+    # one per upstream connection (its slot's lease renewals), and the heartbeat.
     return PostgresQueue.open(config.spool, at_least_once=config.delivery.at_least_once,
                               upstream=f"{upstream.host}:{upstream.port}",
                               pool_size=config.delivery.concurrency + 6)
@@ -135,12 +135,14 @@ def _cluster_limits(config: RelayConfig, spool: Queue, clock: Clock) -> dict[str
     pool = getattr(spool, "pool", None)
     if pool is None:
         return {}  # one node: the worker's own limits are the cluster's
-    from .pg.limits import ClusterRateLimiter, ConnectionSlots
+    from .pg.limits import ClusterRateLimiter
+    from .pg.slots import ConnectionSlots
 
     upstream = config.upstream
     account = f"{upstream.username or ''}@{upstream.host}:{upstream.port}"
     limits: dict[str, object] = {"connection_slots": ConnectionSlots(
-        pool, account, config.delivery.concurrency, clock)}
+        pool, account, config.delivery.concurrency, clock,
+        lease_seconds=config.spool.lease_seconds, holder=getattr(spool, "owner", ""))}
     if config.delivery.rate_limit is not None:
         count, seconds = config.delivery.rate_limit
         limits["rate_limiter"] = ClusterRateLimiter(pool, account, count, seconds, clock)

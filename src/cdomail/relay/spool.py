@@ -35,6 +35,7 @@ from ..errors import CdoMailError
 from ._model import (
     ArrivalFacts,
     AttemptRecord,
+    AttemptResult,
     MessageSummary,
     QueuedMessage,
     RecipientOutcome,
@@ -227,39 +228,67 @@ class Spool(QueueReads):
         """
         with self._transaction("cannot record the delivery attempt") as db:
             self._require(db, message_id)
-            for address, outcome in outcomes.items():
-                state = outcome.state
-                if state == RecipientState.UNKNOWN and next_attempt_at is not None:
-                    state = RecipientState.QUEUED
-                db.execute("UPDATE recipients SET state = ?, reply = ?, updated_at = ? WHERE"
-                           " message_id = ? AND address = ? AND state = 'queued'",
-                           (state, outcome.reply, attempt.finished_at, message_id, address))
-            still_queued = db.execute("SELECT count(*) FROM recipients WHERE message_id = ? AND"
-                                      " state = 'queued'", (message_id,)).fetchone()[0]
-            if still_queued and next_attempt_at is None:
-                raise SpoolError(f"message {message_id}: {still_queued} recipient(s) stay queued"
-                                 " but no next attempt time was given")
-            number = db.execute("SELECT attempts + 1 FROM messages WHERE id = ?",
-                                (message_id,)).fetchone()[0]
-            db.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
-                message_id, number, attempt.started_at, attempt.finished_at, attempt.upstream,
-                attempt.tls_version, attempt.tls_cipher, _optional_int(attempt.cert_verified),
-                attempt.reply, attempt.error,
-                json.dumps({a: [o.state, o.reply] for a, o in outcomes.items()})))
-            db.execute("UPDATE messages SET attempts = ?, next_attempt_at = ?, sending = 0 WHERE"
-                       " id = ?", (number, next_attempt_at, message_id))
+            self._record(db, message_id, attempt, outcomes, next_attempt_at)
 
-    def mark_sending(self, message_ids: Sequence[str]) -> None:
+    def record_attempts(self, results: Sequence[AttemptResult]) -> list[str]:
+        """Record several attempts (one upstream connection's verdicts) in one commit.
+
+        Each means what :meth:`record_attempt` means. A message no longer in the spool (an
+        administrator deleted it meanwhile) is skipped; the skipped ids are returned.
+        """
+        gone: list[str] = []
+        with self._transaction("cannot record the delivery attempts") as db:
+            for result in results:
+                if db.execute("SELECT 1 FROM messages WHERE id = ?",
+                              (result.message_id,)).fetchone() is None:
+                    gone.append(result.message_id)
+                    continue
+                self._record(db, result.message_id, result.attempt, result.outcomes,
+                             result.next_attempt_at)
+        return gone
+
+    @staticmethod
+    def _record(db: sqlite3.Connection, message_id: str, attempt: AttemptRecord,
+                outcomes: Mapping[str, RecipientOutcome], next_attempt_at: float | None
+                ) -> None:
+        for address, outcome in outcomes.items():
+            state = outcome.state
+            if state == RecipientState.UNKNOWN and next_attempt_at is not None:
+                state = RecipientState.QUEUED
+            db.execute("UPDATE recipients SET state = ?, reply = ?, updated_at = ? WHERE"
+                       " message_id = ? AND address = ? AND state = 'queued'",
+                       (state, outcome.reply, attempt.finished_at, message_id, address))
+        still_queued = db.execute("SELECT count(*) FROM recipients WHERE message_id = ? AND"
+                                  " state = 'queued'", (message_id,)).fetchone()[0]
+        if still_queued and next_attempt_at is None:
+            raise SpoolError(f"message {message_id}: {still_queued} recipient(s) stay queued"
+                             " but no next attempt time was given")
+        number = db.execute("SELECT attempts + 1 FROM messages WHERE id = ?",
+                            (message_id,)).fetchone()[0]
+        db.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
+            message_id, number, attempt.started_at, attempt.finished_at, attempt.upstream,
+            attempt.tls_version, attempt.tls_cipher, _optional_int(attempt.cert_verified),
+            attempt.reply, attempt.error,
+            json.dumps({a: [o.state, o.reply] for a, o in outcomes.items()})))
+        db.execute("UPDATE messages SET attempts = ?, next_attempt_at = ?, sending = 0 WHERE"
+                   " id = ?", (number, next_attempt_at, message_id))
+
+    def mark_sending(self, message_ids: Sequence[str]) -> builtins.list[str]:
         """These messages are being handed to the upstream now (durable before a byte goes).
 
         :meth:`record_attempt` ends it. A message still flagged when the relay starts was on
-        the wire when the last run died: :meth:`interrupted_sends` names it.
+        the wire when the last run died: :meth:`interrupted_sends` names it. Returns the ids
+        marked (those still in the spool), the ones the worker may send.
         """
+        marked: builtins.list[str] = []
         if not message_ids:
-            return
+            return marked
         with self._transaction("cannot mark the messages being sent") as db:
-            db.executemany("UPDATE messages SET sending = 1 WHERE id = ?",
-                           [(message_id,) for message_id in message_ids])
+            for message_id in message_ids:
+                if db.execute("UPDATE messages SET sending = 1 WHERE id = ?",
+                              (message_id,)).rowcount:
+                    marked.append(message_id)
+        return marked
 
     def interrupted_sends(self) -> builtins.list[str]:
         """Messages the last run handed to the upstream without recording a verdict (one

@@ -29,6 +29,12 @@ __all__ = ["ConnectionPool", "connect_pool", "translate"]
 #: before the listener answers 451 (a sender retries; nothing was acknowledged).
 POOL_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 5
+#: How long the pool keeps retrying one lost connection (after 1 s, then 2 s: psycopg_pool's
+#: doubling backoff, capped by this) before it gives that connection up; the next caller that
+#: finds no connection makes the pool grow again, with an immediate attempt. The default (5
+#: minutes) let the backoff grow to 4, 8, 16 s during an outage, so the listeners kept
+#: answering 451 for seconds after the database was back.
+RECONNECT_WINDOW = 2.0
 
 ConnectionPool = psycopg_pool.ConnectionPool
 
@@ -76,7 +82,7 @@ def connect_pool(spool: SpoolConfig, *, max_size: int, application_name: str) ->
         raise translate(error, "cannot connect to the queue database") from error
     pool = psycopg_pool.ConnectionPool(
         spool.url, kwargs=options, min_size=1, max_size=max_size, timeout=POOL_TIMEOUT,
-        open=False, name=application_name,
+        open=False, name=application_name, reconnect_timeout=RECONNECT_WINDOW,
         # A connection broken by a database restart is noticed here and replaced, so one
         # restart costs at most the calls already under way (answered 451), not a node restart.
         check=psycopg_pool.ConnectionPool.check_connection)

@@ -110,10 +110,25 @@ CREATE TABLE oauth2_tokens (
 );
 """
 
+# Step 3: the cluster's upstream connection slots as rows with a lease (they replace session
+# advisory locks, which a database restart released under connections still open; see
+# cdomail.relay.pg.slots). A row per (upstream account, slot number), made on first use.
+_STEP_3 = """
+CREATE TABLE connection_slots (
+    upstream text NOT NULL,
+    slot integer NOT NULL,
+    holder text,
+    token text,
+    lease_expires_at double precision,
+    PRIMARY KEY (upstream, slot)
+);
+"""
+
 #: (version, what it does, SQL), in order. The newest version is the one this code needs.
 MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (1, "messages, recipients, attempts, health, queue_state", _STEP_1),
     (2, "leases, node registry, cluster rate window, shared OAuth2 token", _STEP_2),
+    (3, "upstream connection slots with leases", _STEP_3),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 

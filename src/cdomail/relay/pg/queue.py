@@ -35,6 +35,7 @@ import psycopg
 from .._model import (
     ArrivalFacts,
     AttemptRecord,
+    AttemptResult,
     MessageSummary,
     QueuedMessage,
     RecipientOutcome,
@@ -201,26 +202,67 @@ class PostgresQueue(QueueReads):
         with transaction(self._pool, "cannot record the delivery attempt",
                          durable=False) as cursor:
             _require(cursor, message_id)
-            _record(cursor, message_id, attempt, outcomes, next_attempt_at)
-            cursor.execute("UPDATE messages SET lease_owner = NULL, lease_expires_at = NULL,"
-                           " sending = false WHERE id = %s AND lease_owner = %s",
-                           (message_id, self.owner))
+            self._record_and_release(cursor, message_id, attempt, outcomes, next_attempt_at)
 
-    def mark_sending(self, message_ids: Sequence[str]) -> None:
+    def record_attempts(self, results: Sequence[AttemptResult]) -> list[str]:
+        """Several attempts (one upstream connection's verdicts) in one commit; a message no
+        longer in the queue (deleted meanwhile) is skipped and its id returned.
+
+        One commit instead of one per message is as truthful: until it commits, every one of
+        these messages is still flagged ``sending`` (durably, before it went), so a crash
+        before the commit has each of them recorded ``unknown`` and delivered again (a
+        duplicate on record), never a verdict lost or a delivery taken for a failure.
+        """
+        if not results:
+            return []
+        with transaction(self._pool, "cannot record the delivery attempts",
+                         durable=False) as cursor:
+            cursor.execute("SELECT id FROM messages WHERE id = ANY(%s)",
+                           ([result.message_id for result in results],))
+            present = {row[0] for row in cursor.fetchall()}
+            for result in results:
+                if result.message_id in present:
+                    self._record_and_release(cursor, result.message_id, result.attempt,
+                                             result.outcomes, result.next_attempt_at)
+        return [result.message_id for result in results if result.message_id not in present]
+
+    def _record_and_release(self, cursor: psycopg.Cursor[Any], message_id: str,
+                            attempt: AttemptRecord, outcomes: Mapping[str, RecipientOutcome],
+                            next_attempt_at: float | None) -> None:
+        _record(cursor, message_id, attempt, outcomes, next_attempt_at)
+        cursor.execute("UPDATE messages SET lease_owner = NULL, lease_expires_at = NULL,"
+                       " sending = false WHERE id = %s AND lease_owner = %s",
+                       (message_id, self.owner))
+
+    def mark_sending(self, message_ids: Sequence[str]) -> list[str]:
         """These claims are being handed to the upstream now: a takeover records ``unknown``.
 
         Durable (the takeover's judgement depends on it); :meth:`record_attempt` ends it.
+        Returns the ids still claimed by this node, the only ones it may send: a claim whose
+        lease expired while it waited here (another node took it over, unflagged, and may
+        be delivering it) is no longer this node's to send.
         """
         if not message_ids:
-            return
+            return []
         with transaction(self._pool, "cannot mark the messages being sent") as cursor:
             cursor.execute("UPDATE messages SET sending = true WHERE id = ANY(%s) AND"
-                           " lease_owner = %s", (list(message_ids), self.owner))
+                           " lease_owner = %s RETURNING id", (list(message_ids), self.owner))
+            marked = {row[0] for row in cursor.fetchall()}
+        return [message_id for message_id in message_ids if message_id in marked]
 
     def interrupted_sends(self) -> list[str]:
-        """None to recover at start: a restarted node is a new node, and the claims its last
-        run left ``sending`` are recorded ``unknown`` by whichever node takes them over."""
-        return []
+        """This node's claims still flagged ``sending``, when its delivery worker (re)starts.
+
+        A restarted process is a new node and holds nothing: what its previous run left on
+        the wire is recorded ``unknown`` by whichever node takes the expired claims over. A
+        worker restarted inside a running node (the queue failed under it, or a connection
+        slot's lease ran out and cut a connection) finds here the messages it had handed to
+        the upstream without a verdict recorded; the worker records them ``unknown`` before
+        claiming anything (otherwise its next claim would send them again without a word).
+        """
+        rows = self._read("SELECT id FROM messages WHERE lease_owner = %s AND sending ORDER BY"
+                          " id", (self.owner,))
+        return [row[0] for row in rows]
 
     # -- nodes -----------------------------------------------------------------------------
 
