@@ -388,3 +388,37 @@ def test_bad_configuration_names_the_field(options: dict[str, object], field: st
     with pytest.raises(cdomail.ConfigurationError) as error:
         SMTPClient("localhost", port, **options)  # type: ignore[arg-type]
     assert error.value.field == field
+
+
+@pytest.mark.parametrize(("listener", "tls"), [("plain", "none"), ("smtps", "implicit")])
+def test_abort_closes_at_once_without_quit_and_forgets_the_tls_facts(
+    lab: Lab, listener: str, tls: str
+) -> None:
+    transcript = Transcript()
+    smtp = client(lab, listener, tls=tls, transcript=transcript)
+    smtp.connect()
+    assert smtp.is_connected
+    assert (smtp.tls_info is not None) == (listener == "smtps")
+    smtp.abort()
+    assert not smtp.is_connected
+    assert smtp.tls_info is None  # a later plaintext reconnect must not look encrypted
+    assert "QUIT" not in transcript.render()
+    smtp.abort()  # closing twice is harmless
+    [result] = smtp.send_many([make_message("after abort")])  # a new session, not the old
+    assert result.ok
+    smtp.close()
+    assert "QUIT" in transcript.render()
+
+
+def test_async_abort_closes_at_once_without_quit(lab: Lab) -> None:
+    async def scenario() -> tuple[bool, str]:
+        transcript = Transcript()
+        smtp = AsyncSMTPClient("localhost", lab.port("plain"), tls="none",
+                               transcript=transcript)
+        await smtp.connect()
+        await smtp.abort()
+        return smtp.is_connected, transcript.render()
+
+    connected, rendered = asyncio.run(scenario())
+    assert connected is False
+    assert "EHLO" in rendered and "QUIT" not in rendered

@@ -243,6 +243,12 @@ class AsyncSMTPClient(AsyncSending, ClientBase):
         if stream is not None:
             await stream.aclose()
 
+    async def abort(self) -> None:
+        """Close the connection at once, without QUIT: for a caller that must be off the
+        wire now (a cancelled delivery, a lease running out). A batch in progress on this
+        client reports what it knows; the session is never reused."""
+        await self._abort()
+
     async def aclose(self) -> None:
         """Say QUIT (when the session is healthy) and close the connection."""
         if self._conn is not None:

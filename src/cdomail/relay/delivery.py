@@ -489,7 +489,7 @@ async def _close(client: AsyncSMTPClient) -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         with contextlib.suppress(OSError):
-            await client._abort()  # no public close-without-QUIT yet (send_many's own way)
+            await client.abort()
         return
     with contextlib.suppress(CdoMailError, OSError):
         await client.aclose()
