@@ -269,9 +269,7 @@ class AsyncNetworkStream:
         sock = self._sock
         if sock is not None:
             if sock.fileno() >= 0:
-                loop = asyncio.get_running_loop()
-                loop.remove_reader(sock)
-                loop.remove_writer(sock)
+                _forget_waiters(sock)
             sock.close()
             return
         # A TLS transport's close() waits for the peer's close_notify, which may never come
@@ -287,6 +285,17 @@ class AsyncNetworkStream:
             transport.abort()
         else:
             transport.close()
+
+
+def _forget_waiters(sock: socket.socket) -> None:
+    """Unregister the socket from the event loop before it is closed, so a closed (and
+    reused) descriptor is never watched for a wait that no longer exists."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.remove_reader(sock)
+        loop.remove_writer(sock)
+    except NotImplementedError:
+        pass  # a proactor loop (Windows) registers nothing beyond its pending operations
 
 
 async def resolve_local_hostname() -> str:
