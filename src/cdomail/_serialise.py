@@ -17,8 +17,15 @@ What is written here is exactly what the stdlib writes for the common shapes:
 
 Anything else (a long or non-ASCII header, a multi-line raw header, ``message/*`` parts,
 ``multipart/signed``, a multipart without a boundary, a payload the generator would refuse)
-returns ``None`` and the caller uses the stdlib. ``tests/client/test_serialise.py`` checks
+returns ``None`` and the caller uses the stdlib. ``tests/speed/test_serialise.py`` checks
 with generated messages that the output is identical or ``None``, never different.
+
+The envelope is not taken from the header objects: the caller reads it from the bytes
+written here, as it reads the stdlib's bytes. The objects' addresses can differ from what
+their written text says: an encoded word in a display name or local part (RFC 2047 §5
+allows neither in an addr-spec) is written decoded, so ``=?us-ascii?q?a=2Cb?= <x@y>`` goes out
+as ``a,b <x@y>``, and the stdlib writes a quoted display name ``":"`` unquoted. Read from
+the bytes, the two paths cannot disagree about the envelope or about which field is bad.
 """
 
 from __future__ import annotations
@@ -30,7 +37,6 @@ from dataclasses import dataclass
 from email import policy
 from email._header_value_parser import TokenList
 from email.headerregistry import (
-    AddressHeader,
     BaseHeader,
     ContentTransferEncodingHeader,
     DateHeader,
@@ -42,6 +48,7 @@ from email.headerregistry import (
 from email.message import EmailMessage
 from typing import Any
 
+from ._escape import printable
 from .errors import InputError
 
 #: ``policy.SMTP.max_line_length``: a header longer than this is refolded by the stdlib.
@@ -59,8 +66,8 @@ _TOKEN_LIST_STR: object = TokenList.__str__
 _PLAIN_STR: object = str.__str__
 #: ``email.generator._width``: the digits of a boundary token.
 _BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
-_ENVELOPE_HEADERS = frozenset(("from", "sender", "to", "cc", "bcc"))
-_ADDRESS_FIELDS = _ENVELOPE_HEADERS | {"reply-to"}
+#: Fields whose addresses ``serialise_stdlib`` looks at to choose the policy.
+_ADDRESS_FIELDS = frozenset(("from", "sender", "reply-to", "to", "cc", "bcc"))
 #: Field names already found valid (bounded: names repeat across a batch).
 _KNOWN_NAMES: set[str] = set()
 
@@ -76,21 +83,38 @@ class Serialised:
     #: caller must check and clean ``full_header_block`` itself.
     header_block: bytes | None
     body: bytes
-    #: Addresses of From/Sender/To/Cc/Bcc by lower-cased field name, when every such
-    #: field was a parsed header without defects; else ``None`` (parse the text instead).
-    addresses: dict[str, list[str]] | None
 
 
 def serialise_stdlib(message: EmailMessage) -> bytes:
     """``as_bytes`` with ``policy.SMTP``, or ``policy.SMTPUTF8`` when an address needs it."""
     # UTF-8 addresses cannot be RFC 2047-encoded: they need SMTPUTF8's raw UTF-8 (RFC 6532).
-    utf8 = any(not str(value).isascii()
-               for name in ("From", "Sender", "Reply-To", "To", "Cc", "Bcc")
-               for value in message.get_all(name) or [])
+    utf8 = _has_utf8_address(message)
     try:
         return message.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
-    except (UnicodeError, ValueError, TypeError) as exc:
-        raise InputError(f"the message cannot be serialised: {exc}", field="message") from None
+    except Exception as exc:
+        # UnicodeError, ValueError, TypeError for what it refuses; IndexError and the like
+        # where its header parser fails on malformed text: either way, the caller's input.
+        raise InputError(f"the message cannot be serialised: {printable(str(exc))}",
+                         field="message") from None
+
+
+def _has_utf8_address(message: EmailMessage) -> bool:
+    """Whether an address field reads as non-ASCII (what ``get_all`` gives, decoded)."""
+    fields: list[tuple[str, Any]] = message._headers  # type: ignore[attr-defined]
+    for name, value in fields:
+        if name.lower() not in _ADDRESS_FIELDS:
+            continue
+        if type(value) is str and value.isascii() and "=?" not in value:
+            continue  # raw ASCII text without an encoded word cannot decode to non-ASCII
+        try:
+            text = str(message.policy.header_fetch_parse(name, value))
+        except Exception:
+            # The stdlib's header parser fails on some malformed text ("alice@" raises
+            # IndexError): judge the text as it is; its writer then decides.
+            text = str(value)
+        if not text.isascii():
+            return True
+    return False
 
 
 def serialise_fast(message: EmailMessage) -> Serialised | None:
@@ -109,20 +133,19 @@ def serialise_fast(message: EmailMessage) -> Serialised | None:
         header_block = full
         if fields.bcc:
             header_block = "".join(fields.kept).encode("ascii") + b"\r\n"
-    return Serialised(full, header_block, body, fields.addresses)
+    return Serialised(full, header_block, body)
 
 
 class _Fields:
     """The header fields of one part as ``BytesGenerator._write_headers`` writes them."""
 
-    __slots__ = ("addresses", "bcc", "folded_by_stdlib", "kept", "lines")
+    __slots__ = ("bcc", "folded_by_stdlib", "kept", "lines")
 
     def __init__(self) -> None:
         self.lines: list[str] = []
         #: ``lines`` without Bcc (filled only for the top level).
         self.kept: list[str] = []
         self.bcc = False
-        self.addresses: dict[str, list[str]] | None = {}
         self.folded_by_stdlib = False
 
     def write(self, message: EmailMessage, *, top: bool) -> bool:
@@ -130,16 +153,14 @@ class _Fields:
         way (an address needing SMTPUTF8, or a field the stdlib refuses)."""
         fields: list[tuple[str, Any]] = message._headers  # type: ignore[attr-defined]
         for name, value in fields:  # what BytesGenerator._write_headers reads
-            line, defective = _one_line(name, value)
+            line = _one_line(name, value)
             if top:
                 lowered = name.lower()
                 if lowered in _ADDRESS_FIELDS:
                     if not _ascii_address_field(value):
                         return False  # written with policy.SMTPUTF8: see serialise_stdlib
-                    if lowered != "reply-to":
-                        self.addresses = _collect(self.addresses, lowered, value, defective)
-                        if lowered == "bcc":
-                            self.bcc = True
+                    if lowered == "bcc":
+                        self.bcc = True
             if line is None:
                 try:
                     line = policy.SMTP.fold_binary(name, value).decode("ascii", "surrogateescape")
@@ -176,16 +197,14 @@ def _kind_of(cls: type) -> int:
     return kind
 
 
-def _one_line(name: str, value: Any) -> tuple[str | None, bool]:
-    """``name: value`` CRLF when the stdlib would write exactly that (else ``None``), and
-    whether the header's parse tree has a defect (``True`` when it was not walked)."""
+def _one_line(name: str, value: Any) -> str | None:
+    """``name: value`` CRLF when the stdlib would write exactly that, else ``None``."""
     cls = type(value)
     if cls is str:
-        return _line(name, value), True  # a raw value (a parsed message): as it is, if it fits
+        return _line(name, value)  # a raw value (a parsed message): as it is, if it fits
     if not isinstance(value, BaseHeader) or cls.fold is not _BASE_FOLD:
-        return None, True
+        return None
     kind = _kind_of(cls)
-    defective = True
     if kind == _TEXT:
         text = str.__str__(value)
     elif kind == _DATE:
@@ -195,9 +214,9 @@ def _one_line(name: str, value: Any) -> tuple[str | None, bool]:
     else:
         # An address header keeps a normalised value (quotes, comments dropped); the fold
         # writes the tree, which is the source text.
-        text, defective = _walk_tree(value._parse_tree)  # type: ignore[attr-defined]
+        text = _tree_text(value._parse_tree)  # type: ignore[attr-defined]
     # An empty tree is written as "Name:" (no space): rare, left to the stdlib.
-    return (_line(value.name, text) if text else None), defective  # folded with its own name
+    return _line(value.name, text) if text else None  # folded with its own name
 
 
 def _line(name: str, text: str) -> str | None:
@@ -221,9 +240,9 @@ def _ascii_address_field(value: object) -> bool:
     return isinstance(value, str) and value.isascii() and "=?" not in value
 
 
-def _walk_tree(tree: list[Any]) -> tuple[str, bool]:
-    """``str(tree)`` and whether any node has a defect, in one walk (``str()`` and
-    ``all_defects`` build a generator or a list per node: two thirds of the time).
+def _tree_text(tree: list[Any]) -> str:
+    """``str(tree)``, in one walk (``str()`` builds a generator per node: two thirds of the
+    time).
 
     Nodes that render themselves differently (a quoted string re-quotes its content, a
     comment adds parentheses, the space between encoded words vanishes) use their own
@@ -231,42 +250,19 @@ def _walk_tree(tree: list[Any]) -> tuple[str, bool]:
     """
     pieces: list[str] = []
     append = pieces.append
-    defective = False
 
     def walk(node: list[Any]) -> None:
-        nonlocal defective
-        if node.defects:  # type: ignore[attr-defined]
-            defective = True
         for child in node:
             render: object = type(child).__str__
             if render is _TOKEN_LIST_STR:
                 walk(child)
             elif render is _PLAIN_STR:
                 append(child)
-                if child.defects:
-                    defective = True
             else:
                 append(str(child))
-                if child.all_defects:
-                    defective = True
 
     walk(tree)
-    return "".join(pieces), defective
-
-
-def _collect(
-    addresses: dict[str, list[str]] | None, lowered: str, value: object, defective: bool
-) -> dict[str, list[str]] | None:
-    """Add an address field's addr-specs; ``None`` once one cannot be taken from the object.
-
-    ``defective`` comes from the tree: a header made from Address objects lists no defects
-    even when its text has some (a trailing dot in a domain), a parser of the text would.
-    """
-    if addresses is None or defective or not isinstance(value, AddressHeader):
-        return None  # a defect, or a raw value: the strict parser of message.py decides
-    found = addresses.setdefault(lowered, [])
-    found.extend(a.addr_spec for a in value.addresses if a.addr_spec)
-    return addresses
+    return "".join(pieces)
 
 
 def _content_type(part: EmailMessage) -> str:

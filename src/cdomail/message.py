@@ -27,6 +27,7 @@ from email.message import EmailMessage
 from email.parser import HeaderParser
 from typing import BinaryIO, Protocol
 
+from ._escape import printable
 from ._serialise import Serialised, serialise_fast, serialise_stdlib
 from .errors import InputError
 from .protocol import MAX_CONTENT_LINE, CheckedContent, check_content, is_esmtp_parameter
@@ -224,7 +225,15 @@ def _clean_header_block(block: bytes) -> bytes:
 
 def _header_addresses(parsed: EmailMessage, name: str) -> list[str]:
     result: list[str] = []
-    for value in parsed.get_all(name) or []:
+    try:
+        values = parsed.get_all(name) or []
+    except Exception:
+        # The stdlib's address parser fails on some malformed text ("alice@" raises
+        # IndexError): a malformed header all the same, named like the others.
+        raw = [str(value) for key, value in parsed.raw_items() if key.lower() == name.lower()]
+        shown = printable(", ".join(raw))
+        raise InputError(f"{name} header is malformed: {shown}", field=name.lower()) from None
+    for value in values:
         if any(not isinstance(d, _TOLERATED_DEFECTS) for d in value.defects):
             raise InputError(f"{name} header is malformed: {value!s}", field=name.lower())
         for address in getattr(value, "addresses", ()):
@@ -347,14 +356,13 @@ def _prepare_serialised(
     serialised: Serialised, sender: str | None, recipients: Sequence[str] | None
 ) -> PreparedMessage:
     """A message the fast serialiser wrote: the checks of ``prepare``, minus what it knows
-    already (a header block of its own lines is clean; the addresses of parsed headers)."""
+    already (a header block of its own lines is clean)."""
     header_sender: str | None
     header_recipients: list[str]
     if sender is not None and recipients is not None:
         header_sender, header_recipients = sender, []
-    elif serialised.addresses is not None:
-        header_sender, header_recipients = _envelope_from_fields(serialised.addresses)
     else:
+        # From the bytes written, as for the stdlib's bytes: see _serialise's docstring.
         header_sender, header_recipients = _envelope_from_headers(serialised.full_header_block)
     header_block = serialised.header_block
     if header_block is None:
@@ -377,13 +385,6 @@ def _prepare_serialised(
         smtputf8=_needs_smtputf8(envelope_sender, envelope_recipients),
         content=content,
     )
-
-
-def _envelope_from_fields(addresses: dict[str, list[str]]) -> tuple[str | None, list[str]]:
-    """Sender, else From; then To, Cc and Bcc: the order of ``_envelope_from_headers``."""
-    senders = addresses.get("sender") or addresses.get("from") or []
-    recipients = [a for key in ("to", "cc", "bcc") for a in addresses.get(key, ())]
-    return (senders[0] if senders else None), list(dict.fromkeys(recipients))
 
 
 def _prepare_stream(

@@ -16,7 +16,7 @@ from email.parser import BytesParser
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
 from cdomail._serialise import serialise_fast, serialise_stdlib
@@ -34,34 +34,62 @@ _ANY_TEXT = st.text(
     ),
     max_size=60,
 )
+#: Encoded words (RFC 2047 §2) that decode to non-ASCII, to ASCII specials (RFC 5322 §3.2.3:
+#: "@", a comma, angle brackets, quotes, parentheses), to plain text, to nothing, and ones
+#: the stdlib cannot decode. In an address field the stdlib writes the text they decode to,
+#: which may read back as other addresses, or as none.
+_ENCODED_WORDS = st.sampled_from([
+    "=?utf-8?b?w6k=?=", "=?utf-8?q?caf=C3=A9?=", "=?us-ascii?q?x=40y.z?=", "=?us-ascii?q?a=2Cb?=",
+    "=?us-ascii?q?=3Cevil=40x.y=3E?=", "=?us-ascii?q?plain?=", "=?utf-8?q?=22q=22?=",
+    "=?us-ascii?q?(c)?=", "=?iso-8859-1?q?J=F6rg?=", "=?utf-8?b??=", "=?bogus?q?x?=",
+    "=?utf-8?q?a_b?=", "=?utf-8?b?8J+YgA==?=", "=?us-ascii?q?=3A?=", "=?us-ascii?q?=0D=0Ax?=",
+])  # fmt: skip
 _HEADER_TEXT = st.one_of(_ASCII_TEXT, _ANY_TEXT, _ASCII_TEXT.map(lambda t: t * 5),
-                         st.sampled_from(["=?utf-8?q?caf=C3=A9?=", "=?us-ascii?q?plain?=",
-                                          "a  b", " leading", "trailing ", ""]))
-_LOCAL = st.sampled_from(["alice", "bob.smith", "x+tag", "a..b", "José", "\"quoted local\""])
+                         st.sampled_from(["a  b", " leading", "trailing ", ""]), _ENCODED_WORDS,
+                         st.tuples(_ASCII_TEXT, _ENCODED_WORDS).map(" ".join))
+_LOCAL = st.one_of(
+    st.sampled_from(["alice", "bob.smith", "x+tag", "a..b", "José", "\"quoted local\""]),
+    st.sampled_from(["=?us-ascii?q?x?=", "=?us-ascii?q?a=2Cb?="]),
+)
 _DOMAIN = st.sampled_from(["example.org", "EXAMPLE.net", "mail.example.com", "bücher.example",
-                           "[127.0.0.1]", "example.org."])
-_DISPLAY = st.one_of(st.just(""), st.sampled_from(["Alice", "Doe, J.", "Ünïcode", "a (c) b",
-                                                   "\"Q\"", "Bench"]), _ASCII_TEXT)
+                           "[127.0.0.1]", "example.org.", "=?us-ascii?q?x?="])
+_DISPLAY = st.one_of(
+    st.just(""),
+    st.sampled_from(["Alice", "Doe, J.", "Ünïcode", "a (c) b", "\"Q\"", "Bench", "J. Doe"]),
+    _ASCII_TEXT,
+    _ENCODED_WORDS,
+    st.tuples(st.sampled_from(["Alice", "Ünïcode", "x"]), _ENCODED_WORDS).map(" ".join),
+)
+#: Whole field values that are no address list, or an odd but valid one.
+_ODD_ADDRESS_VALUES = st.sampled_from(["", "no address", "a@b@c", "<>", "@", "undisclosed:;",
+                                       "Team: alice@example.org, bob@example.org;",
+                                       "alice@example.org, , bob@example.org"])
 
 
 @st.composite
 def _address_value(draw: st.DrawFn) -> Any:
     count = draw(st.integers(1, 3))
+    if draw(st.integers(0, 5)) == 0:
+        return draw(_ODD_ADDRESS_VALUES)
     if draw(st.booleans()):  # Address objects, as an API user writes them
         return [Address(draw(_DISPLAY), draw(_LOCAL).strip('"'), draw(_DOMAIN).strip("[]"))
                 for _ in range(count)]
     items = []
     for _ in range(count):
         local, domain, display = draw(_LOCAL), draw(_DOMAIN), draw(_DISPLAY)
-        shape = draw(st.sampled_from(["bare", "angle", "named", "quoted", "comment"]))
+        shape = draw(st.sampled_from(["bare", "angle", "named", "quoted", "comment",
+                                      "word after", "group"]))
         items.append({
             "bare": f"{local}@{domain}",
             "angle": f"<{local}@{domain}>",
             "named": f"{display} <{local}@{domain}>",
             "quoted": f'"{display}" <{local}@{domain}>',
             "comment": f"{local}@{domain} ({display})",
+            "word after": f"{local}@{domain} {draw(_ENCODED_WORDS)}",
+            "group": f"{display or 'Team'}: {local}@{domain};",
         }[shape])
-    return ", ".join(items) + draw(st.sampled_from(["", "", ",", ")<x@y.z>", " "]))
+    return ", ".join(items) + draw(st.sampled_from(["", "", ",", ")<x@y.z>", " ",
+                                                    " =?utf-8?b?w6k=?="]))
 
 
 _DATE = st.one_of(
@@ -166,13 +194,71 @@ def _stdlib_without_bcc(message: EmailMessage) -> bytes | None:
         return None
 
 
+# --- pinned cases: encoded words in address fields, several bad fields -------------------
+# Three were found by the property (widened strategies, 3,000 examples, seeds 1 and 2) and
+# failed before the envelope was read from the written bytes: marked "found". The other two
+# are the shapes reported before (an encoded word after the address, in a local part); they
+# agreed on both paths already and are pinned so they keep agreeing.
+
+
+def _message(**fields: Any) -> EmailMessage:
+    message = EmailMessage()
+    for name, value in fields.items():
+        message[name.replace("_", "-")] = value
+    message.set_content("hi\n")
+    return message
+
+
+def _encoded_word_after_an_address() -> EmailMessage:
+    # Written as "alice@example.org x" (the word decoded): an invalid address list.
+    return _message(From="bob@example.org", To="alice@example.org =?us-ascii?q?x?=")
+
+
+def _encoded_comma_in_a_display_name() -> EmailMessage:
+    # Found. Written as "a,b <alice@example.org>": the header object holds one address, the
+    # bytes read as an invalid list (the fast path sent to alice@example.org).
+    return _message(From="bob@example.org", To="=?us-ascii?q?a=2Cb?= <alice@example.org>")
+
+
+def _encoded_colon_and_no_sender() -> EmailMessage:
+    # Found (seed 1). Written as ": <alice@example.org>": the stdlib path names To, the fast
+    # path named the missing sender (it checked the objects' addresses, not the bytes).
+    return _message(From="", To="=?us-ascii?q?=3A?= <alice@example.org>, alice@example.org")
+
+
+def _encoded_word_in_a_local_part() -> EmailMessage:
+    # The word is decoded when the header's text is parsed: written as "a,b@example.org".
+    return _message(From="bob@example.org", To=Address("", "=?us-ascii?q?a=2Cb?=", "example.org"))
+
+
+def _unparseable_raw_address() -> EmailMessage:
+    # Found (seed 2). Raw values, parsed from bytes. The stdlib's parser raises IndexError on
+    # "alice@" (the stdlib path let it escape); From is malformed too: both name From.
+    parsed = BytesParser(policy=email.policy.default).parsebytes(
+        b"From: no address\r\nTo: alice@\r\n\r\nhi\r\n")
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+_PINNED = (_encoded_word_after_an_address, _encoded_comma_in_a_display_name,
+           _encoded_colon_and_no_sender, _encoded_word_in_a_local_part, _unparseable_raw_address)
+
+
+def _with_pinned_cases(test: Any) -> Any:
+    for build in _PINNED:
+        test = example(build())(test)
+    return test
+
+
 _SETTINGS = settings(max_examples=400, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @_SETTINGS
+@_with_pinned_cases
 @given(messages())
 def test_fast_serialiser_writes_the_stdlib_bytes_or_declines(message: EmailMessage) -> None:
+    note(f"fields: {list(message.raw_items())!r}")
     fast = serialise_fast(message)  # first: it may store a boundary, as the stdlib does
     expected = _stdlib_without_bcc(message)
     event("fast" if fast is not None else "stdlib")
@@ -196,8 +282,10 @@ def _outcome(prepare_it: Any) -> tuple[Any, ...] | str:
 
 
 @_SETTINGS
+@_with_pinned_cases
 @given(messages())
 def test_prepare_matches_the_stdlib_path(message: EmailMessage) -> None:
+    note(f"fields: {list(message.raw_items())!r}")
     serialise_fast(message)  # settle a generated boundary before the stdlib writes it
     event("fast" if serialise_fast(message) is not None else "stdlib")
     # Before the fast serialiser, an EmailMessage was prepared as its stdlib bytes.
@@ -241,9 +329,6 @@ def test_common_shapes_are_written_fast_and_identically(build: Any) -> None:
     assert fast is not None and fast.header_block is not None
     assert b"Bcc" not in fast.header_block and b"hidden@example.net" in fast.full_header_block
     assert fast.header_block + fast.body == _stdlib_without_bcc(message)
-    assert fast.addresses == {"from": ["bench@example.com"],
-                              "to": ["sink@example.net", "other@example.net"],
-                              "bcc": ["hidden@example.net"]}
     prepared = prepare(message)
     assert prepared.sender == "bench@example.com"
     assert prepared.recipients == ["sink@example.net", "other@example.net",
@@ -277,8 +362,7 @@ def test_a_defective_address_field_goes_to_the_strict_parser() -> None:
     message = _plain()
     del message["To"]
     message["To"] = "alice@example.org)<bob@example.org>"
-    fast = serialise_fast(message)
-    assert fast is not None and fast.addresses is None
+    assert serialise_fast(message) is not None
     with pytest.raises(InputError, match="To header is malformed"):
         prepare(message)
 
@@ -289,3 +373,28 @@ def test_a_non_ascii_address_is_left_to_the_stdlib() -> None:
     message["To"] = "José <josé@example.org>"
     assert serialise_fast(message) is None
     assert prepare(message).smtputf8
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [(_encoded_word_after_an_address, "to"), (_encoded_comma_in_a_display_name, "to"),
+     (_encoded_colon_and_no_sender, "to"), (_encoded_word_in_a_local_part, "to"),
+     (_unparseable_raw_address, "from")],
+)
+def test_pinned_cases_are_refused_naming_the_same_field_on_both_paths(
+    build: Any, field: str
+) -> None:
+    message = build()
+    with pytest.raises(InputError) as fast_path:
+        prepare(message)
+    with pytest.raises(InputError) as stdlib_path:
+        prepare(serialise_stdlib(message))
+    assert fast_path.value.field == stdlib_path.value.field == field
+    assert str(fast_path.value) == str(stdlib_path.value)
+
+
+def test_an_address_the_stdlib_parser_cannot_read_is_a_malformed_header() -> None:
+    # email's address parser raises IndexError on "alice@": named as the bad field instead.
+    with pytest.raises(InputError, match="To header is malformed: alice@") as caught:
+        prepare(b"From: bob@example.org\r\nTo: alice@\r\n\r\nhi\r\n")
+    assert caught.value.field == "to"
