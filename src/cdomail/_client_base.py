@@ -26,7 +26,7 @@ from .protocol import (
 )
 from .result import SendResult
 from .session import ClientConfig, Clock, hide_secrets
-from .session._batch import disconnected
+from .session._batch import shown_reply
 from .session._batch_plan import BatchPlan, BatchSteps
 from .tls import TLSInfo, TLSMode, check_pin, shared_ssl_context, tls_info
 from .transcript import Transcript
@@ -123,12 +123,7 @@ class ClientBase:
 
     def _reply_from(self, event: Reply | ConnectionClosed) -> Reply:
         """The reply (shown in the transcript), or the error for a closed connection."""
-        if isinstance(event, Reply):
-            if self.transcript is not None:
-                self.transcript.server(event.lines, event.code,
-                                       tls=self._require_conn().tls_active)
-            return event
-        raise disconnected(self._peer, event)
+        return shown_reply(event, self.transcript, self._require_conn(), self._peer)
 
     def _batch_plan(
         self,

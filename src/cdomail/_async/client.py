@@ -19,7 +19,7 @@ from .._backends._async_stream import (
 )
 from .._client_base import ClientBase
 from ..batch import BatchResult
-from ..errors import CdoMailError, InputError, LocalProtocolError, ServerDisconnected
+from ..errors import CdoMailError, InputError, LocalProtocolError
 from ..message import PreparedMessage
 from ..protocol import (
     NEED_DATA,
@@ -30,7 +30,7 @@ from ..protocol import (
 )
 from ..result import SendResult
 from ..session import Clock, Close, ConnectPlan, Open, Receive, Send, Step, UpgradeTLS, Write
-from ..session._batch import timeout_key
+from ..session._batch import disconnected, timeout_key
 from ..tls import TLSInfo, TLSMode
 from ..transcript import log_only
 from ._sending import AsyncSending
@@ -161,8 +161,9 @@ class AsyncSMTPClient(AsyncSending, ClientBase):
             return
         try:
             conn.receive_data(data)
-            if isinstance(conn.next_event(), ConnectionClosed):
-                raise ServerDisconnected(f"{self._peer} closed the connection")
+            event = conn.next_event()
+            if isinstance(event, ConnectionClosed):
+                raise disconnected(self._peer, event)
         except CdoMailError:
             await self._abort()
             raise

@@ -20,7 +20,7 @@ from .._backends._sync_stream import (
 )
 from .._client_base import ClientBase
 from ..batch import BatchResult
-from ..errors import CdoMailError, InputError, LocalProtocolError, ServerDisconnected
+from ..errors import CdoMailError, InputError, LocalProtocolError
 from ..message import PreparedMessage
 from ..protocol import (
     NEED_DATA,
@@ -31,7 +31,7 @@ from ..protocol import (
 )
 from ..result import SendResult
 from ..session import Clock, Close, ConnectPlan, Open, Receive, Send, Step, UpgradeTLS, Write
-from ..session._batch import timeout_key
+from ..session._batch import disconnected, timeout_key
 from ..tls import TLSInfo, TLSMode
 from ..transcript import log_only
 from ._sending import Sending
@@ -162,8 +162,9 @@ class SMTPClient(Sending, ClientBase):
             return
         try:
             conn.receive_data(data)
-            if isinstance(conn.next_event(), ConnectionClosed):
-                raise ServerDisconnected(f"{self._peer} closed the connection")
+            event = conn.next_event()
+            if isinstance(event, ConnectionClosed):
+                raise disconnected(self._peer, event)
         except CdoMailError:
             self._abort()
             raise

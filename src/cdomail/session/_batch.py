@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable, Iterator
 from ..batch import BatchResult, CompactResult, compact, interrupted
 from ..errors import InputError, ServerDisconnected
 from ..message import MessageInput, OutgoingMessage, PreparedMessage, prepare_outgoing
-from ..protocol import ClientConnection, ConnectionClosed
+from ..protocol import ClientConnection, ConnectionClosed, Reply
 from ..result import SendResult
 from ..tls import TLSInfo
+from ..transcript import Transcript
 from ._transaction import SessionFeatures, Transaction, unsent_result
 
 #: Writes of message content are gathered up to this size (fewer syscalls, full segments).
@@ -119,6 +120,21 @@ def compact_receiver(
         receiver(compact(result))
 
     return kept, shrink_and_hand_over
+
+
+def shown_reply(
+    event: Reply | ConnectionClosed,
+    transcript: Transcript | None,
+    conn: ClientConnection,
+    peer: str,
+) -> Reply:
+    """The reply (shown in the transcript), or the error for a closed connection: the
+    driver's and the batch plan's one way of taking a reply from the core."""
+    if isinstance(event, Reply):
+        if transcript is not None:
+            transcript.server(event.lines, event.code, tls=conn.tls_active)
+        return event
+    raise disconnected(peer, event)
 
 
 def disconnected(peer: str, event: ConnectionClosed) -> ServerDisconnected:

@@ -48,12 +48,12 @@ from ._batch import (
     WRITE_SIZE,
     check_features,
     deliver,
-    disconnected,
     hand_over,
     interrupted_results,
     mail_options,
     rechunk,
     settle_results,
+    shown_reply,
 )
 from ._steps import Close, Receive, Send, Step, Write
 from ._transaction import SessionFeatures, Transaction, unsent_result
@@ -521,11 +521,7 @@ class BatchPlan:
 
     def _reply_from(self, event: Reply | ConnectionClosed) -> Reply:
         """A reply already received (shown in the transcript), or the closed connection's error."""
-        if isinstance(event, Reply):
-            if self.transcript is not None:
-                self.transcript.server(event.lines, event.code, tls=self.conn.tls_active)
-            return event
-        raise disconnected(self.peer, event)
+        return shown_reply(event, self.transcript, self.conn, self.peer)
 
     def _event(self, text: str) -> None:
         if self.transcript is not None:
