@@ -93,6 +93,31 @@ def encode(number: int, report: list[BatchResult], *, finished: bool) -> bytes:
                             protocol=pickle.HIGHEST_PROTOCOL)
 
 
+class _Report:
+    """One batch's results on their way to the caller: sent every REPORT_EVERY results,
+    so the caller's results stream while the batch goes on, and the rest at its end."""
+
+    def __init__(self, results: Any, number: int) -> None:
+        self._results, self._number = results, number
+        self._pending: list[BatchResult] = []
+        self._sent = 0
+
+    @property
+    def count(self) -> int:
+        """How many results this batch has had so far."""
+        return self._sent + len(self._pending)
+
+    def add(self, result: BatchResult) -> None:
+        self._pending.append(result)
+        if len(self._pending) >= REPORT_EVERY:
+            self._results.send_bytes(encode(self._number, self._pending, finished=False))
+            self._sent += len(self._pending)
+            self._pending = []
+
+    def finish(self, rest: list[BatchResult]) -> None:
+        self._results.send_bytes(encode(self._number, self._pending + rest, finished=True))
+
+
 def _unknown(why: str, count: int) -> list[BatchResult]:
     # Whatever is not accounted for may have gone out: never reported as "not sent".
     return [SendResult(sender="", recipients=[], tls_mode="", tls=None,
@@ -136,8 +161,8 @@ def _serve_blocking(orders: Any, results: Any, settings: Settings) -> None:
 
 def _send_batch_blocking(pool: Pool, results: Any, stopping: threading.Event, number: int,
                          items: list[Portable], compact: bool) -> None:
-    taken = reported = 0
-    report: list[BatchResult] = []
+    taken = 0
+    report = _Report(results, number)
     why = "the worker process was stopped before its verdict"
 
     def until_stopped() -> Iterator[bytes | OutgoingMessage]:
@@ -152,16 +177,11 @@ def _send_batch_blocking(pool: Pool, results: Any, stopping: threading.Event, nu
 
     try:
         for result in pool.send_iter(until_stopped(), compact=compact):  # type: ignore[call-overload]
-            report.append(result)
-            if len(report) >= REPORT_EVERY:
-                results.send_bytes(encode(number, report, finished=False))
-                reported += len(report)
-                report = []
+            report.add(result)
     except Exception as exc:  # a bug: the caller must still hear about every message
         why = f"the worker process failed ({exc!r})"
-    report += _unknown(why, taken - reported - len(report))
-    report += [interrupted("", [], "", content_sent=False)] * (len(items) - taken)
-    results.send_bytes(encode(number, report, finished=True))
+    report.finish(_unknown(why, taken - report.count)
+                  + [interrupted("", [], "", content_sent=False)] * (len(items) - taken))
 
 
 # -- several connections: an AsyncPool on the worker's own loop ------------------------------
@@ -199,20 +219,15 @@ async def _serve(orders: Any, results: Any, settings: Settings) -> None:
 
 async def _send_batch(pool: AsyncPool, results: Any, number: int,
                       items: list[Portable], compact: bool) -> None:
-    reported = 0
-    report: list[BatchResult] = []
+    report = _Report(results, number)
     why = "the worker process was stopped before its verdict"
     try:
         outgoing = [_outgoing(item) for item in items]
         async for result in pool.send_iter(outgoing, compact=compact):  # type: ignore[call-overload]
-            report.append(result)
-            if len(report) >= REPORT_EVERY:
-                results.send_bytes(encode(number, report, finished=False))
-                reported += len(report)
-                report = []
+            report.add(result)
     except asyncio.CancelledError as exc:
-        report += partial_results(exc) or []
+        for result in partial_results(exc) or []:
+            report.add(result)
     except Exception as exc:  # a bug: the caller must still hear about every message
         why = f"the worker process failed ({exc!r})"
-    report += _unknown(why, len(items) - reported - len(report))
-    results.send_bytes(encode(number, report, finished=True))
+    report.finish(_unknown(why, len(items) - report.count))
