@@ -251,25 +251,11 @@ class Spool(QueueReads):
     def _record(db: sqlite3.Connection, message_id: str, attempt: AttemptRecord,
                 outcomes: Mapping[str, RecipientOutcome], next_attempt_at: float | None
                 ) -> None:
-        for address, outcome in outcomes.items():
-            state = outcome.state
-            if state == RecipientState.UNKNOWN and next_attempt_at is not None:
-                state = RecipientState.QUEUED
-            db.execute("UPDATE recipients SET state = ?, reply = ?, updated_at = ? WHERE"
-                       " message_id = ? AND address = ? AND state = 'queued'",
-                       (state, outcome.reply, attempt.finished_at, message_id, address))
-        still_queued = db.execute("SELECT count(*) FROM recipients WHERE message_id = ? AND"
-                                  " state = 'queued'", (message_id,)).fetchone()[0]
-        if still_queued and next_attempt_at is None:
-            raise SpoolError(f"message {message_id}: {still_queued} recipient(s) stay queued"
-                             " but no next attempt time was given")
+        record_outcomes(db, "?", message_id, attempt, outcomes, next_attempt_at)
         number = db.execute("SELECT attempts + 1 FROM messages WHERE id = ?",
                             (message_id,)).fetchone()[0]
-        db.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
-            message_id, number, attempt.started_at, attempt.finished_at, attempt.upstream,
-            attempt.tls_version, attempt.tls_cipher, _optional_int(attempt.cert_verified),
-            attempt.reply, attempt.error,
-            json.dumps({a: [o.state, o.reply] for a, o in outcomes.items()})))
+        insert_attempt(db, "?", message_id, number, attempt, outcomes,
+                       _optional_int(attempt.cert_verified))
         db.execute("UPDATE messages SET attempts = ?, next_attempt_at = ?, sending = 0 WHERE"
                    " id = ?", (number, next_attempt_at, message_id))
 
@@ -463,6 +449,40 @@ def _insert(db: sqlite3.Connection, submission: Submission) -> str:
         (message_id, position, address, RecipientState.QUEUED, arrival.received_at)
         for position, address in enumerate(recipients)])
     return message_id
+
+
+# -- the write side shared with the PostgreSQL queue (relay/pg/queue.py) --------------------
+# Same tables on both backends; they differ in the driver's parameter mark ("?" / "%s"),
+# in booleans (SQLite: 0/1) and in how the attempt number is taken.
+
+
+def record_outcomes(db: Any, mark: str, message_id: str, attempt: AttemptRecord,
+                    outcomes: Mapping[str, RecipientOutcome], next_attempt_at: float | None
+                    ) -> None:
+    """Each recipient's verdict of one attempt (``db``: an sqlite3 connection or a psycopg
+    cursor). An ``unknown`` with a next attempt stays queued: it will be tried again."""
+    update = ("UPDATE recipients SET state = ?, reply = ?, updated_at = ? WHERE"
+              " message_id = ? AND address = ? AND state = 'queued'").replace("?", mark)
+    for address, outcome in outcomes.items():
+        state = outcome.state
+        if state == RecipientState.UNKNOWN and next_attempt_at is not None:
+            state = RecipientState.QUEUED
+        db.execute(update, (state, outcome.reply, attempt.finished_at, message_id, address))
+    still_queued = db.execute(
+        "SELECT count(*) FROM recipients WHERE message_id = ? AND state = 'queued'".replace(
+            "?", mark), (message_id,)).fetchone()[0]
+    if still_queued and next_attempt_at is None:
+        raise SpoolError(f"message {message_id}: {still_queued} recipient(s) stay queued"
+                         " but no next attempt time was given")
+
+
+def insert_attempt(db: Any, mark: str, message_id: str, number: int, attempt: AttemptRecord,
+                   outcomes: Mapping[str, RecipientOutcome], cert_verified: object) -> None:
+    """The attempt's row (``cert_verified`` as the backend stores a boolean)."""
+    db.execute(f"INSERT INTO attempts VALUES ({','.join([mark] * 11)})", (
+        message_id, number, attempt.started_at, attempt.finished_at, attempt.upstream,
+        attempt.tls_version, attempt.tls_cipher, cert_verified, attempt.reply, attempt.error,
+        json.dumps({a: [o.state, o.reply] for a, o in outcomes.items()})))
 
 
 def _optional_int(value: bool | None) -> int | None:

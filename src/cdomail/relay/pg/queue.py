@@ -44,7 +44,14 @@ from .._model import (
 from .._reads import QueueReads, overall_state
 from ..config import SpoolConfig
 from ..queue import NodeIdentity, NodeInfo
-from ..spool import MessageNotFound, SpoolError, Submission, extract_message_id
+from ..spool import (
+    MessageNotFound,
+    SpoolError,
+    Submission,
+    extract_message_id,
+    insert_attempt,
+    record_outcomes,
+)
 from ._db import ConnectionPool, connect_pool, transaction
 from .migrate import check_schema
 
@@ -427,28 +434,13 @@ def _insert_many(cursor: psycopg.Cursor[Any], submissions: Sequence[Submission])
 
 def _record(cursor: psycopg.Cursor[Any], message_id: str, attempt: AttemptRecord,
             outcomes: Mapping[str, RecipientOutcome], next_attempt_at: float | None) -> None:
-    """The SQLite spool's record_attempt, statement for statement (see spool.py)."""
-    for address, outcome in outcomes.items():
-        state = outcome.state
-        if state == RecipientState.UNKNOWN and next_attempt_at is not None:
-            state = RecipientState.QUEUED
-        cursor.execute("UPDATE recipients SET state = %s, reply = %s, updated_at = %s WHERE"
-                       " message_id = %s AND address = %s AND state = 'queued'",
-                       (state, outcome.reply, attempt.finished_at, message_id, address))
-    cursor.execute("SELECT count(*) FROM recipients WHERE message_id = %s AND state = 'queued'",
-                   (message_id,))
-    still_queued = cast(tuple[int], cursor.fetchone())[0]
-    if still_queued and next_attempt_at is None:
-        raise SpoolError(f"message {message_id}: {still_queued} recipient(s) stay queued"
-                         " but no next attempt time was given")
+    """The SQLite spool's record_attempt: the same statements (spool.py), with the attempt
+    number taken by the UPDATE itself (the row stays locked until the commit)."""
+    record_outcomes(cursor, "%s", message_id, attempt, outcomes, next_attempt_at)
     cursor.execute("UPDATE messages SET attempts = attempts + 1, next_attempt_at = %s WHERE id"
                    " = %s RETURNING attempts", (next_attempt_at, message_id))
     number = cast(tuple[int], cursor.fetchone())[0]
-    cursor.execute(
-        "INSERT INTO attempts VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-        (message_id, number, attempt.started_at, attempt.finished_at, attempt.upstream,
-         attempt.tls_version, attempt.tls_cipher, attempt.cert_verified, attempt.reply,
-         attempt.error, json.dumps({a: [o.state, o.reply] for a, o in outcomes.items()})))
+    insert_attempt(cursor, "%s", message_id, number, attempt, outcomes, attempt.cert_verified)
 
 
 def _require(cursor: psycopg.Cursor[Any], message_id: str) -> None:
