@@ -32,7 +32,8 @@ def test_the_rate_window_holds_across_nodes(pg_spool_config: SpoolConfig) -> Non
     sent: list[float] = []
 
     async def node_sends(index: int) -> None:
-        limiter = ClusterRateLimiter(nodes[index].pool, ACCOUNT, count, seconds, SystemClock())
+        limiter = ClusterRateLimiter(nodes[index].pool, ACCOUNT, count, seconds, SystemClock(),
+                                    hold_seconds=LEASE)
         for _ in range(5):
             slots = await limiter.take(3)
             sent.extend(time.monotonic() for _ in slots)  # "handed to the upstream"
@@ -51,6 +52,68 @@ def test_the_rate_window_holds_across_nodes(pg_spool_config: SpoolConfig) -> Non
     assert all(later - earlier >= seconds - 0.02
                for earlier, later in zip(sent, sent[count:], strict=False)), sent
     assert len(sent) >= 15 and time.monotonic() - started >= (len(sent) // count - 1) * seconds
+
+
+def test_a_slot_on_the_wire_longer_than_the_window_still_counts(
+        pg_spool_config: SpoolConfig) -> None:
+    """Node A's messages stay on the wire for three windows (a slow upstream): node B may
+    send only a window after A's verdict, not a window after A took its slots. The stamps
+    are pushed ahead meanwhile (hold 0.8 s, pushed every 0.2 s, on the wire 1.5 s)."""
+    count, seconds, hold = 2, 0.5, 0.8
+    a, b = open_node(pg_spool_config), open_node(pg_spool_config)
+
+    async def main() -> tuple[float, float]:
+        node_a = ClusterRateLimiter(a.pool, ACCOUNT, count, seconds, SystemClock(),
+                                    hold_seconds=hold)
+        node_b = ClusterRateLimiter(b.pool, ACCOUNT, count, seconds, SystemClock(),
+                                    hold_seconds=hold)
+        slots = await node_a.take(count)
+        assert len(slots) == count
+        waiting = asyncio.create_task(node_b.take(1))
+        await asyncio.sleep(3 * seconds)
+        assert not waiting.done()  # A's messages are still out: the window is full
+        await node_a.finished(slots)
+        verdict = time.monotonic()
+        granted = await waiting
+        await node_b.finished(granted)
+        return verdict, time.monotonic()
+
+    try:
+        verdict, granted_at = asyncio.run(main())
+    finally:
+        a.close()
+        b.close()
+    assert granted_at - verdict >= seconds - 0.02, (verdict, granted_at)
+
+
+def test_a_killed_nodes_slots_age_out_one_hold_and_one_window_later(
+        pg_spool_config: SpoolConfig) -> None:
+    """A node killed with its messages on the wire never gives a verdict: its slots keep the
+    window full for the hold (its connections died with it), then free it."""
+    count, seconds, hold = 2, 0.3, 1.0
+    a, b = open_node(pg_spool_config), open_node(pg_spool_config)
+
+    async def dies_with_messages_out() -> float:
+        node_a = ClusterRateLimiter(a.pool, ACCOUNT, count, seconds, SystemClock(),
+                                    hold_seconds=hold)
+        assert len(await node_a.take(count)) == count
+        return time.monotonic()  # the loop ends here: no verdict, no more pushes
+
+    async def node_b_sends() -> float:
+        node_b = ClusterRateLimiter(b.pool, ACCOUNT, count, seconds, SystemClock(),
+                                    hold_seconds=hold)
+        granted = await node_b.take(1)
+        await node_b.finished(granted)
+        return time.monotonic()
+
+    try:
+        taken = asyncio.run(dies_with_messages_out())
+        granted_at = asyncio.run(node_b_sends())
+    finally:
+        a.close()
+        b.close()
+    waited = granted_at - taken
+    assert hold + seconds - 0.05 <= waited <= hold + 3 * seconds + 1.0, waited
 
 
 def _slots(pool: ConnectionPool, concurrency: int = 2, holder: str = "",

@@ -196,16 +196,24 @@ def test_421_as_the_verdict_is_a_refusal_not_unknown(
 # --- a reply before the content was completely written -------------------------------------
 
 
-def slow_content() -> Iterator[bytes]:
-    """The header block, a pause, then the body: the server's early reply lands in the pause
-    (the client reads the header block before DATA, the rest while it writes the content)."""
+def slow_content(server: ScriptedServer) -> Iterator[bytes]:
+    """The header block, a pause until the server has sent its early reply, then the body:
+    the early reply lands in the pause (the client reads the header block before DATA, the
+    rest while it writes the content). Waiting for the server's own record of the reply,
+    not a fixed time, keeps a loaded machine from sending the body first."""
     split = MESSAGE.index(b"\r\n\r\n") + 4
     yield MESSAGE[:split]
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while not any(EARLY_LINE in data for record in list(server.sessions)
+                  for _, data in list(record.sent)):
+        assert time.monotonic() < deadline, "the server never sent its early reply"
+        time.sleep(0.01)
+    time.sleep(0.1)  # the reply crossing loopback into the client's socket buffer
     yield MESSAGE[split:]
 
 
-EARLY = Reply(b"354 go ahead\r\n", later=((0.1, b"250 2.0.0 queued before the end\r\n"),))
+EARLY_LINE = b"250 2.0.0 queued before the end\r\n"
+EARLY = Reply(b"354 go ahead\r\n", later=((0.1, EARLY_LINE),))
 
 
 #: More than the loopback socket buffers hold: the client is still writing when the early
@@ -239,7 +247,7 @@ def test_early_reply_to_the_content_is_a_protocol_error(
 ) -> None:
     server = hostile(Script(replies={"DATA": EARLY}))
     with pytest.raises(RemoteProtocolError) as info:
-        send_content(api, server, certs, BIG if content == "big" else slow_content())
+        send_content(api, server, certs, BIG if content == "big" else slow_content(server))
     assert "before the message content was completely sent" in str(info.value)
     assert "queued before the end" in str(info.value)
     assert not isinstance(info.value, StatusUnknown)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -101,10 +102,12 @@ _INTERRUPTED = ("status unknown: the delivery was interrupted (the relay stopped
 class _RateLimiter:
     """At most ``count`` messages per ``seconds`` as the upstream sees them (sliding window).
 
-    A message's slot is stamped when it is handed to the connection and stamped again
-    when its verdict came back (:meth:`finished`): it left somewhere in between, so the
-    message ``count`` places later, sent at least ``seconds`` after that second stamp,
-    reaches the upstream at least ``seconds`` after it, whatever the connection delays.
+    A slot counts as "now" from the moment its message is handed to the connection until
+    its verdict came back (:meth:`finished`), and then from that verdict on: the message left
+    somewhere in between, so the message ``count`` places later, sent at least ``seconds``
+    after the verdict, reaches the upstream at least ``seconds`` after it, however long the
+    connection took. (A slot that aged out of the window while its message was still on the
+    wire would let a later message overtake the window.)
     """
 
     def __init__(self, count: int, seconds: float, clock: Clock) -> None:
@@ -118,10 +121,12 @@ class _RateLimiter:
             self._slots = [slot for slot in self._slots if slot[0] > now - self._seconds]
             allowed = min(wanted, self._count - len(self._slots))
             if allowed > 0:
-                taken = [[now] for _ in range(allowed)]
+                taken = [[math.inf] for _ in range(allowed)]  # in flight: never ages out
                 self._slots.extend(taken)
                 return taken
-            await self._clock.sleep(min(slot[0] for slot in self._slots) + self._seconds - now)
+            # Every slot may be in flight (math.inf): a verdict now frees one a window later.
+            oldest = min(slot[0] for slot in self._slots)
+            await self._clock.sleep(min(oldest + self._seconds - now, self._seconds))
 
     async def finished(self, slots: list[list[float]]) -> None:
         """The messages of ``slots`` got their verdict: count their window from now."""

@@ -145,7 +145,8 @@ def _cluster_limits(config: RelayConfig, spool: Queue, clock: Clock) -> dict[str
         lease_seconds=config.spool.lease_seconds, holder=getattr(spool, "owner", ""))}
     if config.delivery.rate_limit is not None:
         count, seconds = config.delivery.rate_limit
-        limits["rate_limiter"] = ClusterRateLimiter(pool, account, count, seconds, clock)
+        limits["rate_limiter"] = ClusterRateLimiter(
+            pool, account, count, seconds, clock, hold_seconds=config.spool.lease_seconds)
     if upstream.auth == "xoauth2" and upstream.oauth2 is not None:
         from .pg.oauth2 import SharedTokenProvider
 
