@@ -10,13 +10,15 @@ import time
 from pathlib import Path
 
 from cdomail.lab import Lab
-from cdomail.lab._records import SessionRecord
 from tests.relay._relay import RelayProcess
 
+from ._door import Door, DoorSession
+
 MAILBOX = "sender@contoso.test"
-#: The lab notes a session's end when it reads the relay's close, which can come a moment
-#: after the relay released its cluster slot and another node opened a connection: overlaps
-#: shorter than this are that observation delay, not a second connection in use.
+#: The door (``_door.py``) notes a connection's end when the relay's close reaches it, which
+#: can come a moment after the relay released its cluster slot and another node opened a
+#: connection: overlaps shorter than this are that observation delay, not a second
+#: connection in use.
 CLOSE_OBSERVATION_SLACK = 0.05
 #: How long an upstream session may stay open once the queue has drained (the worker closes
 #: its connections when a pass ends; this is only the slack of a loaded machine).
@@ -29,9 +31,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def node_config(path: Path, *, url: str, port: int, lab: Lab, token_url: str | None = None,
-                delivery: str = "", lease: str = "2s") -> Path:
-    """A relay.toml for one node: its own listener, the shared queue, the lab upstream."""
+def node_config(path: Path, *, url: str, port: int, lab: Lab, door: Door | None = None,
+                token_url: str | None = None, delivery: str = "", lease: str = "2s") -> Path:
+    """A relay.toml for one node: its own listener, the shared queue, the lab upstream
+    (through *door* when given: the door forwards to the lab's implicit-TLS port)."""
+    host, upstream_port = (lab.host, lab.port("smtps")) if door is None else (door.host,
+                                                                            door.port)
     auth = ""
     if token_url is not None:
         auth = (f'auth = "xoauth2"\nusername = "{MAILBOX}"\n\n[upstream.oauth2]\n'
@@ -51,8 +56,8 @@ max_age = "1h"
 {delivery}
 
 [upstream]
-host = "{lab.host}"
-port = {lab.port("smtps")}
+host = "{host}"
+port = {upstream_port}
 tls = "implicit"
 cafile = "{lab.ca_path}"
 {auth}
@@ -80,8 +85,8 @@ def wait_for(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def peak_sessions(sessions: list[SessionRecord], now: float) -> int:
-    """The most upstream sessions open at one moment, from the lab's open/close times.
+def peak_sessions(sessions: list[DoorSession], now: float) -> int:
+    """The most upstream connections open at one moment, from the door's open/close times.
 
     Each session counts from its opening to its observed close less the observation slack
     (never before its own opening: a session shorter than the slack still counts at its
