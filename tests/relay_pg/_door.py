@@ -39,6 +39,9 @@ class Door:
     def __init__(self, target: tuple[str, int]) -> None:
         self._target = target
         self._listener = socket.create_server(("127.0.0.1", 0))
+        # A close from another thread does not wake a blocked accept(): look at the flag.
+        self._listener.settimeout(0.1)
+        self._closing = threading.Event()
         self.host = "127.0.0.1"
         self.port: int = self._listener.getsockname()[1]
         self.sessions: list[DoorSession] = []
@@ -53,13 +56,15 @@ class Door:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
+        self._closing.set()
+        self._acceptor.join(10)
         self._listener.close()
         with self._lock:
             sockets, threads = list(self._sockets), list(self._threads)
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        for thread in [self._acceptor, *threads]:
+        for thread in threads:
             thread.join(10)
 
     def open_sessions(self) -> int:
@@ -75,11 +80,12 @@ class Door:
         return True
 
     def _accept(self) -> None:
-        while True:
+        while not self._closing.is_set():
             try:
                 client, _ = self._listener.accept()
-            except OSError:
-                return  # the door was closed
+            except TimeoutError:
+                continue
+            client.settimeout(None)
             session = DoorSession(time.monotonic())
             thread = threading.Thread(target=self._serve, args=(client, session),
                                       name="door-session", daemon=True)
