@@ -81,8 +81,13 @@ class SessionRecord:
     tls_version: str | None = None
     authenticated_as: str | None = None
     closed: threading.Event = field(default_factory=threading.Event, repr=False)
-    #: When the lab saw the connection open and close (``time.monotonic()``; None while
-    #: open), so a test can count simultaneous sessions over time.
+    #: When the lab saw the connection open and its session end (``time.monotonic()``;
+    #: None while open), so a test can count simultaneous sessions over time. The end is
+    #: when the server finished, not always when the client left: over TLS, a client that
+    #: closes in the middle of pipelined commands still has the buffered ones worked
+    #: through first (asyncio keeps the half-closed TLS session while aiosmtpd's reader is
+    #: paused; the replies are dropped), each after the lab's latency. To count a client's
+    #: own connections, watch them at the network (tests/relay_pg/_door.py does).
     opened_at: float = field(default_factory=time.monotonic)
     closed_at: float | None = None
 
