@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,19 +60,35 @@ def refuse_recipient(queue: Any, address: str) -> None:
                            " FOR EACH ROW EXECUTE FUNCTION refuse()")
 
 
-def refuse_health_notes(queue: Any) -> None:
-    """Make the queue's own database refuse every health note (a real trigger, as above):
-    the queue fails under the delivery worker right after it connected upstream."""
+def refuse_writes(queue: Any, table: str, *, events: tuple[str, ...] = ("INSERT", "UPDATE"),
+                  column: str | None = None) -> Callable[[], None]:
+    """Make the queue's own database refuse every write of *events* to *table* (an UPDATE
+    only when it sets *column*, if given): a real trigger, so the queue fails under the
+    delivery worker with the engine's own error. Returns what lifts the refusal."""
+    only = f" OF {column}" if column else ""
     if hasattr(queue, "_db"):  # the SQLite spool
-        for event in ("INSERT", "UPDATE"):
-            queue._db.execute(f"CREATE TRIGGER refuse_health_{event.lower()} BEFORE {event} ON"
-                              " health BEGIN SELECT RAISE(ABORT, 'injected'); END")
-        return
+        names = [f"refuse_{table}_{event.lower()}" for event in events]
+        for name, event in zip(names, events, strict=True):
+            queue._db.execute(f"CREATE TRIGGER {name} BEFORE {event}"
+                              f"{only if event == 'UPDATE' else ''} ON {table}"
+                              " BEGIN SELECT RAISE(ABORT, 'injected'); END")
+
+        def lift_sqlite() -> None:
+            for name in names:
+                queue._db.execute(f"DROP TRIGGER {name}")
+        return lift_sqlite
+    when = " OR ".join(event + (only if event == "UPDATE" else "") for event in events)
     with queue.pool.connection() as connection:
-        connection.execute("CREATE FUNCTION refuse_health() RETURNS trigger LANGUAGE plpgsql AS"
-                           " $$ BEGIN RAISE EXCEPTION 'injected'; END $$")
-        connection.execute("CREATE TRIGGER refuse_health BEFORE INSERT OR UPDATE ON health"
-                           " FOR EACH ROW EXECUTE FUNCTION refuse_health()")
+        connection.execute(f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql"
+                           " AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$")
+        connection.execute(f"CREATE TRIGGER refuse_{table} BEFORE {when} ON {table}"
+                           f" FOR EACH ROW EXECUTE FUNCTION refuse_{table}()")
+
+    def lift_postgresql() -> None:
+        with queue.pool.connection() as connection:
+            connection.execute(f"DROP TRIGGER refuse_{table} ON {table}")
+            connection.execute(f"DROP FUNCTION refuse_{table}()")
+    return lift_postgresql
 
 
 class Certificates:

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 from cdomail.testing.token_endpoint import TokenEndpoint
 
 from ._helpers import FakeClock, SpoolOpener, fill, relay_config, states
-from ._relay import Certificates, refuse_health_notes
+from ._relay import Certificates, refuse_writes
 
 MAILBOX = "relay@example.test"
 
@@ -55,7 +56,7 @@ def test_a_queue_failure_after_connecting_closes_the_upstream_connection(
                           tls="implicit", cafile=lab.ca_path)
     with open_spool() as spool:
         (message_id,) = fill(spool, 1)
-        refuse_health_notes(spool)
+        refuse_writes(spool, "health")
 
         async def deliver() -> bool:
             with pytest.raises(SpoolError, match="cannot record health"):
@@ -155,6 +156,38 @@ def test_rate_limit_and_concurrency_measured_at_the_upstream(tmp_path: Path,
     # Never more than 3 messages in any 0.5 s window (a little slack for the lab's thread).
     for first, later in zip(arrivals, arrivals[3:], strict=False):
         assert later - first >= 0.45
+
+
+def test_a_queue_failure_before_sending_gives_the_rate_slots_back(
+        tmp_path: Path, open_spool: SpoolOpener) -> None:
+    """The queue fails when the chunk is flagged as being sent, after its rate slots were
+    taken: the slots count as on the wire until given back, so they must be given back,
+    or the next pass waits for a window that never frees (the worker's own limiter here;
+    tests/relay_pg/test_limits.py runs the same with the cluster's)."""
+    with open_spool() as spool:
+        assert deliver_after_a_refused_mark(tmp_path, spool, None) == 2
+
+
+def deliver_after_a_refused_mark(tmp_path: Path, spool: Any, limiter: Any) -> int:
+    """Two messages, rate 2 per 0.2 s: a pass whose mark_sending the queue refuses, then
+    (the refusal lifted) a pass that must deliver both within a few windows."""
+    with Lab({"smtps": 0}, state_dir=tmp_path / "lab") as lab:
+        config = relay_config(tmp_path / "spool", host=lab.host, port=lab.port("smtps"),
+                              tls="implicit", cafile=lab.ca_path,
+                              delivery=DeliveryConfig(concurrency=1, rate_limit=(2, 0.2)))
+        fill(spool, 2)
+        lift = refuse_writes(spool, "messages", events=("UPDATE",), column="sending")
+
+        async def passes() -> int:
+            worker = DeliveryWorker(config, spool, rate_limiter=limiter)
+            with pytest.raises(SpoolError, match="cannot mark the messages being sent"):
+                await worker.deliver_due()
+            lift()
+            return await asyncio.wait_for(worker.deliver_due(), 10)
+
+        delivered = asyncio.run(passes())
+        assert len(lab.messages) == delivered
+    return delivered
 
 
 @pytest.mark.parametrize("failure", ["certificate from an unknown CA", "STARTTLS not offered"])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,6 +19,7 @@ from cdomail.relay.config import SpoolConfig
 from cdomail.relay.pg._db import ConnectionPool, connect_pool
 from cdomail.relay.pg.limits import ClusterRateLimiter
 from cdomail.relay.pg.slots import ConnectionSlots, SlotLost
+from tests.relay.test_delivery_lab import deliver_after_a_refused_mark
 
 from ._queues import open_node
 
@@ -114,6 +116,19 @@ def test_a_killed_nodes_slots_age_out_one_hold_and_one_window_later(
         b.close()
     waited = granted_at - taken
     assert hold + seconds - 0.05 <= waited <= hold + 3 * seconds + 1.0, waited
+
+
+def test_a_queue_failure_before_sending_gives_the_cluster_rate_slots_back(
+        pg_spool_config: SpoolConfig, tmp_path: Path) -> None:
+    """As tests/relay/test_delivery_lab.py's test of the same name, with the cluster's
+    limiter: slots never given back would have their stamps pushed ahead for ever."""
+    node = open_node(pg_spool_config)
+    try:
+        limiter = ClusterRateLimiter(node.pool, ACCOUNT, 2, 0.2, SystemClock(),
+                                     hold_seconds=60.0)
+        assert deliver_after_a_refused_mark(tmp_path, node, limiter) == 2
+    finally:
+        node.close()
 
 
 def _slots(pool: ConnectionPool, concurrency: int = 2, holder: str = "",
@@ -220,11 +235,15 @@ def cut_off_role(pg_spool_config: SpoolConfig) -> Iterator[str]:
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN".encode())
         admin.execute(f"GRANT SELECT, UPDATE, INSERT ON connection_slots TO {role}".encode())
+        admin.execute(f"GRANT SELECT, UPDATE, INSERT, DELETE ON rate_slots TO {role}".encode())
+        admin.execute(f"GRANT USAGE ON SEQUENCE rate_slots_id_seq TO {role}".encode())
     try:
         yield url.replace("postgresql://cdomail@", f"postgresql://{role}@")
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f"REVOKE ALL ON connection_slots FROM {role}".encode())
+            admin.execute(f"REVOKE ALL ON rate_slots FROM {role}".encode())
+            admin.execute(f"REVOKE ALL ON SEQUENCE rate_slots_id_seq FROM {role}".encode())
             admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
                           f" usename = '{role}'".encode())
             admin.execute(f"DROP ROLE {role}".encode())
@@ -273,6 +292,48 @@ def test_a_holder_cut_off_from_the_database_closes_before_anyone_takes_its_slot(
     # By its own deadline (at most three quarters of a lease after the cut), not when the
     # pool gave up on the database (5 s): twice the lease is slack for a loaded machine.
     assert events["closed"] - events["cut"] < 2 * LEASE, events
+
+
+def test_a_cancelled_delivery_does_not_wait_for_the_database_to_give_its_rate_slots_back(
+        pg_spool_config: SpoolConfig, cut_off_role: str) -> None:
+    """A delivery cancelled because its connection slot's lease ran out (the database does
+    not answer) must close its upstream connection at once: finished() does not wait the
+    pool's 5 s for a restamp; the stamps stay ahead (one lease) instead."""
+    url = pg_spool_config.url
+    assert url is not None
+    lonely_pool = connect_pool(SpoolConfig(url=cut_off_role), max_size=2,
+                               application_name="lonely")
+    limiter = ClusterRateLimiter(lonely_pool, ACCOUNT, 2, 0.5, SystemClock(), hold_seconds=LEASE)
+    ended: dict[str, float] = {}
+
+    async def delivery(slots: list[int]) -> None:
+        try:
+            await asyncio.sleep(3600)  # "the messages are on the wire"
+        finally:
+            try:
+                await limiter.finished(slots)
+            finally:
+                ended["at"] = time.monotonic()
+
+    async def main() -> float:
+        task = asyncio.create_task(delivery(await limiter.take(2)))
+        await asyncio.to_thread(_cut_off, url, cut_off_role)
+        await asyncio.sleep(0.1)
+        cancelled = time.monotonic()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return cancelled
+
+    try:
+        cancelled = asyncio.run(main())
+    finally:
+        lonely_pool.close()
+    assert ended["at"] - cancelled < 1.0, (cancelled, ended)
+    with psycopg.connect(url) as connection:  # nothing was restamped: still ahead
+        row = connection.execute(
+            "SELECT count(*) FROM rate_slots WHERE upstream = %s AND stamped_at >"
+            " extract(epoch from clock_timestamp())::float8", (ACCOUNT,)).fetchone()
+    assert row is not None and row[0] == 2
 
 
 def _cut_off(url: str, role_url: str) -> None:

@@ -271,14 +271,16 @@ class DeliveryWorker:
             allowed = len(slots) if self._limiter is not None else wanted
             chunk, pending = pending[:allowed], pending[allowed:]
             started = self.clock.now()
-            # Durable before a byte goes: a kill from here to the verdict's record leaves
-            # the chunk flagged, and the restart records it unknown. Each record ends it.
-            marked = set(await asyncio.to_thread(self.spool.mark_sending,
-                                                 [m.id for m in chunk]))
-            # A claim that expired while it waited here was taken over by another node,
-            # which may be delivering it: sending it too would be a duplicate on no record.
-            chunk = [m for m in chunk if m.id in marked]
+            # Taken slots count as on the wire until finished(), so every way out from here
+            # (the queue failing at mark_sending too) must give them back.
             try:
+                # Durable before a byte goes: a kill from here to the verdict's record leaves
+                # the chunk flagged, and the restart records it unknown. Each record ends it.
+                marked = set(await asyncio.to_thread(self.spool.mark_sending,
+                                                     [m.id for m in chunk]))
+                # A claim that expired while it waited here was taken over by another node,
+                # which may be delivering it: sending it too would be a duplicate on no record.
+                chunk = [m for m in chunk if m.id in marked]
                 results = [] if not chunk else await client.send_many(
                     OutgoingMessage(m.content, m.sender, m.recipients_pending) for m in chunk)
             finally:

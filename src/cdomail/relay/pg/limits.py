@@ -105,6 +105,9 @@ class ClusterRateLimiter:
         thread, so a database that does not answer never stalls the event loop (and with it
         the listeners and the connection slots' deadlines). If it fails, the stamps stay
         ahead and age out one lease and one window later: the window is kept, not overtaken.
+        A delivery being cancelled (its connection slot's lease ran out, most likely because
+        the database does not answer) does not wait for the restamp: its upstream connection
+        must be closed first (:mod:`cdomail.relay.pg.slots`); the stamps stay ahead.
         """
         if not slots:
             return
@@ -112,6 +115,9 @@ class ClusterRateLimiter:
         if keeper is not None:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            return
         await asyncio.to_thread(self._restamp, slots)
 
     def _restamp(self, slots: list[int]) -> None:
