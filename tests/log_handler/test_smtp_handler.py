@@ -27,7 +27,7 @@ from cdomail.errors import InputError
 from cdomail.lab import Lab, StoredMessage
 from cdomail.log_handler import SMTPHandler
 from cdomail.testing import LAB_PASSWORD, LAB_USER
-from tests.log_handler._gate import gate
+from tests._forwarder import forwarder
 
 
 def lab_options(lab: Lab, **extra: Any) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def test_records_arrive_batched_over_one_connection(lab: Lab, logger: logging.Lo
 def test_emit_returns_while_the_sender_is_stuck_on_the_network(
     lab: Lab, logger: logging.Logger
 ) -> None:
-    with gate(("127.0.0.1", lab.port("starttls"))) as held:
+    with forwarder(("127.0.0.1", lab.port("starttls")), held=True) as held:
         handler = SMTPHandler("localhost", lab.port("starttls"),
                               connect_to=("127.0.0.1", held.port), **lab_options(lab))
         logger.addHandler(handler)
@@ -170,7 +170,7 @@ def test_failures_never_reach_the_caller_nor_show_the_password(
 
 
 def test_flush_gives_up_after_flush_timeout(lab: Lab, logger: logging.Logger) -> None:
-    with gate(("127.0.0.1", lab.port("starttls"))) as held:
+    with forwarder(("127.0.0.1", lab.port("starttls")), held=True) as held:
         handler = SMTPHandler("localhost", lab.port("starttls"),
                               connect_to=("127.0.0.1", held.port),
                               **lab_options(lab, flush_timeout=0.2))
@@ -220,7 +220,7 @@ def test_the_sender_outlives_an_error_that_is_not_the_server(
 
 
 def test_a_full_queue_drops_and_says_so(lab: Lab, logger: logging.Logger) -> None:
-    with gate(("127.0.0.1", lab.port("starttls"))) as held:
+    with forwarder(("127.0.0.1", lab.port("starttls")), held=True) as held:
         handler = SMTPHandler("localhost", lab.port("starttls"), capacity=2,
                               connect_to=("127.0.0.1", held.port), **lab_options(lab))
         logger.addHandler(handler)

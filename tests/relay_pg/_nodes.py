@@ -10,15 +10,14 @@ import time
 from pathlib import Path
 
 from cdomail.lab import Lab
+from tests._forwarder import ForwardedConnection, Forwarder
 from tests.relay._relay import RelayProcess
 
-from ._door import Door, DoorSession
-
 MAILBOX = "sender@contoso.test"
-#: The door (``_door.py``) notes a connection's end when the relay's close reaches it, which
-#: can come a moment after the relay released its cluster slot and another node opened a
-#: connection: overlaps shorter than this are that observation delay, not a second
-#: connection in use.
+#: The door (``tests/_forwarder.py``) notes a connection's end when the relay's close
+#: reaches it, which can come a moment after the relay released its cluster slot and another
+#: node opened a connection: overlaps shorter than this are that observation delay, not a
+#: second connection in use.
 CLOSE_OBSERVATION_SLACK = 0.05
 #: How long an upstream session may stay open once the queue has drained (the worker closes
 #: its connections when a pass ends; this is only the slack of a loaded machine).
@@ -31,7 +30,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def node_config(path: Path, *, url: str, port: int, lab: Lab, door: Door | None = None,
+def node_config(path: Path, *, url: str, port: int, lab: Lab, door: Forwarder | None = None,
                 token_url: str | None = None, delivery: str = "", lease: str = "2s") -> Path:
     """A relay.toml for one node: its own listener, the shared queue, the lab upstream
     (through *door* when given: the door forwards to the lab's implicit-TLS port)."""
@@ -85,7 +84,7 @@ def wait_for(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def peak_sessions(sessions: list[DoorSession], now: float) -> int:
+def peak_sessions(sessions: list[ForwardedConnection], now: float) -> int:
     """The most upstream connections open at one moment, from the door's open/close times.
 
     Each session counts from its opening to its observed close less the observation slack

@@ -22,10 +22,10 @@ from cdomail.lab import Lab, StoredMessage, xoauth2
 from cdomail.relay.config import SpoolConfig
 from cdomail.relay.pg import PostgresQueue
 from cdomail.testing.token_endpoint import TokenEndpoint
+from tests._forwarder import forwarder
 from tests.relay._relay import RelayProcess
 from tests.relay.test_crash_delivery import Ledger, message_ids, send_one
 
-from ._door import Door
 from ._nodes import (
     DRAINED_CLOSE_WAIT,
     free_port,
@@ -60,7 +60,7 @@ def test_three_nodes_kill_9_mid_load_and_mid_delivery(
     ledger = Ledger()
     with Lab({"smtps": 0}, auth_mechanisms={"XOAUTH2": xoauth2(token_endpoint.validate)},
              auth_required=True, certs_dir=lab_certs_dir, state_dir=tmp_path / "lab",
-             on_message=arrived) as lab, Door((lab.host, lab.port("smtps"))) as door:
+             on_message=arrived) as lab, forwarder((lab.host, lab.port("smtps"))) as door:
         assert pg_spool_config.url is not None
         configs = [node_config(tmp_path / f"node{n}.toml", url=pg_spool_config.url,
                                port=free_port(), lab=lab, door=door,
@@ -82,7 +82,7 @@ def test_three_nodes_kill_9_mid_load_and_mid_delivery(
             # their leases, never while a connection could still be open.
             closed = door.wait_closed(DRAINED_CLOSE_WAIT) and lab.wait_sessions_closed(
                 DRAINED_CLOSE_WAIT)
-            peak = peak_sessions(door.sessions, time.monotonic())
+            peak = peak_sessions(door.connections, time.monotonic())
             for node in nodes:
                 assert node.terminate() == 0
         finally:
@@ -97,7 +97,7 @@ def test_three_nodes_kill_9_mid_load_and_mid_delivery(
               f" unknown-at-dot={len(ledger.unknown)} delivered={len(delivered)}"
               f" duplicated={len(duplicated)} unknown-recorded={len(unknown_recorded)}"
               f" kills={kills} token-requests={token_endpoint.requests}"
-              f" upstream-peak={peak} connections={len(door.sessions)}")
+              f" upstream-peak={peak} connections={len(door.connections)}")
     print(report)
     assert len(ledger.accepted) + len(ledger.unknown) == MESSAGES, report
     assert not ledger.accepted - set(delivered), report  # nothing that got 250 was lost

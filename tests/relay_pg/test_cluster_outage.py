@@ -4,7 +4,7 @@ Each node must answer 451 while the database is down (nothing kept: the sender r
 answer 250 again afterwards without being restarted; every message accepted before or after
 reaches the upstream. The database goes down while the nodes are delivering (the lab answers
 slowly, so upstream sessions are open at that moment). A forwarder at the upstream's door
-(``_door.py``) notes when each relay connection opened and when the relay closed it, so the
+(``tests/_forwarder.py``) notes when each relay connection opened and ended, so the
 cluster-wide ``[delivery] concurrency`` is checked where it matters, at the upstream, before,
 during and after the restart; and once the queue has drained, no connection may stay open.
 
@@ -26,10 +26,10 @@ import pytest
 from cdomail.lab import Lab
 from cdomail.relay.config import SpoolConfig
 from cdomail.relay.pg import PostgresQueue
+from tests._forwarder import Forwarder, forwarder
 from tests.relay._relay import RelayProcess
 from tests.relay.test_crash_delivery import message_ids
 
-from ._door import Door
 from ._nodes import DRAINED_CLOSE_WAIT, free_port, node_config, peak_sessions, start_node, wait_for
 from .cluster import PrivateCluster
 from .test_database_outage import _send
@@ -42,9 +42,9 @@ UPSTREAM_LATENCY_MS = 100
 
 @pytest.fixture(params=["2s", "30s"], ids=["lease-shorter-than-outage", "lease-outlasts-it"])
 def nodes(request: pytest.FixtureRequest, pg_spool_config: SpoolConfig,
-          tmp_path: Path) -> Iterator[tuple[list[RelayProcess], Lab, Door]]:
+          tmp_path: Path) -> Iterator[tuple[list[RelayProcess], Lab, Forwarder]]:
     with Lab({"smtps": 0}, state_dir=tmp_path / "lab", latency_ms=UPSTREAM_LATENCY_MS) as lab, \
-            Door((lab.host, lab.port("smtps"))) as door:
+            forwarder((lab.host, lab.port("smtps"))) as door:
         assert pg_spool_config.url is not None
         started: list[RelayProcess] = []
         try:
@@ -74,22 +74,22 @@ def _send_until_accepted(relay: RelayProcess, numbers: Iterator[int], deadline: 
     raise AssertionError("ran out of message numbers")
 
 
-def _describe(door: Door, restart: tuple[float, float], relays: list[RelayProcess]) -> str:
+def _describe(door: Forwarder, restart: tuple[float, float], relays: list[RelayProcess]) -> str:
     return f"restart at {restart}; connections: " + ", ".join(
         f"{s.opened_at:.2f}-{'open' if s.closed_at is None else f'{s.closed_at:.2f}'}"
-        for s in door.sessions) + "".join(
+        for s in door.connections) + "".join(
         f"\n--- node {n} ---\n" + "".join(relay.log[-40:]) for n, relay in enumerate(relays))
 
 
 @pytest.mark.slow
 def test_three_nodes_answer_451_during_a_postgresql_restart_and_recover(
-        nodes: tuple[list[RelayProcess], Lab, Door], pg_cluster: PrivateCluster,
+        nodes: tuple[list[RelayProcess], Lab, Forwarder], pg_cluster: PrivateCluster,
         pg_spool_config: SpoolConfig) -> None:
     relays, lab, door = nodes
     before = 60  # enough queued at once that every node wants all its connections
     assert [_send(relays[n % 3].port, n) for n in range(before)] == [250] * before
     # The restart comes while deliveries are under way: upstream sessions are open.
-    wait_for(lambda: door.open_sessions() >= 1 and len(lab.messages) >= 5, 60,
+    wait_for(lambda: door.open_connections() >= 1 and len(lab.messages) >= 5, 60,
              "deliveries under way")
     assert len(set(message_ids(lab.messages))) < before, "delivered before the restart"
     stopped_at = time.monotonic()
@@ -120,12 +120,12 @@ def test_three_nodes_answer_451_during_a_postgresql_restart_and_recover(
     assert duplicated <= unknown_recorded  # a connection cut mid-send is on record
     # Drained: every upstream connection is closed within a bounded wait, none left open.
     closed = door.wait_closed(DRAINED_CLOSE_WAIT) and lab.wait_sessions_closed(DRAINED_CLOSE_WAIT)
-    peak = peak_sessions(door.sessions, time.monotonic())
+    peak = peak_sessions(door.connections, time.monotonic())
     assert closed and 1 <= peak <= CONCURRENCY, (
         f"peak {peak}, connections left open after the queue drained: {not closed}; "
         + _describe(door, restart, relays))
     refused = {f"<outage-{n}@legacy.test>" for n in range(before, max(accepted))} - wanted
     assert not refused & set(message_ids(lab.messages))  # a 451 kept nothing
-    print(f"upstream peak={peak} over {len(door.sessions)} connections;"
+    print(f"upstream peak={peak} over {len(door.connections)} connections;"
           f" duplicated={len(duplicated)} unknown-recorded={len(unknown_recorded)};"
           f" database down {restart[1] - restart[0]:.1f} s; 451 answers after it={len(refused)}")

@@ -87,7 +87,7 @@ class SessionRecord:
     #: closes in the middle of pipelined commands still has the buffered ones worked
     #: through first (asyncio keeps the half-closed TLS session while aiosmtpd's reader is
     #: paused; the replies are dropped), each after the lab's latency. To count a client's
-    #: own connections, watch them at the network (tests/relay_pg/_door.py does).
+    #: own connections, watch them at the network (tests/_forwarder.py does).
     opened_at: float = field(default_factory=time.monotonic)
     closed_at: float | None = None
 
