@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from cdomail._server_close import close_servers
+
 __all__ = ["DelayProxy", "ProxyProcess"]
 
 #: Bytes read per ``read()`` call; large so that pipelined bursts move in few reads.
@@ -172,7 +174,7 @@ class DelayProxy:
     async def aclose(self) -> None:
         """Stop listening and cut every forwarded connection."""
         if self._server is not None:
-            self._server.close()
+            await close_servers([self._server])
             for task in list(self._connections):
                 task.cancel()
             await asyncio.gather(*self._connections, return_exceptions=True)

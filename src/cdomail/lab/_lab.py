@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
+from cdomail._server_close import close_servers
 from cdomail.errors import ConfigurationError
 from cdomail.lab._auth import AuthMechanism
 from cdomail.lab._ca import LabCertificates
@@ -36,6 +37,9 @@ DEFAULT_PORTS: Mapping[str, int] = {
 }
 
 _START_TIMEOUT = 15.0
+
+#: Loop turns to wait, at shutdown, for aborted sessions to hear of it (a turn or two each).
+_ABORT_TURNS = 50
 
 
 def _check_listeners(listeners: Mapping[str, int]) -> dict[str, int]:
@@ -229,12 +233,10 @@ class Lab:
         self.stop()
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._serve(loop))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            loop.close()
+        # The Runner ends like asyncio.run(): tasks still pending (an accept waiting on a TLS
+        # handshake) are cancelled and their transports closed before the loop closes.
+        with asyncio.Runner() as runner:
+            runner.run(self._serve(runner.get_loop()))
 
     async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         stop_requested = loop.create_future()
@@ -287,9 +289,20 @@ class Lab:
         return make
 
     async def _close_everything(self) -> None:
-        for server in self._servers:
-            server.close()
-        tasks = [task for smtp in self._book.live_servers() if (task := smtp.abort()) is not None]
+        await close_servers(self._servers)
+        # A session whose protocol has just been told of its connection may still start
+        # its handler task on the next turn: abort until no live session is left. (A TLS
+        # handshake still under way on the implicit-TLS listener has no session yet; the
+        # Runner in _run() cancels its accept task, which closes the transport.)
+        tasks: set[asyncio.Task[None]] = set()
+        for _ in range(_ABORT_TURNS):
+            live = self._book.live_servers()
+            if not live:
+                break
+            for smtp in live:
+                if (task := smtp.abort()) is not None:
+                    tasks.add(task)
+            await asyncio.sleep(0)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         for server in self._servers:

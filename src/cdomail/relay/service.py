@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from .._backends._hostname import default_local_hostname
+from .._server_close import close_servers
 from ._group_commit import GroupCommitter
 from ._model import Clock, SystemClock
 from .config import RelayConfig
@@ -89,8 +90,7 @@ async def run_relay(config: RelayConfig, *, stop: asyncio.Event, clock: Clock | 
         await stop.wait()
         log.info("stopping: no new connections; finishing stores already under way")
     finally:
-        for server in servers:
-            server.close()
+        await close_servers(servers)
         tracker.abort_sessions()
         await tracker.finish_stores()
         for task in background[1:]:
