@@ -12,7 +12,6 @@ import trustme
 
 from cdomail.lab import Lab
 from cdomail.testing import LAB_PASSWORD, LAB_USER
-
 from tests._leaks import leak_reports
 
 from ._raw import RawClient

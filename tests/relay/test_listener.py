@@ -12,7 +12,6 @@ import pytest
 from cdomail.relay.config import SpoolConfig
 from cdomail.relay.queue import open_queue
 from cdomail.relay.spool import Spool
-
 from tests._leaks import leak_reports
 
 from ._relay import Certificates, RelayThread, refuse_recipient, relay_toml, running_relay
