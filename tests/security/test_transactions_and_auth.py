@@ -76,14 +76,17 @@ def test_some_or_all_recipients_refused(
     client.close()
     assert [r.recipient for r in info.value.refused] == ["a@example.org", "b@example.org"]
     assert every.settle()
-    assert "DATA" not in smtp_verbs(every)
+    # No DATA; the RSET's reply is read, so the session ends with QUIT (RFC 5321 §4.1.1.10).
+    assert smtp_verbs(every) == ["EHLO", "MAIL", "RCPT", "RCPT", "RSET", "QUIT"]
 
 
 @pytest.mark.parametrize("data_reply", [b"354 go ahead\r\n", b"554 5.5.1 no recipients\r\n"])
 def test_pipelined_all_rcpt_failed(
     hostile: ServerFactory, certs: CertificateSet, data_reply: bytes
 ) -> None:
-    script = Script(replies={"RCPT": b"550 5.1.1 no\r\n", "DATA": data_reply}, strict=True)
+    # After 354 the lone "." is refused as RFC 2920 §3.1 expects (a 250 there would be odd).
+    script = Script(replies={"RCPT": b"550 5.1.1 no\r\n", "DATA": data_reply,
+                             "DATA_END": b"554 5.5.1 no valid recipients\r\n"}, strict=True)
     server = hostile(script)
     client = make_client(server, certs, tls="none")
     with pytest.raises(RecipientsRefused) as info:
@@ -92,7 +95,8 @@ def test_pipelined_all_rcpt_failed(
     client.close()
     assert server.settle()
     verbs = smtp_verbs(server)
-    assert verbs[verbs.index("DATA") + 1] == "RSET"
+    # One RSET (the batch adds no second one), its reply read, then QUIT.
+    assert verbs[verbs.index("DATA") + 1:] == ["RSET", "QUIT"]
     # After 354: no content at all, just the lone "." (RFC 2920 §3.1).
     assert data_lines(server) == ([b".\r\n"] if data_reply.startswith(b"354") else [])
 
@@ -202,7 +206,7 @@ def test_bdat_chunk_refused(hostile: ServerFactory, certs: CertificateSet) -> No
     verbs = smtp_verbs(server)
     assert verbs.count("BDAT") == 1
     assert "DATA" not in verbs
-    assert "RSET" in verbs[verbs.index("BDAT") :]
+    assert verbs[verbs.index("BDAT") + 1:] == ["RSET", "QUIT"]
 
 
 # --- Authentication (RFC 4954 §4) --------------------------------------------------------------

@@ -99,8 +99,10 @@ def test_without_pipelining_every_command_waits_for_its_reply() -> None:
 
 
 def test_every_recipient_refused_without_pipelining_sends_no_data() -> None:
-    run = run_batch(plan_for(messages(1)), session(LOCK_STEP),
-                    [b"250 ok\r\n", b"550 5.1.1 no such user\r\n"])
+    conn = session(LOCK_STEP)
+    run = run_batch(plan_for(messages(1)), conn,
+                    [b"250 ok\r\n", b"550 5.1.1 no such user\r\n", b"250 reset\r\n"])
+    assert conn.pending == 0  # the RSET's reply was read: the session ends clean, QUIT may follow
     assert run.writes == [b"MAIL FROM:<a@example.test>\r\n", b"RCPT TO:<r0@example.test>\r\n",
                           b"RSET\r\n"]
     assert not any(b"DATA" in write for write in run.writes)
@@ -108,21 +110,25 @@ def test_every_recipient_refused_without_pipelining_sends_no_data() -> None:
 
 
 def test_every_recipient_refused_with_pipelining_ends_the_forced_data_then_resets() -> None:
-    run = run_batch(plan_for(messages(1)), session(PIPELINING), [
+    conn = session(PIPELINING)
+    run = run_batch(plan_for(messages(1)), conn, [
         b"250 ok\r\n550 5.1.1 no such user\r\n354 go\r\n",
         b"554 5.5.1 no valid recipients\r\n250 reset\r\n",
-        b"250 reset\r\n",
     ])
-    # RFC 2920 §3.1: DATA got 354 with no recipient accepted: no content, just its end.
-    assert run.writes == [envelope(0) + b"DATA\r\n", b".\r\nRSET\r\n", b"RSET\r\n"]
+    # RFC 2920 §3.1: DATA got 354 with no recipient accepted: no content, just its end;
+    # the RSET written with it is the only one (the batch's closing RSET is not repeated).
+    assert run.writes == [envelope(0) + b"DATA\r\n", b".\r\nRSET\r\n"]
     assert errors(run.results) == [RecipientsRefused]
+    assert conn.pending == 0
 
 
 def test_refused_data_sends_no_content_and_resets() -> None:
-    run = run_batch(plan_for(messages(1)), session(PIPELINING),
-                    [ENVELOPE_OK + b"554 5.3.4 not now\r\n"])
+    conn = session(PIPELINING)
+    run = run_batch(plan_for(messages(1)), conn,
+                    [ENVELOPE_OK + b"554 5.3.4 not now\r\n", b"250 reset\r\n"])
     assert run.writes == [envelope(0) + b"DATA\r\n", b"RSET\r\n"]
     assert errors(run.results) == [DataRefused]
+    assert conn.pending == 0
 
 
 def test_refused_final_reply_is_followed_by_rset_before_the_session_is_reused() -> None:
@@ -175,12 +181,15 @@ def test_bdat_trusted_plan_streams_a_small_message_but_waits_with_a_large_one() 
 
 def test_refused_bdat_chunk_ends_the_transaction() -> None:
     large = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * (2 * BDAT_CHUNK // 1000 + 100)
-    run = run_batch(plan_for(iter([prepared(0, large)])), session(CHUNKING_LOCK_STEP), [
-        b"250 ok\r\n", b"250 ok\r\n", b"552 5.3.4 too big\r\n"])
-    # RFC 3030 §2: after a refused chunk no further chunk is sent; RSET ends it.
+    conn = session(CHUNKING_LOCK_STEP)
+    run = run_batch(plan_for(iter([prepared(0, large)])), conn, [
+        b"250 ok\r\n", b"250 ok\r\n", b"552 5.3.4 too big\r\n", b"250 reset\r\n"])
+    # RFC 3030 §2: after a refused chunk no further chunk is sent; one RSET ends it.
     assert len(run.writes) == 4
     assert run.writes[2].startswith(b"BDAT %d\r\n" % BDAT_CHUNK)
     assert run.writes[3] == b"RSET\r\n"
+    assert run.count(Send) == 0  # no closing RSET after the one that ended the chunks
+    assert conn.pending == 0
     assert sum(write.startswith(b"BDAT") for write in run.writes) == 1
     assert errors(run.results) == [DataRefused]
 

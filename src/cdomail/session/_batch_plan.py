@@ -105,6 +105,9 @@ class BatchPlan:
         self.outstanding: deque[Transaction] = deque()
         #: The transaction whose end of content is queued but not yet written.
         self.unwritten_end: Transaction | None = None
+        #: The last command queued was RSET: the server holds no transaction now, and a
+        #: refused last message needs no second RSET at the end of the batch.
+        self.reset_queued = False
         #: A BDAT transaction went through on this client: later small ones may stream
         #: their chunk with the envelope (read back by the driver for its next batch).
         self.bdat_trusted = False
@@ -199,7 +202,12 @@ class BatchPlan:
         yield from self._write(tail or b"")
         while self.outstanding:
             yield from self._collect()
-        if last is not None and last.final_reply is not None and last.final_reply.code >= 400:
+        while self.conn.pending:
+            # The reply to an RSET written after the last transaction: read it, so that the
+            # session ends clean (a QUIT may follow, or the next batch's first command).
+            yield from self._dispatch_next()
+        if (last is not None and last.final_reply is not None and last.final_reply.code >= 400
+                and not self.reset_queued):
             # RFC 5321 §4.1.1.5: after a refused message the server may still hold state
             # from it; reset before the session is reused.
             yield from self._command(Rset())
@@ -439,6 +447,7 @@ class BatchPlan:
     def _encode(self, command: Command, tag: object) -> bytes:
         """The bytes for ``command``, queued in the core (and shown in the transcript)."""
         data = self.conn.send(command, tag=tag)
+        self.reset_queued = isinstance(command, Rset)
         if self.transcript is not None:
             self.transcript.client(command.redacted(), tls=self.conn.tls_active)
         return data
