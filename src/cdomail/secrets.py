@@ -48,6 +48,8 @@ def _from_env(name: str, field: str) -> str:
     value = os.environ.get(name)
     if value is None:
         raise SecretUnavailable(f"{field}: environment variable {name} is not set", field=field)
+    if not value:
+        raise SecretUnavailable(f"{field}: environment variable {name} is empty", field=field)
     return value
 
 
@@ -57,11 +59,16 @@ def _from_file(path_text: str, field: str) -> str:
         data = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise SecretUnavailable(f"{field}: cannot read {path}: {reason}", field=field) from None
+        raise SecretUnavailable(f"{field}: cannot read secret file {path}: {reason}",
+                                field=field) from None
     try:
-        return _strip_one_newline(data.decode("utf-8"))
+        value = _strip_one_newline(data.decode("utf-8"))
     except UnicodeDecodeError:
-        raise SecretUnavailable(f"{field}: {path} is not UTF-8 text", field=field) from None
+        raise SecretUnavailable(f"{field}: secret file {path} is not UTF-8 text",
+                                field=field) from None
+    if not value:
+        raise SecretUnavailable(f"{field}: secret file {path} is empty", field=field)
+    return value
 
 
 def _from_command(command: str, field: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,13 @@ def test_resolve_secret_from_env_and_file(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(SecretError, match="inline secret is refused") as caught:
         resolve_secret("plain-password", field="password")
     assert "plain-password" not in str(caught.value)
+    # Unattended: no program run for a secret, no prompt (the command line has both).
+    for spec in (f"command:{sys.executable} -c print(1)", "prompt"):
+        with pytest.raises(SecretError, match="a secret must be a reference"):
+            resolve_secret(spec, field="password")
+    secret_file.write_text("")
+    with pytest.raises(SecretError, match=r"secret file .* is empty"):
+        resolve_secret(f"file:{secret_file}", field="password")
 
 
 def test_an_error_in_the_second_listener_points_at_its_own_line() -> None:

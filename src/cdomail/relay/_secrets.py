@@ -1,23 +1,24 @@
 """Secrets in the relay's configuration: ``env:NAME`` or ``file:PATH``, never inline.
 
 A secret written inline in relay.toml ends up in backups, tickets and screenshots of the file;
-only a reference is accepted, resolved when it is needed. Errors name the field and the
-reference, never the secret's value.
+only a reference is accepted, resolved when it is needed. The relay runs unattended, so of
+:mod:`cdomail.secrets`' sources it takes the two that need nobody: no ``prompt``, and no
+``command:`` run by a daemon. Resolving is :func:`cdomail.secrets.resolve_secret`'s job (one
+reading of ``env:`` and ``file:`` for the command line and the relay); errors name the field
+and the reference, never the secret's value.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from ..errors import ConfigurationError
+from .. import secrets
+from ..secrets import SecretUnavailable
 
 __all__ = ["SecretError", "check_secret_spec", "resolve_secret"]
 
 _SCHEMES = ("env:", "file:")
 
 
-class SecretError(ConfigurationError):
+class SecretError(SecretUnavailable):
     """A secret reference is malformed or cannot be resolved (the value is never shown)."""
 
 
@@ -33,22 +34,10 @@ def check_secret_spec(spec: object, *, field: str) -> str:
 
 
 def resolve_secret(spec: str, *, field: str) -> str:
-    """The secret *spec* points to: an environment variable, or a file's text (stripped)."""
+    """The secret *spec* points to: an environment variable, or a file's text (one trailing
+    newline removed, as for the command line's accounts)."""
     check_secret_spec(spec, field=field)
-    scheme, _, target = spec.partition(":")
-    if scheme == "env":
-        value = os.environ.get(target)
-        if value is None:
-            raise SecretError(f"{field}: environment variable {target} is not set", field=field)
-        if not value:
-            raise SecretError(f"{field}: environment variable {target} is empty", field=field)
-        return value
     try:
-        value = Path(target).read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise SecretError(
-            f"{field}: cannot read secret file {target}: {error.strerror}", field=field
-        ) from None
-    if not value:
-        raise SecretError(f"{field}: secret file {target} is empty", field=field)
-    return value
+        return secrets.resolve_secret(spec, field=field)
+    except SecretUnavailable as error:
+        raise SecretError(str(error), field=field) from None
