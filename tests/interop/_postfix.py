@@ -5,7 +5,9 @@ Everything lives in one temporary directory: ``conf/`` (main.cf, master.cf, the 
 the certificates and ``maillog`` (postlogd(8) writes there because a sandbox has no syslog).
 ``master -d`` runs in the foreground as our child, so stopping it is a signal and a ``wait()``,
 and the system Postfix (if any) is never touched: no file under /etc/postfix is read for
-settings we rely on, no port below 1024 is used, and nothing binds outside 127.0.0.1.
+settings we rely on, no port below 1024 is used, and nothing binds outside 127.0.0.1. That
+private instance is :mod:`cdomail.testing.postfix`'s (shared with the relay benchmark); this
+module makes it a Maildir server with TLS and SASL listeners.
 
 Four smtpd listeners mirror the cdomail lab's names:
 
@@ -25,18 +27,23 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import trustme
+
+from cdomail.testing.postfix import (
+    master_services,
+    postfix_main_cf,
+    private_folder,
+    private_settings,
+    read_maillog,
+    running_master,
+)
 
 __all__ = [
     "LISTENERS",
@@ -65,35 +72,13 @@ _LISTENER_OPTIONS: dict[str, tuple[str, ...]] = {
     "smtps": ("smtpd_tls_wrappermode=yes", "smtpd_tls_security_level=encrypt"),
 }
 
-# The daemons a minimal instance needs: queue manager, cleanup, address rewriting, bounces,
-# virtual delivery, the error transport (everything non-local), TLS and log helpers.
-_SERVICES = """\
-cleanup   unix  n  -  n  -    0  cleanup
-qmgr      unix  n  -  n  300  1  qmgr
-tlsmgr    unix  -  -  n  1000? 1 tlsmgr
-rewrite   unix  -  -  n  -    -  trivial-rewrite
-bounce    unix  -  -  n  -    0  bounce
-defer     unix  -  -  n  -    0  bounce
-trace     unix  -  -  n  -    0  bounce
-verify    unix  -  -  n  -    1  verify
-flush     unix  n  -  n  1000? 0 flush
-proxymap  unix  -  -  n  -    -  proxymap
-showq     unix  n  -  n  -    -  showq
-error     unix  -  -  n  -    -  error
-retry     unix  -  -  n  -    -  error
-discard   unix  -  -  n  -    -  discard
-virtual   unix  -  n  n  -    -  virtual
-anvil     unix  -  -  n  -    1  anvil
-scache    unix  -  -  n  -    1  scache
-postlog   unix-dgram n - n - 1  postlogd
-"""
+# Beyond the base daemons: TLS session caching and virtual(8) delivery into the Maildir.
+_EXTRA_SERVICES = (
+    "tlsmgr    unix  -  -  n  1000? 1 tlsmgr",
+    "virtual   unix  -  n  n  -    -  virtual",
+)
 
 
-_START_ATTEMPTS = 3
-
-
-class PostfixError(RuntimeError):
-    """The private Postfix instance could not be configured or started."""
 
 
 @dataclass
@@ -106,7 +91,6 @@ class PostfixInstance:
     sasl_enabled: bool
     host: str = "127.0.0.1"
     hostname: str = SERVER_HOSTNAME
-    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def maildir(self) -> Path:
@@ -124,7 +108,7 @@ class PostfixInstance:
 
     def log_text(self) -> str:
         """Everything Postfix has logged so far."""
-        return _read_log(self.root)
+        return read_maillog(self.root)
 
     def wait_for_message(self, marker: bytes, *, timeout: float = 20.0) -> bytes:
         """Return the bytes of the delivered message that contains *marker*.
@@ -188,70 +172,12 @@ class PostfixInstance:
             time.sleep(0.05)
 
 
-def _read_log(root: Path) -> str:
-    try:
-        return (root / "maillog").read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
-
-
-def _startup_output(root: Path) -> str:
-    """What master(8) printed (it reports a failed bind there before postlogd runs) and the log."""
-    try:
-        printed = (root / "master.out").read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        printed = ""
-    return printed + _read_log(root)
-
-
-def _any_port_taken(ports: dict[str, int]) -> bool:
-    """True when another program now holds one of *ports* (master(8) could not bind it)."""
-    for port in ports.values():
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return True
-    return False
-
-
-def _free_ports(count: int) -> list[int]:
-    """Ask the kernel for *count* distinct free loopback ports.
-
-    Postfix cannot listen on port 0 and report the result, so we borrow ports the kernel picks
-    and release them just before master(8) binds them (a small, accepted race).
-    """
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def _main_cf(root: Path, *, sasl_enabled: bool, delivery_uid: int) -> str:
-    settings = {
-        "compatibility_level": "3.6",
-        "config_directory": root / "conf",
-        "queue_directory": root / "queue",
-        "data_directory": root / "data",
-        "mail_owner": "postfix",
-        "setgid_group": "postdrop",
-        "maillog_file": root / "maillog",
-        "maillog_file_prefixes": root,
-        "inet_interfaces": "127.0.0.1",
-        "inet_protocols": "ipv4",
+    settings = private_settings(root) | {
         "myhostname": SERVER_HOSTNAME,
         "mydomain": TEST_DOMAIN,
         "myorigin": SERVER_HOSTNAME,
-        "mydestination": "",
-        "mynetworks": "127.0.0.0/8",
         "relayhost": "",
-        "alias_maps": "",
-        "alias_database": "",
-        "local_recipient_maps": "",
         # Nothing may ever leave this machine: every transport but virtual is error(8).
         "default_transport": "error:interop tests never relay",
         "relay_transport": "error:interop tests never relay",
@@ -261,14 +187,11 @@ def _main_cf(root: Path, *, sasl_enabled: bool, delivery_uid: int) -> str:
         "virtual_mailbox_maps": "static:inbox/",  # trailing slash: Maildir format
         "virtual_uid_maps": f"static:{delivery_uid}",
         "virtual_gid_maps": f"static:{delivery_uid}",
-        "message_size_limit": "50000000",
         "virtual_mailbox_limit": "0",
         # Do not let cleanup(8) add or rewrite headers: we compare delivered bytes with sent ones.
         "local_header_rewrite_clients": "",
         "remote_header_rewrite_domain": "",
-        "smtpd_peername_lookup": "no",
         "smtputf8_enable": "yes",
-        "biff": "no",
         "smtpd_tls_chain_files": root / "server.pem",
         "smtpd_tls_security_level": "may",
         "smtpd_tls_received_header": "yes",
@@ -286,7 +209,7 @@ def _main_cf(root: Path, *, sasl_enabled: bool, delivery_uid: int) -> str:
             # Put "(Authenticated sender: user)" in the Received header.
             "smtpd_sasl_authenticated_header": "yes",
         }
-    return "".join(f"{name} = {value}\n" for name, value in settings.items())
+    return postfix_main_cf(settings)
 
 
 def _master_cf(ports: dict[str, int]) -> str:
@@ -296,7 +219,7 @@ def _master_cf(ports: dict[str, int]) -> str:
             f"-o {option}" for option in (f"syslog_name=postfix/{name}", *_LISTENER_OPTIONS[name])
         )
         lines.append(f"127.0.0.1:{ports[name]} inet n - n - - smtpd {options}\n")
-    return "".join(lines) + _SERVICES
+    return "".join(lines) + master_services(*_EXTRA_SERVICES)
 
 
 def _setup_sasl(root: Path, saslpasswd2: str) -> None:
@@ -323,34 +246,6 @@ def _setup_sasl(root: Path, saslpasswd2: str) -> None:
     sasldb.chmod(0o640)
 
 
-def _wait_until_listening(instance: PostfixInstance, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20.0
-    pending = set(instance.ports.values())
-    while pending:
-        if process.poll() is not None:
-            raise PostfixError(
-                f"master(8) exited with status {process.returncode}:\n"
-                f"{_startup_output(instance.root)}"
-            )
-        for port in sorted(pending):
-            with suppress(OSError), socket.create_connection((instance.host, port), timeout=1):
-                pending.discard(port)
-        if pending and time.monotonic() > deadline:
-            raise PostfixError(f"Postfix did not listen on {sorted(pending)} within 20s")
-        time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    # SIGTERM makes master(8) terminate its children and exit (master(8), "SIGTERM").
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
 @contextmanager
 def running_postfix(*, postfix: str, saslpasswd2: str | None) -> Iterator[PostfixInstance]:
     """Configure, start and (on exit) stop and delete a private Postfix instance.
@@ -358,18 +253,7 @@ def running_postfix(*, postfix: str, saslpasswd2: str | None) -> Iterator[Postfi
     *postfix* is the path of the ``postfix`` command; *saslpasswd2* the path of Cyrus's
     ``saslpasswd2`` or None, in which case the instance offers no AUTH.
     """
-    # Not pytest's tmp_path: that lives under a 0700 directory that the unprivileged Postfix
-    # daemons (mail_owner, the delivery uid) could not traverse.
-    root = Path(tempfile.mkdtemp(prefix="cdomail-postfix-"))
-    root.chmod(0o755)
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        conf = root / "conf"
-        conf.mkdir()
-        (root / "queue").mkdir()
-        postfix_user = pwd.getpwnam("postfix")
-        (root / "data").mkdir()
-        os.chown(root / "data", postfix_user.pw_uid, postfix_user.pw_gid)
+    with private_folder("cdomail-postfix-") as root:
         # virtual(8) refuses uid 0 and delivering as mail_owner is discouraged: use nobody.
         delivery_uid = pwd.getpwnam("nobody").pw_uid
         (root / "mail").mkdir()
@@ -386,51 +270,9 @@ def running_postfix(*, postfix: str, saslpasswd2: str | None) -> Iterator[Postfi
         if saslpasswd2 is not None:
             _setup_sasl(root, saslpasswd2)
 
-        (conf / "main.cf").write_text(
+        (root / "conf" / "main.cf").write_text(
             _main_cf(root, sasl_enabled=sasl_enabled, delivery_uid=delivery_uid)
         )
-        ports = dict(zip(LISTENERS, _free_ports(len(LISTENERS)), strict=True))
-        (conf / "master.cf").write_text(_master_cf(ports))
-        # `postfix check` creates the queue subdirectories with the right owners and modes.
-        check = subprocess.run([postfix, "-c", str(conf), "check"], capture_output=True, timeout=60)
-        if check.returncode != 0:
-            output = check.stdout.decode(errors="replace") + check.stderr.decode(errors="replace")
-            raise PostfixError(f"postfix check failed:\n{output}\n{_read_log(root)}")
-        daemon_directory = subprocess.run(
-            [str(Path(postfix).with_name("postconf")), "-c", str(conf), "-h", "daemon_directory"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
-        master = Path(daemon_directory) / "master"
-
-        for attempt in range(1, _START_ATTEMPTS + 1):
-            if attempt > 1:
-                ports = dict(zip(LISTENERS, _free_ports(len(LISTENERS)), strict=True))
-                (conf / "master.cf").write_text(_master_cf(ports))
-            instance = PostfixInstance(
-                root=root, ports=ports, ca_path=ca_path, sasl_enabled=sasl_enabled
-            )
-            with (root / "master.out").open("wb") as master_output:
-                process = subprocess.Popen(
-                    [str(master), "-d", "-c", str(conf)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=master_output,
-                    stderr=subprocess.STDOUT,
-                )
-            instance._process = process
-            try:
-                _wait_until_listening(instance, process)
-                break
-            except PostfixError:
-                _stop(process)
-                process = None
-                # Another program took a borrowed port between our probe and master's bind.
-                if attempt == _START_ATTEMPTS or not _any_port_taken(ports):
-                    raise
-        yield instance
-    finally:
-        if process is not None:
-            _stop(process)
-        shutil.rmtree(root, ignore_errors=True)
+        with running_master(postfix, root, LISTENERS, _master_cf) as ports:
+            yield PostfixInstance(root=root, ports=ports, ca_path=ca_path,
+                                  sasl_enabled=sasl_enabled)

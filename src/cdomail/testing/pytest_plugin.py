@@ -24,15 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from cdomail.testing import LAB_PASSWORD, LAB_USER
+
 if TYPE_CHECKING:
     from cdomail.lab import Lab
 
 __all__ = ["LAB_PASSWORD", "LAB_USER", "lab", "lab_certs_dir"]
-
-#: The user the ``lab`` fixture accepts (AUTH PLAIN/LOGIN, after TLS).
-LAB_USER = "lab-user"
-#: Its password.
-LAB_PASSWORD = "lab-password-not-secret"
 
 
 def pytest_configure(config: pytest.Config) -> None:
