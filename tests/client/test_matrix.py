@@ -8,6 +8,7 @@ did MAIL or AUTH ever cross in plaintext).
 from __future__ import annotations
 
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -66,7 +67,7 @@ def message() -> EmailMessage:
 
 
 def attempt(lab: Lab, mode: str, listener: str, credentials: bool) -> str:
-    auth = {"username": LAB_USER, "password": LAB_PASSWORD} if credentials else {}
+    auth: dict[str, Any] = {"username": LAB_USER, "password": LAB_PASSWORD} if credentials else {}
     try:
         result = cdomail.send(message(), host="localhost", port=lab.port(listener), tls=mode,
                               cafile=str(lab.ca_path), connect_timeout=0.5, **auth)

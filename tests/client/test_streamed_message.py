@@ -66,7 +66,7 @@ def test_text_html_and_attachments_arrive_intact(lab: Lab, files: tuple[Path, Pa
     assert received["Subject"] == "Grüße aus Köln"
     assert received["From"].addresses[0].display_name == "Jörg Sender"
     assert received.get_content_type() == "multipart/mixed"
-    first = received.get_payload()[0]
+    first = next(received.iter_parts())
     assert first.get_content_type() == "multipart/alternative"
     plain = received.get_body(("plain",))
     html = received.get_body(("html",))
@@ -157,7 +157,7 @@ def test_missing_or_unreadable_attachment_is_refused_before_connecting(
     ("build", "field"),
     [
         (lambda: StreamedMessage(headers()), "text"),
-        (lambda: StreamedMessage(headers(), attachments="report.pdf"), "attachments"),  # type: ignore[arg-type]
+        (lambda: StreamedMessage(headers(), attachments="report.pdf"), "attachments"),
         (lambda: StreamedMessage("From: a@b.test", text="x"), "headers"),  # type: ignore[arg-type]
         (lambda: Attachment("a.bin", content_type="not a type"), "attachments"),
         (lambda: Attachment("a.eml", content_type="message/rfc822"), "attachments"),

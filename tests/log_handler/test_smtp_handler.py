@@ -87,7 +87,12 @@ def test_emit_returns_while_the_sender_is_stuck_on_the_network(
         logger.critical("first")
         # The sender thread has connected and waits for a greeting that cannot come yet.
         assert held.connected.wait(10)
-        caller = threading.Thread(target=lambda: [logger.error("more %d", n) for n in range(3)])
+
+        def log_more() -> None:
+            for n in range(3):
+                logger.error("more %d", n)
+
+        caller = threading.Thread(target=log_more)
         caller.start()
         caller.join(10)
         assert not caller.is_alive(), "emit blocked on the network"

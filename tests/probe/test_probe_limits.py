@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ TRICKLED_EHLO = Reply(ehlo_reply("hostile.test", [f"X-PAD-{i:04d}" for i in rang
                       trickle=(1, 0.01))
 
 
-def timed_probe(port: int, certs: CertificateSet, **limits: float) -> tuple[ProbeReport, float]:
+def timed_probe(port: int, certs: CertificateSet, **limits: Any) -> tuple[ProbeReport, float]:
     started = time.monotonic()
     report = asyncio.run(probe("localhost", [port], cafile=str(certs.ca_path), **limits))
     return report, time.monotonic() - started

@@ -53,7 +53,8 @@ def test_status_list_show_as_json(config: Path, backend: SpoolConfig,
     assert 0 <= status["oldest_queued_age_seconds"] < 60
     listed = _json(capsys, "relay", "list", "--config", str(config), "--json", "--state",
                    "queued")
-    assert [m["id"] for m in listed] == [message_id]  # type: ignore[union-attr]
+    assert isinstance(listed, list)
+    assert [m["id"] for m in listed] == [message_id]
     shown = _json(capsys, "relay", "show", "--config", str(config), message_id, "--json")
     assert isinstance(shown, dict)
     assert shown["message_id_header"] == "<m1@corp.example>"

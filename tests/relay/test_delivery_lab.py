@@ -195,6 +195,7 @@ def test_an_upstream_tls_failure_holds_the_queue_and_bounces_nothing(
     lab: Lab, tmp_path: Path, open_spool: SpoolOpener, certificates: Certificates,
     failure: str,
 ) -> None:
+    wrong: dict[str, Any]
     if failure == "STARTTLS not offered":
         wrong = {"port": lab.port("plain"), "cafile": lab.ca_path}
         expected = "does not offer STARTTLS"

@@ -61,7 +61,7 @@ def test_store_many_returns_ids_in_order_and_isolates_a_failure(spool: CountingS
 
 def test_messages_arriving_together_share_one_commit(spool: CountingSpool) -> None:
     async def main() -> list[str]:
-        committer = GroupCommitter(spool)  # type: ignore[arg-type]
+        committer = GroupCommitter(spool)
         futures = [committer.submit(_submission(n)) for n in range(MAX_BATCH_MESSAGES + 10)]
         return list(await asyncio.gather(*futures))
 
@@ -76,7 +76,7 @@ def test_a_message_that_fails_does_not_fail_its_batch(spool: CountingSpool) -> N
     refuse_recipient(spool.queue, "poison@x.example")
 
     async def main() -> list[str | BaseException]:
-        committer = GroupCommitter(spool)  # type: ignore[arg-type]
+        committer = GroupCommitter(spool)
         futures = [committer.submit(_submission(1)),
                    committer.submit(_submission(2, "poison@x.example")),
                    committer.submit(_submission(3))]

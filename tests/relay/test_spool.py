@@ -217,7 +217,7 @@ def test_hold_release_retry_delete(spool: Spool) -> None:
     assert [s.id for s in spool.list()] == [mid]
     for operation in (spool.delete, spool.release, spool.show, spool.content):
         with pytest.raises(MessageNotFound, match="no message 'gone'"):
-            operation("gone")  # type: ignore[operator]
+            operation("gone")
 
 
 def test_retry_all_and_queue_wide_hold(spool: Spool) -> None:

@@ -230,7 +230,8 @@ def send_content(api: str, server: ScriptedServer, certs: CertificateSet, conten
         finally:
             client.close()
         return
-    options = dict(FAST, cafile=str(certs.ca_path), local_hostname="client.test", tls="none")
+    options: dict[str, Any] = dict(FAST, cafile=str(certs.ca_path), local_hostname="client.test",
+                                   tls="none")
 
     async def main() -> None:
         async with AsyncSMTPClient(server.host, server.port, **options) as client:

@@ -69,7 +69,9 @@ def test_lab_web_serves_the_inbox_of_the_lab_it_started(
                     str(tmp_path / "lab"), "--web", "127.0.0.1:0")
     page = httpx2.get(started.url + "inbox")
     assert page.status_code == 200 and "No messages yet" in page.text
-    port = int(re.search(r"plain (\d+)", page.text).group(1))
+    found = re.search(r"plain (\d+)", page.text)
+    assert found is not None, page.text
+    port = int(found.group(1))
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         smtp.sendmail("a@example.com", ["b@example.com"], b"Subject: via the CLI\r\n\r\nhi\r\n")
     assert "via the CLI" in httpx2.get(started.url + "inbox/rows").text

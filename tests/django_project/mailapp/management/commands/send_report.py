@@ -14,7 +14,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection, mail_admins
 from django.core.management.base import BaseCommand, CommandParser
 
 
-class Command(BaseCommand):
+class Command(BaseCommand):  # type: ignore[misc]  # django ships no types here
     help = "Send the daily report and tell the admins."
 
     def add_arguments(self, parser: CommandParser) -> None:
