@@ -106,3 +106,54 @@ def test_corpus_never_prints_a_password(name: str) -> None:
     report = explain_text((CORPUS / name).read_text(encoding="utf-8"), filename=name)
     assert SECRET not in report.to_text()
     assert SECRET not in json.dumps(report.to_dict())
+
+
+#: docs/explain.md's language rows, by the snippet file extensions they count.
+_DOC_LANGUAGES = {
+    "VBScript": (".vbs",), "VBA": (".bas",), "classic ASP": (".asp",),
+    "C# (CDO interop, System.Web.Mail)": (".cs", ".aspx"), "JScript": (".js",),
+    "PowerShell": (".ps1",), "Python (pywin32)": (".pyw",), "AutoIt": (".au3",),
+    "key=value export": (".txt",),
+}
+
+
+def _doc_table(text: str, first_header: str) -> dict[str, list[str]]:
+    """The Markdown table whose first column is headed ``first_header``: row name -> cells."""
+    lines = text.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    rows: dict[str, list[str]] = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        name, *cells = [cell.strip().strip("*`") for cell in line.strip("|").split("|")]
+        rows[name] = cells
+    return rows
+
+
+def test_the_counts_in_the_docs_are_the_corpus() -> None:
+    # docs/explain.md describes this corpus in numbers; a snippet added or reclassified
+    # without the docs would make them false.
+    doc = (Path(__file__).parents[2] / "docs" / "explain.md").read_text(encoding="utf-8")
+    kinds = {name: provenance(name) for name in EXPECTED}
+    real = sum(kind == "real" for kind in kinds.values())
+    composed = len(kinds) - real
+    prose = " ".join(doc.split())  # the sentences, whatever their line breaks
+    assert f"holds {len(kinds)} CDO snippets" in prose
+    assert f"**{real} are real**" in prose and f"**{composed} are composed**" in prose
+    assert f"fails under {MIN_REAL} real snippets" in prose
+    by_verdict = _doc_table(doc, "verdict")
+    counted: dict[str, list[str]] = {}
+    for verdict in ("plaintext", "encrypted", "depends", "fails", "pickup"):
+        names = [name for name in kinds if EXPECTED[name]["verdict"] == verdict]
+        counted[verdict] = [str(sum(kinds[n] == "real" for n in names)),
+                            str(sum(kinds[n] == "composed" for n in names)), str(len(names))]
+    counted["all"] = [str(real), str(composed), str(len(kinds))]
+    assert by_verdict == counted
+    by_language = _doc_table(doc, "language")
+    languages: dict[str, list[str]] = {}
+    for language, suffixes in _DOC_LANGUAGES.items():
+        names = [name for name in kinds if Path(name).suffix in suffixes]
+        languages[language] = [str(sum(kinds[n] == "real" for n in names)),
+                               str(sum(kinds[n] == "composed" for n in names))]
+    assert by_language == languages
+    assert sum(int(r) + int(c) for r, c in languages.values()) == len(kinds)
