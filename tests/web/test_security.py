@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -127,6 +130,34 @@ def test_with_a_password_every_page_needs_the_login(lab: Lab) -> None:
             assert password not in str(response.headers)
         client.post("/logout", data={"csrf": csrf_of(client, "/inbox")})
         assert client.get("/inbox", follow_redirects=False).status_code == 303
+
+
+def test_wrong_passwords_sent_at_once_are_answered_one_at_a_time(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A delay per request would not slow a guesser who sends many at once: the answers to
+    # wrong passwords are serialised, so N guesses cost at least N delays, however sent.
+    # (A lower bound: a slow machine only makes it longer.)
+    delay, guesses = 0.25, 6
+    monkeypatch.setattr("cdomail.web._app.FAILED_LOGIN_DELAY", delay)
+    password = "correct horse battery staple"
+    app = create_app(lab=lab, password=password)
+    with TestClient(app, base_url="http://127.0.0.1:8025") as client:
+        token = csrf_of(client, "/login")
+
+        def guess(number: int) -> int:
+            return client.post("/login", data={"csrf": token, "password": f"guess {number}"},
+                               follow_redirects=False).status_code
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(guesses) as pool:
+            statuses = list(pool.map(guess, range(guesses)))
+        elapsed = time.monotonic() - started
+        assert statuses == [401] * guesses
+        assert elapsed >= guesses * delay, f"{guesses} wrong guesses answered in {elapsed:.2f} s"
+        right = client.post("/login", data={"csrf": token, "password": password},
+                            follow_redirects=False)
+        assert right.status_code == 303
 
 
 def test_non_loopback_bind_needs_a_password() -> None:

@@ -23,6 +23,7 @@ the password itself is only compared (``hmac.compare_digest``), never stored in 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -106,6 +107,7 @@ class Guard:
         self._key = secrets.token_bytes(32)
         self._password = password
         self._signed_in: set[str] = set()
+        self._login_turn = asyncio.Lock()
 
     @property
     def login_required(self) -> bool:
@@ -141,6 +143,22 @@ class Guard:
         if self._password is None:
             return True
         return hmac.compare_digest(attempt.encode(), self._password.encode())
+
+    async def try_password(self, attempt: str, failure_delay: float) -> bool:
+        """``check_password``, one attempt at a time, a wrong one answered ``failure_delay``
+        seconds later.
+
+        One at a time, for every visitor together: a delay per request alone would not slow
+        a guesser who sends many requests at once, and the check cannot come before the wait
+        (a right guess would be answered at once, which is all the guesser needs to know). So
+        at most one wrong password per ``failure_delay`` is answered, whoever sends them; the
+        price is that a visitor behind a flood of wrong guesses waits its turn.
+        """
+        async with self._login_turn:
+            if self.check_password(attempt):
+                return True
+            await asyncio.sleep(failure_delay)
+            return False
 
     def sign_in(self, request: Request, response: Response) -> None:
         """A fresh session id for the signed-in visitor (the old one may have been planted)."""
