@@ -36,14 +36,7 @@ from pathlib import Path
 
 import trustme
 
-from cdomail.testing.postfix import (
-    master_services,
-    postfix_main_cf,
-    private_folder,
-    private_settings,
-    read_maillog,
-    running_master,
-)
+from cdomail.testing.postfix import private_folder, read_maillog, running_master
 
 __all__ = [
     "LISTENERS",
@@ -77,8 +70,6 @@ _EXTRA_SERVICES = (
     "tlsmgr    unix  -  -  n  1000? 1 tlsmgr",
     "virtual   unix  -  n  n  -    -  virtual",
 )
-
-
 
 
 @dataclass
@@ -172,8 +163,9 @@ class PostfixInstance:
             time.sleep(0.05)
 
 
-def _main_cf(root: Path, *, sasl_enabled: bool, delivery_uid: int) -> str:
-    settings = private_settings(root) | {
+def _settings(root: Path, *, sasl_enabled: bool, delivery_uid: int) -> dict[str, object]:
+    """main.cf, beyond the private instance's settings."""
+    settings: dict[str, object] = {
         "myhostname": SERVER_HOSTNAME,
         "mydomain": TEST_DOMAIN,
         "myorigin": SERVER_HOSTNAME,
@@ -209,17 +201,13 @@ def _main_cf(root: Path, *, sasl_enabled: bool, delivery_uid: int) -> str:
             # Put "(Authenticated sender: user)" in the Received header.
             "smtpd_sasl_authenticated_header": "yes",
         }
-    return postfix_main_cf(settings)
+    return settings
 
 
-def _master_cf(ports: dict[str, int]) -> str:
-    lines = []
-    for name in LISTENERS:
-        options = " ".join(
-            f"-o {option}" for option in (f"syslog_name=postfix/{name}", *_LISTENER_OPTIONS[name])
-        )
-        lines.append(f"127.0.0.1:{ports[name]} inet n - n - - smtpd {options}\n")
-    return "".join(lines) + master_services(*_EXTRA_SERVICES)
+def _listener_options() -> dict[str, tuple[str, ...]]:
+    """Each listener's master.cf ``-o`` options; syslog_name makes its log lines findable."""
+    return {name: (f"syslog_name=postfix/{name}", *_LISTENER_OPTIONS[name])
+            for name in LISTENERS}
 
 
 def _setup_sasl(root: Path, saslpasswd2: str) -> None:
@@ -270,9 +258,8 @@ def running_postfix(*, postfix: str, saslpasswd2: str | None) -> Iterator[Postfi
         if saslpasswd2 is not None:
             _setup_sasl(root, saslpasswd2)
 
-        (root / "conf" / "main.cf").write_text(
-            _main_cf(root, sasl_enabled=sasl_enabled, delivery_uid=delivery_uid)
-        )
-        with running_master(postfix, root, LISTENERS, _master_cf) as ports:
+        settings = _settings(root, sasl_enabled=sasl_enabled, delivery_uid=delivery_uid)
+        with running_master(postfix, root, settings=settings, listeners=_listener_options(),
+                            services=_EXTRA_SERVICES) as ports:
             yield PostfixInstance(root=root, ports=ports, ca_path=ca_path,
                                   sasl_enabled=sasl_enabled)

@@ -18,14 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cdomail.bench._sink import find_postfix_tool
-from cdomail.testing.postfix import (
-    master_services,
-    postfix_main_cf,
-    private_folder,
-    private_settings,
-    read_maillog,
-    running_master,
-)
+from cdomail.testing.postfix import private_folder, read_maillog, running_master
 
 __all__ = ["PostfixRelay", "postfix_relay"]
 
@@ -46,8 +39,8 @@ class PostfixRelay:
         return [float(match) for match in _SENT_DELAY.findall(read_maillog(self.root))]
 
 
-def _relay_settings(root: Path, upstream: tuple[str, int], concurrency: int) -> dict[str, object]:
-    return private_settings(root) | {
+def _relay_settings(upstream: tuple[str, int], concurrency: int) -> dict[str, object]:
+    return {
         "myhostname": "postfix-relay.bench.localhost",
         # Everything goes to the one upstream, brackets: no MX lookup (postconf(5) relayhost).
         "relayhost": f"[{upstream[0]}]:{upstream[1]}",
@@ -59,10 +52,9 @@ def _relay_settings(root: Path, upstream: tuple[str, int], concurrency: int) -> 
     }
 
 
-def _master_cf(ports: dict[str, int]) -> str:
-    return (f"127.0.0.1:{ports['smtpd']} inet n - n - - smtpd\n"
-            + master_services("smtp      unix  -  -  n  -    -  smtp",
-                              "relay     unix  -  -  n  -    -  smtp"))
+#: The smtp client, for the relayhost (master.cf lines beyond the minimal daemons).
+_CLIENT_SERVICES = ("smtp      unix  -  -  n  -    -  smtp",
+                    "relay     unix  -  -  n  -    -  smtp")
 
 
 @contextlib.contextmanager
@@ -76,8 +68,7 @@ def postfix_relay(upstream: tuple[str, int], *, concurrency: int = 4) -> Iterato
     postfix = find_postfix_tool("postfix")
     if os.geteuid() != 0:
         raise RuntimeError("the Postfix relay peer needs root (its daemons switch users)")
-    with private_folder("cdomail-bench-postfix-") as root:
-        (root / "conf" / "main.cf").write_text(
-            postfix_main_cf(_relay_settings(root, upstream, concurrency)))
-        with running_master(postfix, root, ["smtpd"], _master_cf) as ports:
-            yield PostfixRelay(root=root, host="127.0.0.1", port=ports["smtpd"])
+    with private_folder("cdomail-bench-postfix-") as root, running_master(
+            postfix, root, settings=_relay_settings(upstream, concurrency),
+            listeners={"smtpd": ()}, services=_CLIENT_SERVICES) as ports:
+        yield PostfixRelay(root=root, host="127.0.0.1", port=ports["smtpd"])

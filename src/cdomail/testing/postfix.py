@@ -6,10 +6,11 @@ What every private instance needs is here, once:
 
 - one temporary folder holds ``conf/``, ``queue/``, ``data/``, ``maillog`` (postlogd(8)
   writes there: a sandbox has no syslog) and what ``master`` printed; it is deleted on exit;
-- the ``main.cf`` settings that keep the instance private (:func:`private_settings`): no
-  file of a system Postfix is read for a setting we rely on, nothing binds outside
-  127.0.0.1, no DNS or peer-name lookup;
-- the daemons of a minimal instance (:func:`master_services`);
+- ``main.cf``: the settings that keep the instance private (no file of a system Postfix is
+  read for a setting we rely on, nothing binds outside 127.0.0.1, no DNS or peer-name
+  lookup), under the caller's own;
+- ``master.cf``: one loopback ``smtpd`` per listener with the caller's ``-o`` options, the
+  daemons of a minimal instance and the caller's extra ones;
 - ``postfix check`` (it creates the queue folders with their owners and modes), then
   ``master -d`` on ports borrowed from the kernel, retried when another program takes one
   first (Postfix cannot listen on port 0 and report the port), and SIGTERM on exit.
@@ -27,19 +28,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-__all__ = [
-    "PostfixError",
-    "master_services",
-    "postfix_main_cf",
-    "private_folder",
-    "private_settings",
-    "read_maillog",
-    "running_master",
-]
+__all__ = ["PostfixError", "private_folder", "read_maillog", "running_master"]
 
 #: master.cf lines of the daemons every private instance needs: queue manager, cleanup,
 #: address rewriting, bounces, the error transport, connection caches and the log daemon.
@@ -70,13 +63,7 @@ class PostfixError(RuntimeError):
     """The private Postfix instance could not be configured or started."""
 
 
-def master_services(*extra: str) -> str:
-    """The base daemons' master.cf lines, then each of ``extra`` (whole master.cf lines:
-    ``virtual``, ``tlsmgr``, the ``smtp`` client ...)."""
-    return _BASE_SERVICES + "".join(f"{line}\n" for line in extra)
-
-
-def private_settings(root: Path) -> dict[str, object]:
+def _private_settings(root: Path) -> dict[str, object]:
     """The main.cf settings that keep an instance in ``root`` and on loopback."""
     return {
         "compatibility_level": "3.6",
@@ -100,8 +87,13 @@ def private_settings(root: Path) -> dict[str, object]:
     }
 
 
-def postfix_main_cf(settings: Mapping[str, object]) -> str:
-    return "".join(f"{name} = {value}\n" for name, value in settings.items())
+def _master_cf(listeners: Mapping[str, Sequence[str]], ports: Mapping[str, int],
+               services: Sequence[str]) -> str:
+    smtpd = "".join(
+        f"127.0.0.1:{ports[name]} inet n - n - - smtpd"
+        + "".join(f" -o {option}" for option in options) + "\n"
+        for name, options in listeners.items())
+    return smtpd + _BASE_SERVICES + "".join(f"{line}\n" for line in services)
 
 
 def read_maillog(root: Path) -> str:
@@ -135,22 +127,29 @@ def private_folder(prefix: str) -> Iterator[Path]:
 def running_master(
     postfix: str,
     root: Path,
-    listeners: Sequence[str],
-    master_cf: Callable[[dict[str, int]], str],
+    *,
+    settings: Mapping[str, object],
+    listeners: Mapping[str, Sequence[str]],
+    services: Sequence[str] = (),
 ) -> Iterator[dict[str, int]]:
-    """Start ``master -d`` for the instance in ``root`` (its main.cf written); yield the port
-    of each of ``listeners``; stop it on exit.
+    """Configure the instance in ``root`` and start ``master -d``; yield the port of each
+    listener; stop it on exit.
 
-    ``master_cf`` writes master.cf for the ports borrowed for the listeners.
+    ``settings``: main.cf settings on top of the private ones. ``listeners``: each smtpd's
+    name and its master.cf ``-o`` options. ``services``: whole master.cf lines for daemons
+    beyond the minimal set (``virtual``, ``tlsmgr``, the ``smtp`` client ...).
 
     Raises:
         PostfixError: ``postfix check`` failed, or master(8) exited or did not listen.
     """
     conf = root / "conf"
+    main_cf = _private_settings(root) | dict(settings)
+    (conf / "main.cf").write_text("".join(f"{name} = {value}\n"
+                                          for name, value in main_cf.items()))
 
     def borrow_ports() -> dict[str, int]:
         ports = dict(zip(listeners, _free_ports(len(listeners)), strict=True))
-        (conf / "master.cf").write_text(master_cf(ports))
+        (conf / "master.cf").write_text(_master_cf(listeners, ports, services))
         return ports
 
     ports = borrow_ports()  # `postfix check` reads master.cf too
