@@ -17,6 +17,7 @@ import pytest
 from cdomail.cli import main
 from cdomail.cli._output import dumps_json
 from cdomail.lab import Lab
+from cdomail.testing.ports import free_port
 from tests._server.script import Script
 from tests._server.server import ScriptedServer
 
@@ -25,14 +26,8 @@ from .conftest import SUBPROCESS_TIMEOUT
 CONTROLS = ("\x1b", "\x9b", "\x7f", "\u202e", "\u2066")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_lab_does_not_print_a_client_hello(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "cdomail", "lab", "--listen", f"plain={port}", "--state-dir",
          str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

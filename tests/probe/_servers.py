@@ -3,7 +3,6 @@ SMTP server (:mod:`tests._server`); use each with ``with``: ``with silent() as s
 
 from __future__ import annotations
 
-import socket
 import ssl
 
 from tests._server import Close, Reply, Script, ScriptedServer, Step, Then, TLSSetup
@@ -55,11 +54,3 @@ def plain_smtp(greeting: bytes, *, ehlo: bool = True) -> ScriptedServer:
     script = Script(greeting=greeting + b"\r\n", replies=replies,
                     fallback=b"502 5.5.1 unknown command\r\n")  # fmt: skip
     return ScriptedServer(script)
-
-
-def free_port() -> int:
-    """A port nothing listens on: bind one, then close it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port

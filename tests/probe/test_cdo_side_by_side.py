@@ -30,9 +30,10 @@ from cdomail.cdo import (
 from cdomail.lab import Lab
 from cdomail.probe import CdoPrediction, probe
 from cdomail.result import SendResult
+from cdomail.testing.ports import free_port
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 
-from ._servers import free_port, http_error_at_once, silent
+from ._servers import http_error_at_once, silent
 
 CONNECT_TO = "urn:cdomail:configuration:connectto"
 CAFILE = "urn:cdomail:configuration:cafile"

@@ -8,9 +8,8 @@ import pytest
 
 from cdomail.cli import main
 from cdomail.lab import Lab
+from cdomail.testing.ports import free_port
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
-
-from ._servers import free_port
 
 MODES = ("plain", "starttls", "starttls-required", "smtps")
 

@@ -20,12 +20,12 @@ from cdomail.cli import main
 from cdomail.errors import ConfigurationError
 from cdomail.lab import Lab
 from cdomail.probe import CDO_CANNOT, ProbeReport, Verdict, probe, probe_sync
+from cdomail.testing.ports import free_port
 from cdomail.testing.pytest_plugin import LAB_PASSWORD, LAB_USER
 from cdomail.tls import certificate_fingerprint
 from tests._server import ScriptedServer
 
 from ._servers import (
-    free_port,
     http_error_at_once,
     http_error_when_spoken_to,
     plain_smtp,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,6 @@ CLOSE_OBSERVATION_SLACK = 0.05
 #: How long an upstream session may stay open once the queue has drained (the worker closes
 #: its connections when a pass ends; this is only the slack of a loaded machine).
 DRAINED_CLOSE_WAIT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def node_config(path: Path, *, url: str, port: int, lab: Lab, door: Forwarder | None = None,

@@ -21,6 +21,7 @@ import pytest
 from cdomail.lab import Lab, StoredMessage, xoauth2
 from cdomail.relay.config import SpoolConfig
 from cdomail.relay.pg import PostgresQueue
+from cdomail.testing.ports import free_port
 from cdomail.testing.token_endpoint import TokenEndpoint
 from tests._forwarder import forwarder
 from tests.relay._relay import RelayProcess
@@ -28,7 +29,6 @@ from tests.relay.test_crash_delivery import Ledger, message_ids, send_one
 
 from ._nodes import (
     DRAINED_CLOSE_WAIT,
-    free_port,
     node_config,
     peak_sessions,
     start_node,

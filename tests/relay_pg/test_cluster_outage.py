@@ -26,11 +26,12 @@ import pytest
 from cdomail.lab import Lab
 from cdomail.relay.config import SpoolConfig
 from cdomail.relay.pg import PostgresQueue
+from cdomail.testing.ports import free_port
 from tests._forwarder import Forwarder, forwarder
 from tests.relay._relay import RelayProcess
 from tests.relay.test_crash_delivery import message_ids
 
-from ._nodes import DRAINED_CLOSE_WAIT, free_port, node_config, peak_sessions, start_node, wait_for
+from ._nodes import DRAINED_CLOSE_WAIT, node_config, peak_sessions, start_node, wait_for
 from .cluster import PrivateCluster
 from .test_database_outage import _send
 

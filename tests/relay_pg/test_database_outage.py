@@ -15,10 +15,11 @@ import pytest
 from cdomail.lab import Lab
 from cdomail.relay.config import SpoolConfig
 from cdomail.relay.pg import PostgresQueue
+from cdomail.testing.ports import free_port
 from tests.relay._relay import RelayProcess
 from tests.relay.test_crash_delivery import message_ids
 
-from ._nodes import free_port, node_config, start_node, wait_for
+from ._nodes import node_config, start_node, wait_for
 from .cluster import PrivateCluster
 
 

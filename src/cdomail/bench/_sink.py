@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from cdomail.testing.ports import free_port
+
 __all__ = ["PostfixToolMissing", "SmtpSink", "find_postfix_tool"]
 
 _SEARCH_DIRS = ("/usr/sbin", "/usr/lib/postfix/sbin", "/usr/libexec/postfix", "/usr/local/sbin")
@@ -45,14 +47,6 @@ def find_postfix_tool(name: str) -> str:
     )
 
 
-def _free_port(host: str) -> int:
-    # smtp-sink takes a port number, not port 0, so ask the kernel for a free one first.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class SmtpSink:
     """A running ``smtp-sink`` on ``127.0.0.1``; a context manager.
 
@@ -75,7 +69,7 @@ class SmtpSink:
         binary = find_postfix_tool("smtp-sink")
         last_error = ""
         for _attempt in range(5):
-            self.port = _free_port(self.host)
+            self.port = free_port(self.host)
             argv = [binary, "-c"]
             if os.geteuid() == 0:
                 argv += ["-u", "nobody"]  # smtp-sink refuses to run as root without it

@@ -32,6 +32,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from cdomail.testing.ports import free_ports
+
 __all__ = ["PostfixError", "private_folder", "read_maillog", "running_master"]
 
 #: master.cf lines of the daemons every private instance needs: queue manager, cleanup,
@@ -148,7 +150,7 @@ def running_master(
                                           for name, value in main_cf.items()))
 
     def borrow_ports() -> dict[str, int]:
-        ports = dict(zip(listeners, _free_ports(len(listeners)), strict=True))
+        ports = dict(zip(listeners, free_ports(len(listeners)), strict=True))
         (conf / "master.cf").write_text(_master_cf(listeners, ports, services))
         return ports
 
@@ -185,19 +187,6 @@ def running_master(
     finally:
         if process is not None:
             _stop(process)
-
-
-def _free_ports(count: int) -> list[int]:
-    """*count* distinct free loopback ports, released just before master(8) binds them (a
-    small race, retried by :func:`running_master`)."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _any_port_taken(ports: Mapping[str, int]) -> bool:

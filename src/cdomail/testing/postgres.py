@@ -12,21 +12,16 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from cdomail.testing.ports import free_port
 
 __all__ = ["PG_BIN", "PrivateCluster", "postgres_available"]
 
 PG_BIN = Path(os.environ.get("CDOMAIL_PG_BIN", "/usr/lib/postgresql/15/bin"))
 _names = itertools.count()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class PrivateCluster:
@@ -37,7 +32,7 @@ class PrivateCluster:
         self.data = root / "data"
         self.sockets = root / "sockets"
         self.log = root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             self._as_user = ["runuser", "-u", "postgres", "--"]
@@ -78,7 +73,6 @@ class PrivateCluster:
         name = f"t{os.getpid()}_{next(_names)}"
         self.execute(f"CREATE DATABASE {name}")
         return self.url(name)
-
 
 
     @classmethod
